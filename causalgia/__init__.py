@@ -1,0 +1,55 @@
+"""causalgia: causal, statistically honest global importance analysis of genomic networks.
+
+The public verbs are imported lazily, so ``import causalgia`` stays light: it imports neither
+pymc nor matplotlib nor torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "encode": "alphabet",
+    "decode": "alphabet",
+    "one_hot": "alphabet",
+    "reverse_complement": "alphabet",
+    "DNA": "alphabet",
+    "RNA": "alphabet",
+    "read_fasta": "io",
+    "read_motifs": "motifs",
+    "Motif": "motifs",
+    "backgrounds": "backgrounds",
+    "Substitute": "interventions",
+    "Insert": "interventions",
+    "Ablate": "interventions",
+    "Mutate": "interventions",
+    "Identity": "interventions",
+    "Compose": "interventions",
+    "Arm": "design",
+    "design": "design",
+    "sweep_positions": "design",
+    "sweep_spacing": "design",
+    "sweep_counts": "design",
+    "as_model": "models",
+    "Output": "models",
+    "simulate": "simulate",
+    "estimate_ace": "estimators",
+    "write_report": "report",
+    "run_study": "study",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'causalgia' has no attribute {name!r}")
+    module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+    return module if name == _EXPORTS[name] else getattr(module, name)
+
+
+def __dir__() -> list[str]:
+    return __all__

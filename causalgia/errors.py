@@ -1,0 +1,43 @@
+"""The causalgia exception hierarchy.
+
+Every error a user can cause by bad input is a :class:`CausalgiaError`, and its message names
+the offending sequence id, position, row, key or argument.
+"""
+
+from __future__ import annotations
+
+
+class CausalgiaError(Exception):
+    """Base class of every error raised deliberately by causalgia."""
+
+
+class OptionError(CausalgiaError, ValueError):
+    """An argument took a value outside its allowed set or range."""
+
+
+class InvalidSequenceError(CausalgiaError, ValueError):
+    """A sequence holds a letter outside its alphabet, is empty, or has the wrong length."""
+
+
+class MotifError(CausalgiaError, ValueError):
+    """A motif is malformed (bad counts, bad letters, unreadable file)."""
+
+
+class InterventionError(CausalgiaError, ValueError):
+    """An intervention does not fit the sequences (out of range, overlapping, too long)."""
+
+
+class LayoutError(CausalgiaError, ValueError):
+    """A one-hot array does not have the declared layout."""
+
+
+class ModelOutputError(CausalgiaError, ValueError):
+    """A model returned outputs of the wrong shape or type, or non-finite values."""
+
+
+class SimulationError(CausalgiaError, RuntimeError):
+    """Evaluating a design on a model failed; the message names the batch."""
+
+
+class ConfigError(CausalgiaError, ValueError):
+    """A TOML study specification has an unknown key or a bad value; the message names the key."""
