@@ -1,0 +1,424 @@
+"""Average causal effects (ACE) of do-interventions, with honest uncertainty.
+
+ICE(x) = f(do(x)) - f(x) for one background x; ACE = E_{x~P_B}[f(do(x)) - f(x)]. The intervals
+here cover the Monte-Carlo (superpopulation) uncertainty of which backgrounds, positions and motif
+instances were sampled: each background is one independent unit.
+
+All test statistics, intervals and resampling are delegated to :mod:`scipy.stats` and
+:func:`statsmodels.stats.multitest.multipletests`; this module only groups tables and checks input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from ._options import check_int, check_option, check_probability
+from ._rng import RngLike, generator, root_seed, unit_keys
+from .errors import CausalgiaError, OptionError
+
+Method = Literal["paired_t", "welch", "bootstrap_percentile", "bootstrap_bca"]
+Adjustment = Literal["fdr_bh", "fdr_by", "bonferroni", "holm", "none"]
+Kind = Literal["paired", "randomized"]
+
+METHODS: tuple[str, ...] = ("paired_t", "welch", "bootstrap_percentile", "bootstrap_bca")
+ADJUSTMENTS: tuple[str, ...] = ("fdr_bh", "fdr_by", "bonferroni", "holm", "none")
+KINDS: tuple[str, ...] = ("paired", "randomized")
+RESERVED: frozenset[str] = frozenset(
+    {"experiment", "label", "background_id", "y_control", "y_do", "ice", "y", "unit_seed", "arm"}
+)
+_BOOT_METHOD = {"bootstrap_percentile": "percentile", "bootstrap_bca": "BCa"}
+Estimate = dict[str, float | int]
+
+
+class EstimationError(CausalgiaError, ValueError):
+    """An effect cannot be estimated from the table (too few units, non-finite outcomes)."""
+
+
+class _HasTable(Protocol):
+    table: pd.DataFrame
+    kind: str
+
+
+@dataclass(frozen=True)
+class AceEstimates:
+    """One estimated ACE per (experiment, label), as returned by :func:`estimate_ace`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Columns ``experiment, label, <design parameters>, method, ace, se, ci_low, ci_high, n,
+        [n_control], p_value, q_value``; ``n_control`` only for randomized tables.
+    method : str
+        The estimator used.
+    ci : float
+        Confidence level of ``ci_low`` / ``ci_high``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"experiment": "e", "label": "a", "background_id": [0, 1, 2],
+    ...                   "y_control": 0.0, "y_do": [1.0, 2.0, 3.0], "ice": [1.0, 2.0, 3.0]})
+    >>> est = estimate_ace(t)
+    >>> len(est), float(est.to_frame()["ace"].iloc[0])
+    (1, 2.0)
+    """
+
+    table: pd.DataFrame
+    method: str
+    ci: float
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return a copy of the tidy effect table."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """Return one readable line per effect: ace [ci_low, ci_high], p and q."""
+        head = f"AceEstimates: {len(self)} effects, method={self.method}, {self.ci:.0%} CI"
+        lines = [head]
+        for row in self.table.itertuples(index=False):
+            lines.append(
+                f"  {row.experiment} / {row.label}: ace={row.ace:.4g} "
+                f"[{row.ci_low:.4g}, {row.ci_high:.4g}]  p={row.p_value:.3g}  q={row.q_value:.3g}"
+            )
+        return "\n".join(lines)
+
+
+def _degenerate(ace: float) -> Estimate:
+    """Zero-variance result: a point interval, p = 1 for a null effect and 0 otherwise."""
+    return {"ace": ace, "se": 0.0, "ci_low": ace, "ci_high": ace, "p_value": float(ace == 0.0)}
+
+
+def paired_t(ice: np.ndarray, ci: float = 0.95) -> Estimate:
+    """One-sample t test of the ICEs of one effect (equal to ``scipy.stats.ttest_1samp``).
+
+    If every ICE is identical (e.g. a placebo giving exactly 0) the result is degenerate:
+    ``se = 0``, ``ci = [ace, ace]`` and ``p_value = 1.0`` if ``ace == 0`` else ``0.0``.
+
+    Returns
+    -------
+    dict
+        ``ace, se, ci_low, ci_high, n, p_value``.
+
+    Examples
+    --------
+    >>> r = paired_t(np.array([1.0, 2.0, 3.0]))
+    >>> r["ace"], r["n"]
+    (2.0, 3)
+    """
+    ice = np.asarray(ice, dtype=float)
+    n = ice.size
+    if n < 2:
+        raise EstimationError(f"paired_t needs at least 2 ICEs, got {n}")
+    if np.all(ice == ice[0]):
+        return {**_degenerate(float(ice[0])), "n": n}
+    res = stats.ttest_1samp(ice, 0.0)
+    low, high = res.confidence_interval(ci)
+    return {
+        "ace": float(np.mean(ice)),
+        "se": float(stats.sem(ice)),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "n": n,
+        "p_value": float(res.pvalue),
+    }
+
+
+def welch(y_treated: np.ndarray, y_control: np.ndarray, ci: float = 0.95) -> Estimate:
+    """Welch (Neyman) two-sample t test, equal to ``scipy.stats.ttest_ind(equal_var=False)``.
+
+    SE = sqrt(s1²/n1 + s0²/n0) with Welch–Satterthwaite degrees of freedom. If both samples are
+    constant the result is degenerate (``se = 0``, point interval, p = 1 iff the difference is 0).
+
+    Returns
+    -------
+    dict
+        ``ace, se, ci_low, ci_high, n, n_control, p_value``.
+
+    Examples
+    --------
+    >>> r = welch(np.array([2.0, 3.0, 4.0]), np.array([0.0, 1.0, 2.0]))
+    >>> r["ace"], r["n"], r["n_control"]
+    (2.0, 3, 3)
+    """
+    y1, y0 = np.asarray(y_treated, dtype=float), np.asarray(y_control, dtype=float)
+    sizes = {"n": y1.size, "n_control": y0.size}
+    if min(sizes.values()) < 2:
+        raise EstimationError(f"welch needs at least 2 units per sample, got {sizes}")
+    se = float(np.sqrt(np.var(y1, ddof=1) / y1.size + np.var(y0, ddof=1) / y0.size))
+    if se == 0.0:
+        return {**_degenerate(float(np.mean(y1) - np.mean(y0))), **sizes}
+    res = stats.ttest_ind(y1, y0, equal_var=False)
+    low, high = res.confidence_interval(ci)
+    return {
+        "ace": float(np.mean(y1) - np.mean(y0)),
+        "se": se,
+        "ci_low": float(low),
+        "ci_high": float(high),
+        **sizes,
+        "p_value": float(res.pvalue),
+    }
+
+
+def adjust_pvalues(p: np.ndarray, method: Adjustment = "fdr_bh") -> np.ndarray:
+    """Multiple-testing adjustment with ``statsmodels.stats.multitest.multipletests``.
+
+    ``method="none"`` returns a copy of ``p``.
+
+    Examples
+    --------
+    >>> adjust_pvalues(np.array([0.01, 0.04]), "bonferroni")
+    array([0.02, 0.08])
+    """
+    check_option("multiple_testing", method, ADJUSTMENTS)
+    p = np.asarray(p, dtype=float)
+    if method == "none" or p.size == 0:
+        return p.copy()
+    return multipletests(p, method=method)[1]
+
+
+def _diff_of_means(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+
+
+def _bootstrap(
+    samples: tuple[np.ndarray, ...],
+    ci: float,
+    method: str,
+    n_resamples: int,
+    gen: np.random.Generator | None,
+) -> tuple[float, float, float]:
+    """Bootstrap (ci_low, ci_high, se) of a mean (one sample) or difference of means (two)."""
+    statistic = np.mean if len(samples) == 1 else _diff_of_means
+    res = stats.bootstrap(
+        samples,
+        statistic,
+        n_resamples=n_resamples,
+        confidence_level=ci,
+        method=_BOOT_METHOD[method],
+        rng=gen,
+    )
+    low, high = res.confidence_interval
+    return float(low), float(high), float(res.standard_error)
+
+
+def bootstrap_generator(seed: int, experiment: Any, label: Any) -> np.random.Generator:
+    """The Generator used to bootstrap one effect: a function of (seed, experiment, label) only.
+
+    Examples
+    --------
+    >>> g1, g2 = bootstrap_generator(1, "e", "a"), bootstrap_generator(1, "e", "a")
+    >>> bool(g1.random() == g2.random())
+    True
+    """
+    key = unit_keys(seed, [0], "bootstrap", str(experiment), str(label))[0]
+    return generator(key)
+
+
+def _resolve(data: pd.DataFrame | _HasTable) -> tuple[pd.DataFrame, str]:
+    """Return (table, kind) from a DataFrame or a SimulationResult-like object."""
+    if isinstance(data, pd.DataFrame):
+        if "ice" in data.columns:
+            return data, "paired"
+        if "y" in data.columns:
+            return data, "randomized"
+        raise EstimationError(
+            "cannot tell the design of the table: it has neither an 'ice' column (paired) "
+            f"nor a 'y' column (randomized); columns are {list(data.columns)}"
+        )
+    if not hasattr(data, "table") or not hasattr(data, "kind"):
+        raise OptionError(
+            f"data must be a DataFrame or have .table and .kind, got {type(data).__name__}"
+        )
+    return data.table, check_option("kind", data.kind, KINDS)
+
+
+def _require(table: pd.DataFrame, columns: list[str], kind: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise EstimationError(f"{kind} table is missing required column(s) {missing}")
+
+
+def _outcome_columns(kind: str, method: str) -> list[str]:
+    if kind == "randomized":
+        return ["y"]
+    return ["y_do", "y_control"] if method == "welch" else ["ice"]
+
+
+def _check_finite(table: pd.DataFrame, columns: list[str]) -> None:
+    """Raise naming the first row whose outcome is NaN, inf or non-numeric."""
+    for col in columns:
+        values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = table.iloc[int(np.argmax(bad))]
+            raise EstimationError(
+                f"non-finite {col} ({row[col]}) in experiment {row['experiment']!r}, label "
+                f"{row['label']!r}, background_id {row['background_id']}; "
+                "fix or remove it explicitly"
+            )
+
+
+def _check_n(n: int, experiment: Any, label: Any, what: str = "backgrounds") -> None:
+    if n < 2:
+        raise EstimationError(
+            f"experiment {experiment!r}, label {label!r} has {n} {what}; at least 2 are needed "
+            "to estimate an ACE with uncertainty"
+        )
+
+
+def _paired_effect(
+    sub: pd.DataFrame, method: str, ci: float, gen: np.random.Generator | None, n_res: int
+) -> Estimate:
+    if method == "welch":
+        r = welch(sub["y_do"].to_numpy(dtype=float), sub["y_control"].to_numpy(dtype=float), ci)
+        r.pop("n_control")
+        return r
+    ice = sub["ice"].to_numpy(dtype=float)
+    r = paired_t(ice, ci)
+    if method in _BOOT_METHOD and r["se"] > 0.0:
+        r["ci_low"], r["ci_high"], r["se"] = _bootstrap((ice,), ci, method, n_res, gen)
+    return r
+
+
+def _randomized_effect(
+    sub: pd.DataFrame,
+    y0: np.ndarray,
+    method: str,
+    ci: float,
+    gen: np.random.Generator | None,
+    n_res: int,
+) -> Estimate:
+    y1 = sub["y"].to_numpy(dtype=float)
+    r = welch(y1, y0, ci)
+    if method in _BOOT_METHOD and r["se"] > 0.0:
+        r["ci_low"], r["ci_high"], r["se"] = _bootstrap((y1, y0), ci, method, n_res, gen)
+    return r
+
+
+def _effects(
+    table: pd.DataFrame, kind: str, method: str, ci: float, rng: RngLike, n_res: int
+) -> Iterator[tuple[pd.Series, Estimate]]:
+    """Yield (first row, estimate) per (experiment, label); units sorted by background_id."""
+    seed = root_seed(rng) if method in _BOOT_METHOD else 0
+    y0 = np.empty(0)
+    if kind == "randomized":
+        is_control = (table["label"] == "control").to_numpy(dtype=bool, na_value=False)
+        y0 = table.loc[is_control].sort_values("background_id", kind="stable")["y"].to_numpy(float)
+        _check_n(y0.size, "control", "control", "control backgrounds")
+        table = table.loc[~is_control]
+    for (experiment, label), sub in table.groupby(
+        ["experiment", "label"], sort=False, dropna=False
+    ):
+        _check_n(len(sub), experiment, label)
+        first, sub = sub.iloc[0], sub.sort_values("background_id", kind="stable")
+        gen = bootstrap_generator(seed, experiment, label) if method in _BOOT_METHOD else None
+        if kind == "paired":
+            yield first, _paired_effect(sub, method, ci, gen, n_res)
+        else:
+            yield first, _randomized_effect(sub, y0, method, ci, gen, n_res)
+
+
+def estimate_ace(
+    data: pd.DataFrame | _HasTable,
+    *,
+    method: Method = "paired_t",
+    ci: float = 0.95,
+    rng: RngLike = None,
+    n_resamples: int = 9999,
+    multiple_testing: Adjustment = "fdr_bh",
+) -> AceEstimates:
+    """Estimate the ACE of every (experiment, label) group of a paired or randomized table.
+
+    Parameters
+    ----------
+    data : DataFrame or SimulationResult
+        A paired ICE table (``ice``, ``y_do``, ``y_control`` per background) or a completely
+        randomized table (``y`` per background, controls labelled ``"control"``), or an object
+        with ``.table`` and ``.kind``. A bare DataFrame is paired if it has ``ice``, else
+        randomized if it has ``y``.
+    method : {"paired_t", "welch", "bootstrap_percentile", "bootstrap_bca"}
+        ``paired_t`` (paired tables only): one-sample t on the ICEs. ``welch``: Welch/Neyman
+        two-sample t; on a paired table it treats ``y_do`` and ``y_control`` as independent
+        samples and so *ignores the pairing* (the original GIA test, kept for comparison; usually
+        much wider). Bootstrap methods: ``scipy.stats.bootstrap`` of the mean ICE (paired) or
+        of the difference in means (randomized), SE = bootstrap standard error, and ``p_value``
+        is the paired t (resp. Welch) p-value.
+    ci : float
+        Confidence level in (0, 1).
+    rng : int, Generator or None
+        Root seed of the bootstraps; each group's stream depends only on the seed and its
+        (experiment, label), and units are sorted by ``background_id`` within each group, so
+        results do not depend on row or group order.
+    n_resamples : int
+        Bootstrap resamples.
+    multiple_testing : {"fdr_bh", "fdr_by", "bonferroni", "holm", "none"}
+        Adjustment giving ``q_value``, applied within each experiment.
+
+    Returns
+    -------
+    AceEstimates
+        Groups in order of first appearance; design-parameter columns (every non-reserved
+        column) carry the first value of the group. A group whose outcomes are constant gets
+        ``se = 0``, a point interval and ``p_value = 1`` if ``ace == 0`` else ``0``.
+
+    Raises
+    ------
+    EstimationError
+        A group with fewer than 2 units, or a non-finite outcome (the message names the
+        experiment, label and background_id).
+    OptionError
+        An unknown option, or ``paired_t`` on a randomized table.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"experiment": "e", "label": ["a"] * 3 + ["b"] * 3,
+    ...                   "background_id": [0, 1, 2] * 2, "y_control": 0.0,
+    ...                   "y_do": [1.0, 2.0, 3.0, 0.0, 0.0, 0.0]})
+    >>> t["ice"] = t["y_do"] - t["y_control"]
+    >>> estimate_ace(t).to_frame()[["label", "ace", "se", "p_value"]].round(3)
+      label  ace     se  p_value
+    0     a  2.0  0.577    0.074
+    1     b  0.0  0.000    1.000
+    """
+    check_option("method", method, METHODS)
+    check_option("multiple_testing", multiple_testing, ADJUSTMENTS)
+    ci = check_probability("ci", ci)
+    n_resamples = check_int("n_resamples", n_resamples, minimum=1)
+    table, kind = _resolve(data)
+    if kind == "randomized" and method == "paired_t":
+        raise OptionError(
+            "method='paired_t' needs both potential outcomes of every background, but a "
+            "completely randomized table observes one outcome per background; use "
+            "method='welch' or a bootstrap method"
+        )
+    outcomes = _outcome_columns(kind, method)
+    _require(table, ["experiment", "label", "background_id", *outcomes], kind)
+    _check_finite(table, outcomes)
+    params = [c for c in table.columns if c not in RESERVED]
+    rows = [
+        {
+            "experiment": first["experiment"],
+            "label": first["label"],
+            **first[params].to_dict(),
+            "method": method,
+            **est,
+        }
+        for first, est in _effects(table, kind, method, ci, rng, n_resamples)
+    ]
+    columns = ["experiment", "label", *params, "method", "ace", "se", "ci_low", "ci_high", "n"]
+    columns += ["n_control"] if kind == "randomized" else []
+    out = pd.DataFrame(rows, columns=[*columns, "p_value"])
+    q = np.empty(len(out))
+    for idx in out.groupby("experiment", sort=False, dropna=False).indices.values():
+        q[idx] = adjust_pvalues(out["p_value"].to_numpy()[idx], multiple_testing)
+    out["q_value"] = q
+    return AceEstimates(table=out, method=method, ci=ci)

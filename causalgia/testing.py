@@ -1,0 +1,283 @@
+"""Public oracle models with known effects, and fault-injection models.
+
+Oracles are callables on float32 one-hot arrays that declare their own ``layout``, ``alphabet``
+and ``name``, so ``as_model(oracle)`` needs no further arguments. Their true ACEs are known:
+exactly in closed form (:class:`AdditiveOracle` under site-independent backgrounds) or to
+negligible Monte-Carlo error (:func:`reference_ace`, for :class:`RBPOracle`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._rng import RngLike
+from .alphabet import encode, from_one_hot
+from .backgrounds import Background
+from .design import Arm, design
+from .errors import OptionError
+from .interventions import Ablate, Compose, Identity, Intervention, Mutate, Substitute, _motif
+from .motifs import Motif
+
+
+def _codes_of(x: np.ndarray, layout: str) -> np.ndarray:
+    return from_one_hot(np.asarray(x), layout)
+
+
+@dataclass(frozen=True, eq=False)
+class AdditiveOracle:
+    """A linear (additive) sequence model f(x) = bias + Σ_i W[i, x_i]; N contributes 0.
+
+    Under a site-independent background (``iid`` or ``profile``) the ACE of substitutions,
+    mutations and random ablations is exact in closed form: :meth:`true_ace`.
+
+    Examples
+    --------
+    >>> from causalgia.backgrounds import iid
+    >>> oracle = AdditiveOracle.from_motif("GATA", length=20)
+    >>> round(oracle.true_ace(Substitute("GATA", 8), iid(20)), 6)
+    3.0
+    """
+
+    weights: np.ndarray
+    bias: float = 0.0
+    name: str = "additive_oracle"
+    layout: str = "NCL"
+    alphabet: str = "dna"
+
+    def __post_init__(self) -> None:
+        w = np.array(self.weights, dtype=np.float64)
+        if w.ndim != 2 or w.shape[1] != 4:
+            raise OptionError(f"weights must have shape (L, 4), got {w.shape}")
+        w.setflags(write=False)
+        object.__setattr__(self, "weights", w)
+
+    @classmethod
+    def from_motif(cls, motif: str | Motif, length: int, *, scale: float = 1.0,
+                   bias: float = 0.0) -> AdditiveOracle:
+        """Sum over every window of ``scale * (p_motif - 1/4)``: a linear PWM scanner."""
+        probs = _motif(motif).probs
+        width = len(probs)
+        w = np.zeros((length, 4))
+        for start in range(length - width + 1):
+            w[start : start + width] += scale * (probs - 0.25)
+        return cls(w, bias)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """f for a one-hot batch in NCL layout."""
+        return self.predict_codes(_codes_of(x, self.layout))
+
+    def predict_codes(self, codes: np.ndarray) -> np.ndarray:
+        """f on codes ``(N, L)``."""
+        table = np.vstack([self.weights.T, np.zeros(len(self.weights))])  # (5, L)
+        return table[codes, np.arange(codes.shape[1])].sum(axis=1) + self.bias
+
+    def true_ace(self, intervention: Intervention, background: Background) -> float:
+        """Exact ACE under a site-independent background (``iid`` or ``profile``)."""
+        expected = self._expected_letters(background)
+        return float(sum(self._edit_gain(part, expected) for part in _parts(intervention)))
+
+    def _expected_letters(self, background: Background) -> np.ndarray:
+        length = len(self.weights)
+        if getattr(background, "probs", None) is not None:
+            return np.asarray(background.probs, dtype=np.float64)
+        if getattr(background, "composition", None) is not None:
+            return np.tile(np.asarray(background.composition, dtype=np.float64), (length, 1))
+        raise OptionError("the closed-form ACE needs a site-independent background "
+                          "(iid or profile)")
+
+    def _edit_gain(self, part: Intervention, expected: np.ndarray) -> float:
+        w = self.weights
+        if isinstance(part, Identity):
+            return 0.0
+        if isinstance(part, Mutate):
+            i = part.position
+            return float(w[i, part.code] - expected[i] @ w[i])
+        if isinstance(part, Substitute):
+            (a, b), = part.spans(len(w))
+            probs = part._pwm.probs if part.instance == "sample" else np.eye(4)[
+                encode(part._pwm.consensus())]
+            if part.strand == "-":
+                probs = probs[::-1, ::-1]
+            return float(np.sum(probs * w[a:b]) - np.sum(expected[a:b] * w[a:b]))
+        if isinstance(part, Ablate) and part.fill == "random":
+            a, b = part.start, part.stop
+            return float(np.sum(w[a:b].mean(axis=1)) - np.sum(expected[a:b] * w[a:b]))
+        raise OptionError(f"no closed-form ACE for {part.label}")
+
+
+def _parts(intervention: Intervention) -> Sequence[Intervention]:
+    return intervention.parts if isinstance(intervention, Compose) else [intervention]
+
+
+@dataclass(frozen=True, eq=False)
+class RBPOracle:
+    """A nonlinear RNA-binding-protein model with known mechanisms.
+
+    Sites are exact (weight 1) or one-mismatch (weight ``partial``) matches of ``motif``; each
+    site is damped near the sequence ends (positional edge effect); two sites closer than a few
+    nt interfere (close-spacing penalty); total occupancy saturates
+    (``amplitude·(1 − exp(−S/kappa))``: 2 copies give less than twice 1 copy); and GC content of
+    the 3'-most ``gc_window`` nt adds ``gc_weight·GC`` (a 3' GC bias, as in the original GIA
+    study of RBFOX1). True ACEs: :func:`reference_ace`.
+
+    Examples
+    --------
+    >>> from causalgia.alphabet import encode, one_hot
+    >>> oracle = RBPOracle()
+    >>> x = one_hot(encode(["A" * 17 + "UGCAUG" + "A" * 18], "rna"))
+    >>> bool(oracle(x)[0] > 0.5)
+    True
+    """
+
+    motif: str = "UGCAUG"
+    partial: float = 0.15
+    edge_scale: float = 3.0
+    interference: float = 0.7
+    interference_decay: float = 2.0
+    amplitude: float = 2.0
+    kappa: float = 1.5
+    gc_window: int = 12
+    gc_weight: float = 0.6
+    name: str = "rbp_oracle"
+    layout: str = "NCL"
+    alphabet: str = "rna"
+    _codes: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_codes", encode(self.motif.replace("T", "U"), "rna"))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """f for a one-hot batch in NCL layout."""
+        return self.predict_codes(_codes_of(x, self.layout))
+
+    def site_strength(self, codes: np.ndarray) -> np.ndarray:
+        """Occupancy of a site starting at each position, ``(N, L - W + 1)``."""
+        n, length = codes.shape
+        width = len(self._codes)
+        starts = length - width + 1
+        mismatches = np.zeros((n, starts), dtype=np.int64)
+        for j, letter in enumerate(self._codes):
+            mismatches += codes[:, j : j + starts] != letter
+        strength = np.where(mismatches == 0, 1.0, np.where(mismatches == 1, self.partial, 0.0))
+        s = np.arange(starts)
+        distance = np.minimum(s, starts - 1 - s)
+        return strength * (1.0 - 0.6 * np.exp(-distance / self.edge_scale))
+
+    def predict_codes(self, codes: np.ndarray) -> np.ndarray:
+        """f on codes ``(N, L)``."""
+        occ = self.site_strength(codes)
+        width = len(self._codes)
+        total = occ.sum(axis=1)
+        for lag in range(1, min(width + 16, occ.shape[1])):
+            gap = max(lag - width, 0)
+            weight = self.interference * np.exp(-gap / self.interference_decay)
+            total -= weight * np.minimum(occ[:, :-lag], occ[:, lag:]).sum(axis=1)
+        binding = self.amplitude * (1.0 - np.exp(-np.maximum(total, 0.0) / self.kappa))
+        tail = codes[:, -self.gc_window :]
+        gc = ((tail == 1) | (tail == 2)).mean(axis=1)
+        return binding + self.gc_weight * gc
+
+
+def reference_ace(
+    model: object,
+    background: Background,
+    arms: Sequence[Arm],
+    *,
+    n: int = 50_000,
+    rng: RngLike = 20_240_601,
+) -> pd.DataFrame:
+    """True ACEs to negligible Monte-Carlo error: a large paired run with its own seed.
+
+    Returns experiment, label, true_ace and mc_se (the Monte-Carlo SE of the truth itself).
+
+    Examples
+    --------
+    >>> from causalgia.backgrounds import iid
+    >>> from causalgia.design import sweep_positions
+    >>> truth = reference_ace(RBPOracle(), iid(41, alphabet="rna"),
+    ...                       sweep_positions("UGCAUG", [17]), n=2000)
+    >>> list(truth.columns)
+    ['experiment', 'label', 'true_ace', 'mc_se']
+    """
+    from .models import as_model
+    from .simulate import simulate
+
+    result = simulate(as_model(model), design(background, arms, n=n, rng=rng), progress=False)
+    grouped = result.table.groupby(["experiment", "label"], sort=False)["ice"]
+    out = grouped.agg(true_ace="mean", sd="std", count="count").reset_index()
+    out["mc_se"] = out["sd"] / np.sqrt(out["count"])
+    return out[["experiment", "label", "true_ace", "mc_se"]]
+
+
+@dataclass(frozen=True, eq=False)
+class NaNModel:
+    """Fault injection: wraps a model and returns NaN for every sequence starting ``prefix``.
+
+    Examples
+    --------
+    >>> from causalgia.alphabet import encode, one_hot
+    >>> m = NaNModel(AdditiveOracle(np.ones((4, 4))), prefix="AA")
+    >>> np.isnan(m(one_hot(encode(["AACG", "CCCC"])))).tolist()
+    [True, False]
+    """
+
+    base: object
+    prefix: str = "AAA"
+    name: str = "nan_model"
+
+    @property
+    def layout(self) -> str:
+        """The wrapped model's layout."""
+        return self.base.layout  # type: ignore[attr-defined]
+
+    @property
+    def alphabet(self) -> str:
+        """The wrapped model's alphabet."""
+        return self.base.alphabet  # type: ignore[attr-defined]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The base model's output with NaN on rows that start with the prefix."""
+        y = np.asarray(self.base(x), dtype=np.float64)  # type: ignore[operator]
+        codes = _codes_of(x, self.layout)
+        pre = encode(self.prefix.replace("U", "T"))
+        hit = np.all(codes[:, : len(pre)] == pre, axis=1)
+        y[hit] = np.nan
+        return y
+
+
+class FlakyModel:
+    """Fault injection: wraps a model and raises ``RuntimeError`` on call number ``fail_on_call``
+    (0-based) for ``times`` calls, then recovers. It counts its calls in ``calls``.
+
+    Examples
+    --------
+    >>> m = FlakyModel(AdditiveOracle(np.ones((4, 4))), fail_on_call=0)
+    >>> try:
+    ...     m(np.zeros((1, 4, 4), dtype=np.float32))
+    ... except RuntimeError as err:
+    ...     print(err)
+    injected failure on call 0
+    """
+
+    def __init__(self, base: object, *, fail_on_call: int, times: int = 1) -> None:
+        self.base = base
+        self.fail_on_call = fail_on_call
+        self.times = times
+        self.calls = 0
+        self.layout = base.layout  # type: ignore[attr-defined]
+        self.alphabet = base.alphabet  # type: ignore[attr-defined]
+        self.name = "flaky_model"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The base model's output, or an injected failure."""
+        call = self.calls
+        self.calls += 1
+        if self.fail_on_call <= call < self.fail_on_call + self.times:
+            raise RuntimeError(f"injected failure on call {call}")
+        return self.base(x)  # type: ignore[operator,no-any-return]
+
+
