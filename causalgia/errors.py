@@ -41,3 +41,7 @@ class SimulationError(CausalgiaError, RuntimeError):
 
 class ConfigError(CausalgiaError, ValueError):
     """A TOML study specification has an unknown key or a bad value; the message names the key."""
+
+
+class EstimationError(CausalgiaError, ValueError):
+    """An effect cannot be estimated from a table (too few units, non-finite outcomes)."""

@@ -21,7 +21,7 @@ from statsmodels.stats.multitest import multipletests
 
 from ._options import check_int, check_option, check_probability
 from ._rng import RngLike, generator, root_seed, unit_keys
-from .errors import CausalgiaError, OptionError
+from .errors import EstimationError, OptionError
 
 Method = Literal["paired_t", "welch", "bootstrap_percentile", "bootstrap_bca"]
 Adjustment = Literal["fdr_bh", "fdr_by", "bonferroni", "holm", "none"]
@@ -35,10 +35,6 @@ RESERVED: frozenset[str] = frozenset(
 )
 _BOOT_METHOD = {"bootstrap_percentile": "percentile", "bootstrap_bca": "BCa"}
 Estimate = dict[str, float | int]
-
-
-class EstimationError(CausalgiaError, ValueError):
-    """An effect cannot be estimated from the table (too few units, non-finite outcomes)."""
 
 
 class _HasTable(Protocol):

@@ -35,7 +35,7 @@ def _motif(motif: str | Motif) -> Motif:
     if isinstance(motif, Motif):
         return motif
     text = str(motif).upper()
-    return as_motif(text.replace("U", "T"), "dna") if "U" in text else as_motif(text, "dna")
+    return as_motif(text, "rna" if "U" in text else "dna")
 
 
 def _check_window(start: int, width: int, length: int, what: str) -> None:

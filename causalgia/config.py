@@ -1,0 +1,155 @@
+"""TOML study specifications, read with :mod:`tomllib` and validated with precise messages.
+
+A spec has four kinds of table: ``[study]``, ``[model]``, ``[background]`` and one or more
+``[[experiment]]``. Unknown keys and bad values are :class:`~causalgia.errors.ConfigError`\\ s
+naming the key (``experiment[2].positions``). docs/formats.md lists every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+_SECTIONS: dict[str, dict[str, tuple[type, ...]]] = {
+    "study": {"name": (str,), "seed": (int,), "n": (int,), "design": (str,),
+              "method": (str,), "ci": (float, int), "truth": (bool,),
+              "truth_n": (int,), "batch_size": (int,)},
+    "model": {"builtin": (str,), "callable": (str,), "layout": (str,), "alphabet": (str,),
+              "output": (int, dict), "batch_size": (int,), "n_value": (float, int),
+              "motif": (str,), "length": (int,)},
+    "background": {"kind": (str,), "length": (int,), "gc": (float, int), "composition": (list,),
+                   "fasta": (str,), "k": (int,), "order": (int,), "replace": (bool,),
+                   "pseudocount": (float, int)},
+}
+_EXPERIMENT: dict[str, tuple[type, ...]] = {
+    "name": (str,), "type": (str,), "motif": (str, dict), "motif_b": (str, dict),
+    "positions": (list,), "position": (int,), "strand": (str,), "counts": (list,),
+    "spacings": (list,), "start": (int,), "orientations": (list,), "label": (str,),
+    "base": (str,), "stop": (int,), "fill": (str,), "k": (int,), "instance": (str,),
+}
+EXPERIMENT_TYPES = ("positions", "counts", "spacing", "substitute", "scrambled", "mutate",
+                    "ablate", "identity")
+_REQUIRED = {
+    "positions": ("motif", "positions"), "counts": ("motif", "counts", "positions"),
+    "spacing": ("motif", "spacings", "start"), "substitute": ("motif", "position"),
+    "scrambled": ("motif", "position"), "mutate": ("position", "base"),
+    "ablate": ("start", "stop"), "identity": (),
+}
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A validated study specification.
+
+    ``base_dir`` is the folder of the spec file: relative paths (FASTA, motif files) are
+    resolved against it. ``spec_hash`` is the sha256 of the parsed spec in canonical JSON.
+    """
+
+    study: Mapping[str, Any]
+    model: Mapping[str, Any]
+    background: Mapping[str, Any]
+    experiments: tuple[Mapping[str, Any], ...]
+    base_dir: Path
+    spec_hash: str
+
+    def resolve(self, path: str) -> Path:
+        """A path from the spec, relative to the spec file's folder."""
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def _check_table(table: Any, allowed: Mapping[str, tuple[type, ...]], where: str) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{where}] must be a table")
+    for key, value in table.items():
+        if key not in allowed:
+            raise ConfigError(f"unknown key {where}.{key}; allowed keys: {sorted(allowed)}")
+        types = allowed[key]
+        if isinstance(value, bool) and bool not in types:
+            raise ConfigError(f"{where}.{key} = {value!r} has the wrong type")
+        if not isinstance(value, types):
+            names = " or ".join(t.__name__ for t in types)
+            raise ConfigError(f"{where}.{key} = {value!r} must be {names}")
+    return dict(table)
+
+
+def _check_experiment(exp: Any, index: int) -> dict:
+    where = f"experiment[{index}]"
+    table = _check_table(exp, _EXPERIMENT, where)
+    kind = table.get("type")
+    if kind not in EXPERIMENT_TYPES:
+        raise ConfigError(f"{where}.type = {kind!r}; choose one of {EXPERIMENT_TYPES}")
+    for key in _REQUIRED[kind]:
+        if key not in table:
+            raise ConfigError(f"{where} of type {kind!r} needs the key {where}.{key}")
+    for key in ("positions", "counts", "spacings"):
+        values = table.get(key, [])
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise ConfigError(f"{where}.{key} must be a list of integers, got {values!r}")
+    table.setdefault("name", kind)
+    return table
+
+
+def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
+    """Validate a parsed TOML mapping and return a :class:`StudySpec`.
+
+    Examples
+    --------
+    >>> spec = parse_spec({"model": {"builtin": "rbp_oracle"},
+    ...                    "background": {"kind": "iid", "length": 41},
+    ...                    "experiment": [{"type": "identity"}]})
+    >>> spec.experiments[0]["name"]
+    'identity'
+    """
+    unknown = set(raw) - {*_SECTIONS, "experiment"}
+    if unknown:
+        raise ConfigError(f"unknown table(s) {sorted(unknown)}; allowed: study, model, "
+                          "background, experiment")
+    sections = {name: _check_table(raw.get(name, {}), keys, name)
+                for name, keys in _SECTIONS.items()}
+    model = sections["model"]
+    if ("builtin" in model) == ("callable" in model):
+        raise ConfigError("[model] needs exactly one of model.builtin or model.callable")
+    if "callable" in model and ":" not in model["callable"]:
+        raise ConfigError(f"model.callable = {model['callable']!r} must look like "
+                          "'package.module:function'")
+    if "callable" in model and "layout" not in model:
+        raise ConfigError("model.layout is required for a callable model ('NCL' or 'NLC')")
+    if "kind" not in sections["background"]:
+        raise ConfigError("[background] needs background.kind")
+    experiments = raw.get("experiment")
+    if not isinstance(experiments, list) or not experiments:
+        raise ConfigError("the spec needs at least one [[experiment]] table")
+    checked = tuple(_check_experiment(e, i) for i, e in enumerate(experiments))
+    canonical = json.dumps({**sections, "experiment": list(checked)}, sort_keys=True)
+    return StudySpec(sections["study"], model, sections["background"], checked,
+                     Path(base_dir), hashlib.sha256(canonical.encode()).hexdigest()[:16])
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a TOML study specification.
+
+    Examples
+    --------
+    >>> from causalgia.config import DEMO_SPEC
+    >>> load_spec(DEMO_SPEC).model["builtin"]
+    'rbp_oracle'
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"spec file {str(path)!r} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return parse_spec(raw, path.parent)
+
+
+DEMO_SPEC = Path(__file__).with_name("demo.toml")
