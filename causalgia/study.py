@@ -123,11 +123,14 @@ def _arms_of(exp: Mapping[str, Any], spec: StudySpec, seed: int, where: str) -> 
         return sweep_spacing(motif, exp["spacings"], start=exp["start"], motif_b=b,
                              orientations=exp.get("orientations", ["+"]), experiment=name)
     if kind in ("substitute", "scrambled"):
+        label = None
         if kind == "scrambled":
-            motif = _motif(motif).scramble(rng=seed)
+            original = _motif(motif)
+            motif = original.scramble(rng=seed)
+            label = f"{motif.consensus()}@{exp['position']} (scrambled {original.consensus()})"
         sub = Substitute(motif, exp["position"], strand, exp.get("instance", "sample"))
         params = {"motif": _motif(motif).consensus(), "position": exp["position"]}
-        return [Arm(exp.get("label", sub.label), sub, name, params)]
+        return [Arm(exp.get("label", label or sub.label), sub, name, params)]
     if kind == "mutate":
         mut = Mutate(exp["position"], exp["base"])
         return [Arm(exp.get("label", mut.label), mut, name, {"position": exp["position"]})]

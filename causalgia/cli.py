@@ -1,0 +1,78 @@
+"""The ``causalgia`` command line: ``demo``, ``run SPEC.toml`` and ``report DIR``.
+
+Exit codes: 0 success, 2 bad input (a :class:`~causalgia.errors.CausalgiaError`, printed as
+one line), 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import CausalgiaError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="causalgia",
+        description="Causal global importance analysis of genomic neural networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"causalgia {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the built-in study on an oracle with known effects")
+    demo.add_argument("--out", default="causalgia-demo", help="run directory to write")
+    demo.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    run = sub.add_parser("run", help="run a study described in a TOML spec")
+    run.add_argument("spec", help="path to SPEC.toml")
+    run.add_argument("--out", help="run directory (default: runs/<spec name>)")
+    run.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    report = sub.add_parser("report", help="re-render report.md and figures of a run directory")
+    report.add_argument("run_dir", help="a run directory written by demo or run")
+    report.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    return parser
+
+
+def _run(spec_path: str | Path, out: str | Path, figures: bool) -> int:
+    from .config import load_spec
+    from .study import run_study
+
+    start = time.perf_counter()
+    spec = load_spec(spec_path)
+    outcome = run_study(spec, out, figures=figures)
+    print(outcome.summary())
+    print(f"\n{outcome.result.n_forward:,} forward passes in {time.perf_counter() - start:.1f} s;"
+          f" run directory: {outcome.run.path} (open {outcome.run.path / 'report.md'})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``causalgia`` console script.
+
+    Examples
+    --------
+    >>> main(["--version"])  # doctest: +SKIP
+    causalgia 0.1.0
+    """
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from .config import DEMO_SPEC
+
+            print("causalgia demo: a GIA study of an RNA-binding oracle whose true effects are "
+                  "known (positions, counts, spacing, GC control, scrambled motif, placebo)\n")
+            return _run(DEMO_SPEC, args.out, not args.no_figures)
+        if args.command == "run":
+            out = args.out or Path("runs") / Path(args.spec).stem
+            return _run(args.spec, out, not args.no_figures)
+        from .report import render_report
+
+        run = render_report(args.run_dir, figures=not args.no_figures)
+        print(f"re-rendered {run.path / 'report.md'}")
+        return 0
+    except CausalgiaError as err:
+        print(f"causalgia: error: {err}", file=sys.stderr)
+        return 2
