@@ -28,11 +28,11 @@ _EXPORTS: dict[str, str] = {
     "Mutate": "interventions",
     "Identity": "interventions",
     "Compose": "interventions",
-    "Arm": "design",
-    "design": "design",
-    "sweep_positions": "design",
-    "sweep_spacing": "design",
-    "sweep_counts": "design",
+    "Arm": "designs",
+    "design": "designs",
+    "sweep_positions": "designs",
+    "sweep_spacing": "designs",
+    "sweep_counts": "designs",
     "as_model": "models",
     "Output": "models",
     "simulate": "simulate",
@@ -48,7 +48,7 @@ def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'causalgia' has no attribute {name!r}")
     module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
-    return module if name == _EXPORTS[name] else getattr(module, name)
+    return module if name == "backgrounds" else getattr(module, name)
 
 
 def __dir__() -> list[str]:

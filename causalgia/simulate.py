@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ._options import check_int
 from ._rng import RngLike
-from .design import CONTROL, Design
+from .designs import CONTROL, Design
 from .errors import ModelOutputError, SimulationError
 from .models import Model, as_model
 
@@ -135,7 +135,7 @@ def simulate(
     Examples
     --------
     >>> from causalgia.backgrounds import iid
-    >>> from causalgia.design import design, sweep_positions
+    >>> from causalgia.designs import design, sweep_positions
     >>> from causalgia.testing import AdditiveOracle
     >>> oracle = AdditiveOracle.from_motif("GATA", length=30)
     >>> d = design(iid(30), sweep_positions("GATA", [5, 20]), n=50, rng=1)

@@ -23,7 +23,7 @@ from . import __version__
 from . import backgrounds as bgs
 from ._rng import root_seed
 from .config import StudySpec
-from .design import Arm, design, sweep_counts, sweep_positions, sweep_spacing
+from .designs import Arm, design, sweep_counts, sweep_positions, sweep_spacing
 from .errors import ConfigError
 from .estimators import estimate_ace
 from .interventions import Ablate, Identity, Mutate, Substitute, _motif

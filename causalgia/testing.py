@@ -17,7 +17,7 @@ import pandas as pd
 from ._rng import RngLike
 from .alphabet import encode, from_one_hot
 from .backgrounds import Background
-from .design import Arm, design
+from .designs import Arm, design
 from .errors import OptionError
 from .interventions import Ablate, Compose, Identity, Intervention, Mutate, Substitute, _motif
 from .motifs import Motif
@@ -76,9 +76,15 @@ class AdditiveOracle:
         return table[codes, np.arange(codes.shape[1])].sum(axis=1) + self.bias
 
     def true_ace(self, intervention: Intervention, background: Background) -> float:
-        """Exact ACE under a site-independent background (``iid`` or ``profile``)."""
+        """Exact ACE under a site-independent background (``iid`` or ``profile``).
+
+        Supports Identity, Substitute (exact, IUPAC or PWM-sampled, either strand), Mutate,
+        Ablate with a random fill (and a shuffle fill under ``iid``), and Compose of those.
+        """
         expected = self._expected_letters(background)
-        return float(sum(self._edit_gain(part, expected) for part in _parts(intervention)))
+        exchangeable = getattr(background, "probs", None) is None
+        return float(sum(self._edit_gain(part, expected, exchangeable)
+                         for part in _parts(intervention)))
 
     def _expected_letters(self, background: Background) -> np.ndarray:
         length = len(self.weights)
@@ -89,9 +95,13 @@ class AdditiveOracle:
         raise OptionError("the closed-form ACE needs a site-independent background "
                           "(iid or profile)")
 
-    def _edit_gain(self, part: Intervention, expected: np.ndarray) -> float:
+    def _edit_gain(self, part: Intervention, expected: np.ndarray, exchangeable: bool) -> float:
         w = self.weights
         if isinstance(part, Identity):
+            return 0.0
+        if isinstance(part, Ablate) and part.fill == "shuffle" and exchangeable:
+            # Under an iid background every sequence with the same composition is equally
+            # likely, so a uniform k-let shuffle leaves the distribution, and E f, unchanged.
             return 0.0
         if isinstance(part, Mutate):
             i = part.position
@@ -197,7 +207,7 @@ def reference_ace(
     Examples
     --------
     >>> from causalgia.backgrounds import iid
-    >>> from causalgia.design import sweep_positions
+    >>> from causalgia.designs import sweep_positions
     >>> truth = reference_ace(RBPOracle(), iid(41, alphabet="rna"),
     ...                       sweep_positions("UGCAUG", [17]), n=2000)
     >>> list(truth.columns)
