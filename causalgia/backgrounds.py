@@ -250,7 +250,8 @@ def _as_sources(sequences: Sources, alphabet: Alphabet, who: str) -> np.ndarray:
                 rows.append(row)
             else:
                 raise InvalidSequenceError(
-                    f"{who}: sequence {idx} must be a string or 1-D integer codes, got {item!r}"
+                    f"{who}: sequence {idx} must be a string or 1-D integer codes, "
+                    f"got {type(item).__name__} {np.shape(item)}"
                 )
             if len(rows[-1]) != len(rows[0]):
                 raise InvalidSequenceError(
