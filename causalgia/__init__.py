@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "sweep_counts": "designs",
     "as_model": "models",
     "Output": "models",
-    "simulate": "simulate",
+    "simulate": "simulator",
     "estimate_ace": "estimators",
     "write_report": "report",
     "run_study": "study",

@@ -31,7 +31,7 @@ from .io import read_fasta
 from .models import Model, as_model
 from .motifs import Motif, read_motifs
 from .report import RunDirectory, write_report
-from .simulate import SimulationResult, simulate
+from .simulator import SimulationResult, simulate
 from .testing import AdditiveOracle, RBPOracle, reference_ace
 
 INTERVAL_COVERS = "Monte-Carlo sampling of backgrounds and motif instances (deterministic model)"

@@ -214,7 +214,7 @@ def reference_ace(
     ['experiment', 'label', 'true_ace', 'mc_se']
     """
     from .models import as_model
-    from .simulate import simulate
+    from .simulator import simulate
 
     result = simulate(as_model(model), design(background, arms, n=n, rng=rng), progress=False)
     grouped = result.table.groupby(["experiment", "label"], sort=False)["ice"]

@@ -17,7 +17,7 @@ from causalgia.estimators import estimate_ace
 from causalgia.interventions import Ablate, Substitute
 from causalgia.models import as_model
 from causalgia.motifs import Motif
-from causalgia.simulate import simulate
+from causalgia.simulator import simulate
 from causalgia.testing import AdditiveOracle
 
 LENGTH = 30

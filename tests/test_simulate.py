@@ -14,7 +14,7 @@ from causalgia.estimators import estimate_ace
 from causalgia.interventions import Compose, Identity, Mutate, Substitute
 from causalgia.models import as_model
 from causalgia.motifs import Motif
-from causalgia.simulate import simulate
+from causalgia.simulator import simulate
 from causalgia.testing import AdditiveOracle, FlakyModel, NaNModel, RBPOracle, reference_ace
 
 
