@@ -38,9 +38,9 @@ def root_seed(rng: RngLike) -> int:
         return int(rng.integers(0, 2**63, dtype=np.int64))
     if isinstance(rng, bool) or not isinstance(rng, int | np.integer):
         raise OptionError(f"rng must be an int, a numpy Generator or None, got {rng!r}")
-    if rng < 0:
-        raise OptionError(f"rng must be a non-negative seed, got {rng}")
-    return int(rng) & _MASK63
+    if not 0 <= rng <= _MASK63:
+        raise OptionError(f"rng must be a seed in 0..2**63-1, got {rng}")
+    return int(rng)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:

@@ -141,8 +141,8 @@ def decode(codes: np.ndarray, alphabet: str | Alphabet = "dna") -> str | list[st
     alph = get_alphabet(alphabet)
     arr = np.asarray(codes)
     if arr.size and (arr.max() > N_CODE or arr.min() < 0):
-        row = np.argwhere((arr > N_CODE) | (arr < 0))[0]
-        raise InvalidSequenceError(f"code {int(arr[tuple(row)])} at index {tuple(row)} is not 0-4")
+        index = tuple(int(i) for i in np.argwhere((arr > N_CODE) | (arr < 0))[0])
+        raise InvalidSequenceError(f"code {int(arr[index])} at index {index} is not 0-4")
     letters = np.frombuffer((alph.letters + "N").encode(), dtype=np.uint8)
     chars = letters[arr.astype(np.intp)]
     if chars.ndim == 1:
@@ -213,11 +213,14 @@ def reverse_complement(x: np.ndarray, *, layout: Layout | None = None) -> np.nda
     arr = np.asarray(x)
     if layout is None:
         if arr.dtype != np.uint8:
-            raise LayoutError(
-                "reverse_complement of a non-uint8 array needs layout='NCL' or 'NLC'"
-            )
+            raise LayoutError("reverse_complement of a non-uint8 array needs layout='NCL' or 'NLC'")
         return _COMPLEMENT[arr][..., ::-1].copy()
     check_option("layout", layout, LAYOUTS)
+    axis = arr.ndim - 2 if layout == "NCL" else arr.ndim - 1
+    if arr.ndim < 2 or arr.shape[axis] != 4:
+        raise LayoutError(
+            f"layout {layout!r} needs 4 channels on axis {axis}, got shape {arr.shape}"
+        )
     if layout == "NCL":
         return arr[..., ::-1, ::-1].copy()
     return arr[..., ::-1, :][..., ::-1].copy()

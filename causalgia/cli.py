@@ -44,8 +44,10 @@ def _run(spec_path: str | Path, out: str | Path, figures: bool) -> int:
     spec = load_spec(spec_path)
     outcome = run_study(spec, out, figures=figures)
     print(outcome.summary())
-    print(f"\n{outcome.result.n_forward:,} forward passes in {time.perf_counter() - start:.1f} s;"
-          f" run directory: {outcome.run.path} (open {outcome.run.path / 'report.md'})")
+    print(
+        f"\n{outcome.result.n_forward:,} forward passes in {time.perf_counter() - start:.1f} s;"
+        f" run directory: {outcome.run.path} (open {outcome.run.path / 'report.md'})"
+    )
     return 0
 
 
@@ -62,8 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from .config import DEMO_SPEC
 
-            print("causalgia demo: a GIA study of an RNA-binding oracle whose true effects are "
-                  "known (positions, counts, spacing, GC control, scrambled motif, placebo)\n")
+            print(
+                "causalgia demo: a GIA study of an RNA-binding oracle whose true effects are "
+                "known (positions, counts, spacing, GC control, scrambled motif, placebo)\n"
+            )
             return _run(DEMO_SPEC, args.out, not args.no_figures)
         if args.command == "run":
             out = args.out or Path("runs") / Path(args.spec).stem

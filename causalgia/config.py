@@ -18,29 +18,78 @@ from typing import Any
 from .errors import ConfigError
 
 _SECTIONS: dict[str, dict[str, tuple[type, ...]]] = {
-    "study": {"name": (str,), "seed": (int,), "n": (int,), "design": (str,),
-              "method": (str,), "ci": (float, int), "truth": (bool,),
-              "truth_n": (int,), "batch_size": (int,)},
-    "model": {"builtin": (str,), "callable": (str,), "layout": (str,), "alphabet": (str,),
-              "output": (int, dict), "batch_size": (int,), "n_value": (float, int),
-              "motif": (str,), "length": (int,)},
-    "background": {"kind": (str,), "length": (int,), "gc": (float, int), "composition": (list,),
-                   "fasta": (str,), "k": (int,), "order": (int,), "replace": (bool,),
-                   "pseudocount": (float, int)},
+    "study": {
+        "name": (str,),
+        "seed": (int,),
+        "n": (int,),
+        "design": (str,),
+        "method": (str,),
+        "ci": (float, int),
+        "truth": (bool,),
+        "truth_n": (int,),
+        "batch_size": (int,),
+    },
+    "model": {
+        "builtin": (str,),
+        "callable": (str,),
+        "layout": (str,),
+        "alphabet": (str,),
+        "output": (int, dict),
+        "batch_size": (int,),
+        "n_value": (float, int),
+        "motif": (str,),
+        "length": (int,),
+    },
+    "background": {
+        "kind": (str,),
+        "length": (int,),
+        "gc": (float, int),
+        "composition": (list,),
+        "fasta": (str,),
+        "k": (int,),
+        "order": (int,),
+        "replace": (bool,),
+        "pseudocount": (float, int),
+    },
 }
 _EXPERIMENT: dict[str, tuple[type, ...]] = {
-    "name": (str,), "type": (str,), "motif": (str, dict), "motif_b": (str, dict),
-    "positions": (list,), "position": (int,), "strand": (str,), "counts": (list,),
-    "spacings": (list,), "start": (int,), "orientations": (list,), "label": (str,),
-    "base": (str,), "stop": (int,), "fill": (str,), "k": (int,), "instance": (str,),
+    "name": (str,),
+    "type": (str,),
+    "motif": (str, dict),
+    "motif_b": (str, dict),
+    "positions": (list,),
+    "position": (int,),
+    "strand": (str,),
+    "counts": (list,),
+    "spacings": (list,),
+    "start": (int,),
+    "orientations": (list,),
+    "label": (str,),
+    "base": (str,),
+    "stop": (int,),
+    "fill": (str,),
+    "k": (int,),
+    "instance": (str,),
 }
-EXPERIMENT_TYPES = ("positions", "counts", "spacing", "substitute", "scrambled", "mutate",
-                    "ablate", "identity")
+EXPERIMENT_TYPES = (
+    "positions",
+    "counts",
+    "spacing",
+    "substitute",
+    "scrambled",
+    "mutate",
+    "ablate",
+    "identity",
+)
 _REQUIRED = {
-    "positions": ("motif", "positions"), "counts": ("motif", "counts", "positions"),
-    "spacing": ("motif", "spacings", "start"), "substitute": ("motif", "position"),
-    "scrambled": ("motif", "position"), "mutate": ("position", "base"),
-    "ablate": ("start", "stop"), "identity": (),
+    "positions": ("motif", "positions"),
+    "counts": ("motif", "counts", "positions"),
+    "spacing": ("motif", "spacings", "start"),
+    "substitute": ("motif", "position"),
+    "scrambled": ("motif", "position"),
+    "mutate": ("position", "base"),
+    "ablate": ("start", "stop"),
+    "identity": (),
 }
 
 
@@ -110,16 +159,19 @@ def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
     """
     unknown = set(raw) - {*_SECTIONS, "experiment"}
     if unknown:
-        raise ConfigError(f"unknown table(s) {sorted(unknown)}; allowed: study, model, "
-                          "background, experiment")
-    sections = {name: _check_table(raw.get(name, {}), keys, name)
-                for name, keys in _SECTIONS.items()}
+        raise ConfigError(
+            f"unknown table(s) {sorted(unknown)}; allowed: study, model, background, experiment"
+        )
+    sections = {
+        name: _check_table(raw.get(name, {}), keys, name) for name, keys in _SECTIONS.items()
+    }
     model = sections["model"]
     if ("builtin" in model) == ("callable" in model):
         raise ConfigError("[model] needs exactly one of model.builtin or model.callable")
     if "callable" in model and ":" not in model["callable"]:
-        raise ConfigError(f"model.callable = {model['callable']!r} must look like "
-                          "'package.module:function'")
+        raise ConfigError(
+            f"model.callable = {model['callable']!r} must look like 'package.module:function'"
+        )
     if "callable" in model and "layout" not in model:
         raise ConfigError("model.layout is required for a callable model ('NCL' or 'NLC')")
     if "kind" not in sections["background"]:
@@ -129,8 +181,14 @@ def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
         raise ConfigError("the spec needs at least one [[experiment]] table")
     checked = tuple(_check_experiment(e, i) for i, e in enumerate(experiments))
     canonical = json.dumps({**sections, "experiment": list(checked)}, sort_keys=True)
-    return StudySpec(sections["study"], model, sections["background"], checked,
-                     Path(base_dir), hashlib.sha256(canonical.encode()).hexdigest()[:16])
+    return StudySpec(
+        sections["study"],
+        model,
+        sections["background"],
+        checked,
+        Path(base_dir),
+        hashlib.sha256(canonical.encode()).hexdigest()[:16],
+    )
 
 
 def load_spec(path: str | Path) -> StudySpec:

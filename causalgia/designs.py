@@ -116,15 +116,21 @@ class Design:
         assign = self.assignment() if self.kind == "randomized" else None
         for index, arm in enumerate(self.arms):
             mine = ids if assign is None else ids[assign == index]
-            rows.append(self._rows(arm.experiment, arm.label, arm.params, mine,
-                                   arm.keys(self.seed, mine)))
+            rows.append(
+                self._rows(arm.experiment, arm.label, arm.params, mine, arm.keys(self.seed, mine))
+            )
         if assign is not None:
-            rows[0] = self._rows(CONTROL, CONTROL, {}, ids[assign == -1],
-                                 bg_keys[assign == -1])
+            rows[0] = self._rows(CONTROL, CONTROL, {}, ids[assign == -1], bg_keys[assign == -1])
         return pd.concat(rows, ignore_index=True)
 
-    def _rows(self, experiment: str, label: str, params: Mapping[str, Any],
-              ids: np.ndarray, keys: np.ndarray) -> pd.DataFrame:
+    def _rows(
+        self,
+        experiment: str,
+        label: str,
+        params: Mapping[str, Any],
+        ids: np.ndarray,
+        keys: np.ndarray,
+    ) -> pd.DataFrame:
         frame = pd.DataFrame({"experiment": experiment, "label": label}, index=range(len(ids)))
         for name in self.param_names:
             frame[name] = params.get(name)
@@ -165,8 +171,9 @@ def design(
             raise OptionError(f"arms must be Arm objects, got {type(arm).__name__}")
         key = (arm.experiment, arm.label)
         if key in seen:
-            raise OptionError(f"arm label {arm.label!r} appears twice in experiment "
-                              f"{arm.experiment!r}")
+            raise OptionError(
+                f"arm label {arm.label!r} appears twice in experiment {arm.experiment!r}"
+            )
         seen.add(key)
         try:
             arm.intervention.spans(background.length)
@@ -194,8 +201,12 @@ def sweep_positions(
     ['GATA@0+', 'GATA@5+']
     """
     return [
-        Arm(f"{_name(motif)}@{p}{strand}", Substitute(motif, int(p), strand), experiment,
-            {"motif": _name(motif), "position": int(p), "strand": strand})
+        Arm(
+            f"{_name(motif)}@{p}{strand}",
+            Substitute(motif, int(p), strand),
+            experiment,
+            {"motif": _name(motif), "position": int(p), "strand": strand},
+        )
         for p in positions
     ]
 
@@ -220,8 +231,14 @@ def sweep_counts(
         if k > len(positions):
             raise OptionError(f"count {k} needs at least {k} positions, got {len(positions)}")
         parts = tuple(Substitute(motif, int(p)) for p in positions[:k])
-        arms.append(Arm(f"{_name(motif)}x{k}", Compose(parts), experiment,
-                        {"motif": _name(motif), "count": int(k)}))
+        arms.append(
+            Arm(
+                f"{_name(motif)}x{k}",
+                Compose(parts),
+                experiment,
+                {"motif": _name(motif), "count": int(k)},
+            )
+        )
     return arms
 
 
@@ -253,7 +270,17 @@ def sweep_spacing(
             check_int("spacing", s, minimum=0)
             parts = (Substitute(motif, start), Substitute(second, start + width + int(s), orient))
             label = f"{_name(motif)}+{_name(second)}{orient}gap{int(s)}"
-            arms.append(Arm(label, Compose(parts), experiment,
-                            {"motif": _name(motif), "motif_b": _name(second),
-                             "spacing": int(s), "orientation": orient}))
+            arms.append(
+                Arm(
+                    label,
+                    Compose(parts),
+                    experiment,
+                    {
+                        "motif": _name(motif),
+                        "motif_b": _name(second),
+                        "spacing": int(s),
+                        "orientation": orient,
+                    },
+                )
+            )
     return arms

@@ -166,7 +166,7 @@ class Substitute(Intervention):
     def apply_keyed(self, codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """Write one instance per row."""
         arr = _codes(codes)
-        (start, stop), = self.spans(arr.shape[1])
+        ((start, stop),) = self.spans(arr.shape[1])
         out = arr.copy()
         out[:, start:stop] = self.instances(keys)
         return out
@@ -257,6 +257,22 @@ class Ablate(Intervention):
         _check_window(self.start, self.stop - self.start, length, "ablated window")
         return [(self.start, self.stop)]
 
+    def _shuffled(self, window: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """k = 1: a keyed uniform permutation (N allowed); k > 1: a uniform k-let shuffle."""
+        if self.k == 1:
+            order = np.argsort(uniforms(keys, window.shape[1]), axis=1, kind="stable")
+            return np.take_along_axis(window, order, axis=1)
+        has_n = np.argwhere(window == N_CODE)
+        if has_n.size:
+            row, pos = (int(v) for v in has_n[0])
+            raise InterventionError(
+                f"row {row}: the ablated window contains N at position {self.start + pos}; "
+                f"a {self.k}-let shuffle needs A/C/G/T (use k=1 or fill='random')"
+            )
+        from .backgrounds import shuffle_keyed
+
+        return shuffle_keyed(window, keys, self.k)
+
     def apply_keyed(self, codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """Fill the window in every row."""
         arr = _codes(codes)
@@ -264,12 +280,7 @@ class Ablate(Intervention):
         a, b = self.start, self.stop
         out = arr.copy()
         if self.fill == "shuffle":
-            from .backgrounds import shuffle_keyed
-
-            window = np.ascontiguousarray(arr[:, a:b])
-            if (window == N_CODE).any() and self.k > 1:
-                raise InterventionError("cannot k-let shuffle a window that contains N")
-            out[:, a:b] = shuffle_keyed(window, keys, self.k)
+            out[:, a:b] = self._shuffled(np.ascontiguousarray(arr[:, a:b]), keys)
         elif self.fill == "random":
             out[:, a:b] = np.floor(uniforms(keys, b - a) * 4).astype(np.uint8)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -20,6 +20,7 @@ from ._rng import uniforms, unit_keys
 from .alphabet import LAYOUTS, Alphabet, Layout, get_alphabet, one_hot
 from .errors import ModelOutputError, OptionError
 
+DEFAULT_BATCH_SIZE = 256
 Transform = Literal["identity", "log", "logit", "sigmoid", "exp"]
 Reduce = Literal["none", "sum", "mean", "max"]
 _TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -56,6 +57,8 @@ class Output:
         check_option("output transform", self.transform, tuple(_TRANSFORMS))
         check_option("output reduce", self.reduce, ("none", "sum", "mean", "max"))
         if self.window is not None:
+            if self.reduce == "none":
+                raise OptionError("output window needs a reduce ('sum', 'mean' or 'max')")
             object.__setattr__(self, "window", tuple(int(w) for w in self.window))
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
@@ -64,8 +67,7 @@ class Output:
         if self.index is not None:
             if out.ndim < 2 or self.index >= out.shape[1]:
                 raise ModelOutputError(
-                    f"output index {self.index} requested but the model returned shape "
-                    f"{out.shape}"
+                    f"output index {self.index} requested but the model returned shape {out.shape}"
                 )
             out = out[:, self.index]
         if self.reduce != "none":
@@ -102,8 +104,9 @@ def as_output(output: int | Mapping[str, Any] | Output | None) -> Output:
     if isinstance(output, Mapping):
         unknown = set(output) - {"index", "transform", "reduce", "window"}
         if unknown:
-            raise OptionError(f"unknown output keys {sorted(unknown)}; allowed: index, "
-                              "transform, reduce, window")
+            raise OptionError(
+                f"unknown output keys {sorted(unknown)}; allowed: index, transform, reduce, window"
+            )
         return Output(**dict(output))
     return Output(index=check_int("output", output, minimum=0))
 
@@ -152,8 +155,11 @@ class Model:
         >>> m.predict(encode(["AACG", "CCCC"])).tolist()
         [2.0, 0.0]
         """
-        size = self.batch_size if batch_size is None else check_int("batch_size", batch_size,
-                                                                    minimum=1)
+        size = (
+            self.batch_size
+            if batch_size is None
+            else check_int("batch_size", batch_size, minimum=1)
+        )
         codes = np.asarray(codes)
         out = np.empty(len(codes), dtype=np.float64)
         for start in range(0, len(codes), size):
@@ -177,8 +183,9 @@ class Model:
         probe = np.floor(uniforms(unit_keys(0, np.arange(16), "fingerprint"), length) * 4)
         values = self.predict(probe.astype(np.uint8))
         h = hashlib.sha256()
-        h.update(repr((self.name, self.layout, self.alphabet.name, self.output,
-                       self.n_value)).encode())
+        h.update(
+            repr((self.name, self.layout, self.alphabet.name, self.output, self.n_value)).encode()
+        )
         h.update(np.ascontiguousarray(values).tobytes())
         return h.hexdigest()[:16]
 
@@ -189,7 +196,7 @@ def as_model(
     layout: Layout | None = None,
     alphabet: str | Alphabet | None = None,
     output: int | Mapping[str, Any] | Output | None = None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     name: str | None = None,
     n_value: float = 0.0,
 ) -> Model:
@@ -205,16 +212,31 @@ def as_model(
     ('NLC', 'rna')
     """
     if isinstance(fn, Model):
-        return fn
+        given = {"layout": layout, "alphabet": alphabet, "output": output, "name": name}
+        clash = [key for key, value in given.items() if value is not None]
+        if clash:
+            raise OptionError(
+                f"as_model got an existing Model and new {clash}; declare "
+                "them once, when the Model is first built"
+            )
+        return (
+            fn
+            if batch_size is None
+            else replace(fn, batch_size=check_int("batch_size", batch_size, minimum=1))
+        )
     if not callable(fn):
         raise OptionError(f"model must be callable, got {type(fn).__name__}")
     layout = layout if layout is not None else getattr(fn, "layout", None)
     if layout is None:
-        raise OptionError("declare layout='NCL' (PyTorch Conv1d) or 'NLC' (Keras); "
-                          "causalgia never guesses the one-hot layout")
+        raise OptionError(
+            "declare layout='NCL' (PyTorch Conv1d) or 'NLC' (Keras); "
+            "causalgia never guesses the one-hot layout"
+        )
     check_option("layout", layout, LAYOUTS)
     alph = get_alphabet(alphabet if alphabet is not None else getattr(fn, "alphabet", "dna"))
     out = as_output(output if output is not None else getattr(fn, "output", None))
     label = name or getattr(fn, "name", None) or getattr(fn, "__qualname__", type(fn).__name__)
-    return Model(fn, layout, alph, out, check_int("batch_size", batch_size, minimum=1),
-                 str(label), float(n_value))
+    size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+    return Model(
+        fn, layout, alph, out, check_int("batch_size", size, minimum=1), str(label), float(n_value)
+    )

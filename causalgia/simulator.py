@@ -51,8 +51,14 @@ def _chunks(n: int, size: int) -> list[np.ndarray]:
     return [np.arange(a, min(a + size, n), dtype=np.int64) for a in range(0, n, size)]
 
 
-def _predict(model: Model, codes: np.ndarray, batch_size: int | None, where: str,
-             names: list[str], ids: np.ndarray) -> np.ndarray:
+def _predict(
+    model: Model,
+    codes: np.ndarray,
+    batch_size: int | None,
+    where: str,
+    names: list[str],
+    ids: np.ndarray,
+) -> np.ndarray:
     """Predict, naming the arm and background of any non-finite output."""
     try:
         return model.predict(codes, batch_size=batch_size)
@@ -61,14 +67,16 @@ def _predict(model: Model, codes: np.ndarray, batch_size: int | None, where: str
         if rows is None:
             raise ModelOutputError(f"{where}: {err}") from None
         units = [f"{names[r]} background {int(ids[r])}" for r in rows[:5]]
-        raise ModelOutputError(f"{where}: non-finite model output for {len(rows)} unit(s): "
-                               f"{'; '.join(units)}") from None
+        raise ModelOutputError(
+            f"{where}: non-finite model output for {len(rows)} unit(s): {'; '.join(units)}"
+        ) from None
     except Exception as err:
         raise SimulationError(f"{where}: the model raised {type(err).__name__}: {err}") from err
 
 
-def _paired_chunk(model: Model, design: Design, ids: np.ndarray, batch_size: int | None,
-                  where: str) -> tuple[np.ndarray, list[np.ndarray], int]:
+def _paired_chunk(
+    model: Model, design: Design, ids: np.ndarray, batch_size: int | None, where: str
+) -> tuple[np.ndarray, list[np.ndarray], int]:
     """f(x) per background and f(do(x)) per arm for one chunk of background ids."""
     bg = design.background.generate(ids, design.seed)
     seqs, owners, rows = [bg], [CONTROL] * len(ids), [ids]
@@ -93,8 +101,9 @@ def _paired_chunk(model: Model, design: Design, ids: np.ndarray, batch_size: int
     return y_control, y_do, len(stacked)
 
 
-def _randomized_chunk(model: Model, design: Design, ids: np.ndarray, batch_size: int | None,
-                      where: str) -> tuple[np.ndarray, np.ndarray]:
+def _randomized_chunk(
+    model: Model, design: Design, ids: np.ndarray, batch_size: int | None, where: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Assigned arm index (-1 = control) and f of the assigned sequence per background."""
     bg = design.background.generate(ids, design.seed)
     assign = design.assignment(ids)
@@ -147,8 +156,9 @@ def simulate(
     if rng is not None:
         design = design.with_seed(rng)
     check_int("chunk_size", chunk_size, minimum=1)
-    per_chunk = max(1, chunk_size // (len(design.arms) + 1)) if design.kind == "paired" else (
-        chunk_size)
+    per_chunk = (
+        max(1, chunk_size // (len(design.arms) + 1)) if design.kind == "paired" else (chunk_size)
+    )
     show = sys.stderr.isatty() if progress is None else progress
     chunks = _chunks(design.n, per_chunk)
     n_forward = 0
@@ -170,15 +180,20 @@ def simulate(
                 n_forward += len(ids)
             bar.update(len(ids))
     if design.kind == "paired":
-        table = _paired_table(design, np.concatenate(y_control),
-                              [np.concatenate(v) for v in y_do])
+        table = _paired_table(design, np.concatenate(y_control), [np.concatenate(v) for v in y_do])
     else:
         arm_index = np.concatenate(assigned)
         table = _param_frame(design, arm_index)
         table["background_id"] = design.background_ids
         table["y"] = np.concatenate(y_rand)
-    return SimulationResult(table, design.kind, design, design.seed,
-                            model.fingerprint(design.background.length), n_forward)
+    return SimulationResult(
+        table,
+        design.kind,
+        design,
+        design.seed,
+        model.fingerprint(design.background.length),
+        n_forward,
+    )
 
 
 def _paired_table(design: Design, y_control: np.ndarray, y_do: list[np.ndarray]) -> pd.DataFrame:

@@ -43,8 +43,9 @@ def _builtin(model: Mapping[str, Any]) -> object:
         return RBPOracle()
     if name == "additive_oracle":
         if "motif" not in model or "length" not in model:
-            raise ConfigError("model.builtin = 'additive_oracle' needs model.motif and "
-                              "model.length")
+            raise ConfigError(
+                "model.builtin = 'additive_oracle' needs model.motif and model.length"
+            )
         return AdditiveOracle.from_motif(model["motif"], model["length"])
     raise ConfigError(f"model.builtin = {name!r}; choose 'rbp_oracle' or 'additive_oracle'")
 
@@ -67,9 +68,14 @@ def build_model(spec: StudySpec) -> Model:
     """The model declared in ``[model]``: a builtin oracle or an imported callable."""
     m = spec.model
     fn = _builtin(m) if "builtin" in m else _import_callable(m["callable"], spec.base_dir)
-    return as_model(fn, layout=m.get("layout"), alphabet=m.get("alphabet"),
-                    output=m.get("output"), batch_size=m.get("batch_size", 256),
-                    n_value=float(m.get("n_value", 0.0)))
+    return as_model(
+        fn,
+        layout=m.get("layout"),
+        alphabet=m.get("alphabet"),
+        output=m.get("output"),
+        batch_size=m.get("batch_size", 256),
+        n_value=float(m.get("n_value", 0.0)),
+    )
 
 
 def build_background(spec: StudySpec, alphabet: str) -> bgs.Background:
@@ -79,8 +85,9 @@ def build_background(spec: StudySpec, alphabet: str) -> bgs.Background:
     if kind == "iid":
         if "length" not in b:
             raise ConfigError("background.kind = 'iid' needs background.length")
-        return bgs.iid(b["length"], gc=b.get("gc"), composition=b.get("composition"),
-                       alphabet=alphabet)
+        return bgs.iid(
+            b["length"], gc=b.get("gc"), composition=b.get("composition"), alphabet=alphabet
+        )
     if "fasta" not in b:
         raise ConfigError(f"background.kind = {kind!r} needs background.fasta")
     records = read_fasta(spec.resolve(b["fasta"]), alphabet=alphabet)
@@ -90,12 +97,16 @@ def build_background(spec: StudySpec, alphabet: str) -> bgs.Background:
     if kind == "kshuffle":
         return bgs.kshuffle(seqs, k=b.get("k", 2), alphabet=alphabet)
     if kind == "markov":
-        return bgs.markov(seqs, order=b.get("order", 1), length=b.get("length"),
-                          alphabet=alphabet, pseudocount=b.get("pseudocount", 1.0))
+        return bgs.markov(
+            seqs,
+            order=b.get("order", 1),
+            length=b.get("length"),
+            alphabet=alphabet,
+            pseudocount=b.get("pseudocount", 1.0),
+        )
     if kind == "real":
         return bgs.real(seqs, replace=b.get("replace", True), alphabet=alphabet)
-    raise ConfigError(f"background.kind = {kind!r}; choose iid, profile, kshuffle, markov "
-                      "or real")
+    raise ConfigError(f"background.kind = {kind!r}; choose iid, profile, kshuffle, markov or real")
 
 
 def _spec_motif(value: str | Mapping[str, Any], spec: StudySpec, where: str) -> str | Motif:
@@ -120,8 +131,14 @@ def _arms_of(exp: Mapping[str, Any], spec: StudySpec, seed: int, where: str) -> 
         return sweep_counts(motif, exp["counts"], positions=exp["positions"], experiment=name)
     if kind == "spacing":
         b = _spec_motif(exp["motif_b"], spec, where) if "motif_b" in exp else None
-        return sweep_spacing(motif, exp["spacings"], start=exp["start"], motif_b=b,
-                             orientations=exp.get("orientations", ["+"]), experiment=name)
+        return sweep_spacing(
+            motif,
+            exp["spacings"],
+            start=exp["start"],
+            motif_b=b,
+            orientations=exp.get("orientations", ["+"]),
+            experiment=name,
+        )
     if kind in ("substitute", "scrambled"):
         label = None
         if kind == "scrambled":
@@ -162,22 +179,30 @@ class StudyOutcome:
         lines = []
         has_truth = "true_ace" in self.ace
         for row in self.ace.itertuples(index=False):
-            line = (f"{row.experiment:>16}  {row.label:<32} ACE {row.ace:+.4f}  "
-                    f"95% CI [{row.ci_low:+.4f}, {row.ci_high:+.4f}]")
+            line = (
+                f"{row.experiment:>16}  {row.label:<32} ACE {row.ace:+.4f}  "
+                f"95% CI [{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
+            )
             if has_truth:
                 inside = row.ci_low <= row.true_ace <= row.ci_high
                 line += f"  true {row.true_ace:+.4f}  {'inside' if inside else 'OUTSIDE'}"
             lines.append(line)
         if has_truth:
-            k = int(((self.ace.ci_low <= self.ace.true_ace)
-                     & (self.ace.true_ace <= self.ace.ci_high)).sum())
-            lines.append(f"{k} of {len(self.ace)} known effects inside their 95% interval "
-                         f"(an honest 95% interval misses about 1 in 20)")
+            k = int(
+                (
+                    (self.ace.ci_low <= self.ace.true_ace) & (self.ace.true_ace <= self.ace.ci_high)
+                ).sum()
+            )
+            lines.append(
+                f"{k} of {len(self.ace)} known effects inside their 95% interval "
+                f"(an honest 95% interval misses about 1 in 20)"
+            )
         return "\n".join(lines)
 
 
-def _truth(spec: StudySpec, model: Model, background: bgs.Background, arms: list[Arm]
-           ) -> pd.DataFrame | None:
+def _truth(
+    spec: StudySpec, model: Model, background: bgs.Background, arms: list[Arm]
+) -> pd.DataFrame | None:
     if not spec.study.get("truth", False):
         return None
     if "builtin" not in spec.model:
@@ -185,9 +210,14 @@ def _truth(spec: StudySpec, model: Model, background: bgs.Background, arms: list
     oracle = model.fn
     if isinstance(oracle, AdditiveOracle) and hasattr(background, "composition"):
         values = [oracle.true_ace(arm.intervention, background) for arm in arms]
-        return pd.DataFrame({"experiment": [a.experiment for a in arms],
-                             "label": [a.label for a in arms], "true_ace": values,
-                             "mc_se": 0.0})
+        return pd.DataFrame(
+            {
+                "experiment": [a.experiment for a in arms],
+                "label": [a.label for a in arms],
+                "true_ace": values,
+                "mc_se": 0.0,
+            }
+        )
     return reference_ace(oracle, background, arms, n=spec.study.get("truth_n", 50_000))
 
 
@@ -195,13 +225,19 @@ def _versions() -> dict[str, str]:
     import scipy
     import statsmodels
 
-    return {"causalgia": __version__, "python": platform.python_version(),
-            "numpy": np.__version__, "scipy": scipy.__version__, "pandas": pd.__version__,
-            "statsmodels": statsmodels.__version__}
+    return {
+        "causalgia": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pd.__version__,
+        "statsmodels": statsmodels.__version__,
+    }
 
 
-def run_study(spec: StudySpec, out_dir: str | Path, *, progress: bool | None = None,
-              figures: bool = True) -> StudyOutcome:
+def run_study(
+    spec: StudySpec, out_dir: str | Path, *, progress: bool | None = None, figures: bool = True
+) -> StudyOutcome:
     """Run a validated spec end to end and write its run directory.
 
     Examples
@@ -222,23 +258,41 @@ def run_study(spec: StudySpec, out_dir: str | Path, *, progress: bool | None = N
     arms = build_arms(spec, seed)
     d = design(background, arms, n=st.get("n", 200), kind=st.get("design", "paired"), rng=seed)
     result = simulate(model, d, batch_size=st.get("batch_size"), progress=progress)
-    ace = estimate_ace(result, method=st.get("method", "paired_t"), ci=st.get("ci", 0.95),
-                       rng=seed).to_frame()
+    method = st.get("method", "paired_t" if d.kind == "paired" else "welch")
+    ace = estimate_ace(result, method=method, ci=st.get("ci", 0.95), rng=seed).to_frame()
     truth = _truth(spec, model, background, arms)
     manifest = {
-        "study": st.get("name", "study"), "created": datetime.now(UTC).isoformat(),
-        "versions": _versions(), "seed": seed, "spec_hash": spec.spec_hash,
-        "model": model.name, "output": repr(model.output), "layout": model.layout,
-        "model_fingerprint": result.model_fingerprint, "background": background.describe(),
-        "n_backgrounds": d.n, "design_kind": d.kind, "n_arms": len(arms),
-        "n_forward": result.n_forward, "method": st.get("method", "paired_t"),
-        "ci": st.get("ci", 0.95), "interval_covers": INTERVAL_COVERS,
+        "study": st.get("name", "study"),
+        "created": datetime.now(UTC).isoformat(),
+        "versions": _versions(),
+        "seed": seed,
+        "spec_hash": spec.spec_hash,
+        "model": model.name,
+        "output": repr(model.output),
+        "layout": model.layout,
+        "model_fingerprint": result.model_fingerprint,
+        "background": background.describe(),
+        "n_backgrounds": d.n,
+        "design_kind": d.kind,
+        "n_arms": len(arms),
+        "n_forward": result.n_forward,
+        "method": method,
+        "ci": st.get("ci", 0.95),
+        "interval_covers": INTERVAL_COVERS,
         "truth": None if truth is None else "reference_ace / closed form (oracle)",
     }
-    run = write_report(out_dir, ace=ace, ice=result.table, manifest=manifest,
-                       title=str(st.get("name", "causalgia study")), truth=truth,
-                       design=d.to_frame(), figures=figures)
+    run = write_report(
+        out_dir,
+        ace=ace,
+        ice=result.table,
+        manifest=manifest,
+        title=str(st.get("name", "causalgia study")),
+        truth=truth,
+        design=d.to_frame(),
+        figures=figures,
+    )
     if truth is not None:
-        ace = ace.merge(truth[["experiment", "label", "true_ace"]], on=["experiment", "label"],
-                        how="left")
+        ace = ace.merge(
+            truth[["experiment", "label", "true_ace"]], on=["experiment", "label"], how="left"
+        )
     return StudyOutcome(run, ace, result, manifest)

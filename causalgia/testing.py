@@ -56,8 +56,9 @@ class AdditiveOracle:
         object.__setattr__(self, "weights", w)
 
     @classmethod
-    def from_motif(cls, motif: str | Motif, length: int, *, scale: float = 1.0,
-                   bias: float = 0.0) -> AdditiveOracle:
+    def from_motif(
+        cls, motif: str | Motif, length: int, *, scale: float = 1.0, bias: float = 0.0
+    ) -> AdditiveOracle:
         """Sum over every window of ``scale * (p_motif - 1/4)``: a linear PWM scanner."""
         probs = _motif(motif).probs
         width = len(probs)
@@ -83,8 +84,9 @@ class AdditiveOracle:
         """
         expected = self._expected_letters(background)
         exchangeable = getattr(background, "probs", None) is None
-        return float(sum(self._edit_gain(part, expected, exchangeable)
-                         for part in _parts(intervention)))
+        return float(
+            sum(self._edit_gain(part, expected, exchangeable) for part in _parts(intervention))
+        )
 
     def _expected_letters(self, background: Background) -> np.ndarray:
         length = len(self.weights)
@@ -92,8 +94,9 @@ class AdditiveOracle:
             return np.asarray(background.probs, dtype=np.float64)
         if getattr(background, "composition", None) is not None:
             return np.tile(np.asarray(background.composition, dtype=np.float64), (length, 1))
-        raise OptionError("the closed-form ACE needs a site-independent background "
-                          "(iid or profile)")
+        raise OptionError(
+            "the closed-form ACE needs a site-independent background (iid or profile)"
+        )
 
     def _edit_gain(self, part: Intervention, expected: np.ndarray, exchangeable: bool) -> float:
         w = self.weights
@@ -107,9 +110,12 @@ class AdditiveOracle:
             i = part.position
             return float(w[i, part.code] - expected[i] @ w[i])
         if isinstance(part, Substitute):
-            (a, b), = part.spans(len(w))
-            probs = part._pwm.probs if part.instance == "sample" else np.eye(4)[
-                encode(part._pwm.consensus())]
+            ((a, b),) = part.spans(len(w))
+            probs = (
+                part._pwm.probs
+                if part.instance == "sample"
+                else np.eye(4)[encode(part._pwm.consensus())]
+            )
             if part.strand == "-":
                 probs = probs[::-1, ::-1]
             return float(np.sum(probs * w[a:b]) - np.sum(expected[a:b] * w[a:b]))
@@ -289,5 +295,3 @@ class FlakyModel:
         if self.fail_on_call <= call < self.fail_on_call + self.times:
             raise RuntimeError(f"injected failure on call {call}")
         return self.base(x)  # type: ignore[operator,no-any-return]
-
-

@@ -27,10 +27,19 @@ print(ace.summary())
 
 truth = reference_ace(oracle, background, arms, n=20_000)
 run = cg.write_report(
-    out_dir, ace=ace.to_frame(), ice=result.table, truth=truth, design=study.to_frame(),
-    manifest={"model": model.name, "seed": study.seed, "n_backgrounds": study.n,
-              "design_kind": study.kind, "model_fingerprint": result.model_fingerprint,
-              "background": background.describe()},
+    out_dir,
+    ace=ace.to_frame(),
+    ice=result.table,
+    truth=truth,
+    design=study.to_frame(),
+    manifest={
+        "model": model.name,
+        "seed": study.seed,
+        "n_backgrounds": study.n,
+        "design_kind": study.kind,
+        "model_fingerprint": result.model_fingerprint,
+        "background": background.describe(),
+    },
     title="Python API: counts and spacing",
 )
 print(f"wrote {run.path / 'report.md'}")

@@ -29,13 +29,19 @@ def _check_run_directory(run: Path) -> pd.DataFrame:
 
 def test_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "causalgia", "demo", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "causalgia", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "known effects inside their 95% interval" in proc.stdout
     ace = _check_run_directory(out)
-    assert {"position", "count", "spacing", "gc_control", "negative_control",
-            "placebo"} <= set(ace.experiment)
+    assert {"position", "count", "spacing", "gc_control", "negative_control", "placebo"} <= set(
+        ace.experiment
+    )
     assert len(ace[ace.experiment == "spacing"]) == 16
     truth = pd.read_csv(out / "truth.csv")
     merged = ace.merge(truth, on=["experiment", "label"])
@@ -49,8 +55,9 @@ def test_demo_end_to_end(tmp_path):
 
 def test_run_user_callable_spec_and_rerender(tmp_path, capsys):
     out = tmp_path / "custom"
-    assert main(["run", str(EXAMPLES / "custom_model.toml"), "--out", str(out),
-                 "--no-figures"]) == 0
+    assert (
+        main(["run", str(EXAMPLES / "custom_model.toml"), "--out", str(out), "--no-figures"]) == 0
+    )
     ace = _check_run_directory(out)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["layout"] == "NLC" and "logit" in manifest["output"]
@@ -63,8 +70,10 @@ def test_run_user_callable_spec_and_rerender(tmp_path, capsys):
 
 def test_bad_spec_exits_2_with_one_line(tmp_path, capsys):
     spec = tmp_path / "bad.toml"
-    spec.write_text('[model]\nbuiltin = "rbp_oracle"\n[background]\nkind = "iid"\nlength = 41\n'
-                    '[[experiment]]\ntype = "positions"\nmotif = "UGCAUG"\npositions = [40]\n')
+    spec.write_text(
+        '[model]\nbuiltin = "rbp_oracle"\n[background]\nkind = "iid"\nlength = 41\n'
+        '[[experiment]]\ntype = "positions"\nmotif = "UGCAUG"\npositions = [40]\n'
+    )
     assert main(["run", str(spec), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("causalgia: error:") and "UGCAUG@40+" in err and "0..35" in err

@@ -10,8 +10,11 @@ from causalgia.config import DEMO_SPEC, load_spec, parse_spec
 from causalgia.errors import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-BASE = {"model": {"builtin": "rbp_oracle"}, "background": {"kind": "iid", "length": 41},
-        "experiment": [{"type": "identity"}]}
+BASE = {
+    "model": {"builtin": "rbp_oracle"},
+    "background": {"kind": "iid", "length": 41},
+    "experiment": [{"type": "identity"}],
+}
 
 
 def _with(section: str, **values):
@@ -41,15 +44,24 @@ def test_spec_hash_tracks_content():
         (_with("study", sed=1), r"unknown key study\.sed"),
         (_with("study", n="many"), r"study\.n = 'many' must be int"),
         (_with("study", truth=1), r"study\.truth = 1 must be bool"),
-        ({**BASE, "model": {"callable": "mymodel", "layout": "NCL"}},
-         r"model\.callable.*'package\.module:function'"),
+        (
+            {**BASE, "model": {"callable": "mymodel", "layout": "NCL"}},
+            r"model\.callable.*'package\.module:function'",
+        ),
         ({**BASE, "models": {}}, r"unknown table\(s\) \['models'\]"),
-        (_with("experiment", type="positions", motif="GATA"),
-         r"experiment\[0\] of type 'positions' needs the key experiment\[0\]\.positions"),
-        (_with("experiment", type="positions", motif="GATA", positions=[1, "2"]),
-         r"experiment\[0\]\.positions must be a list of integers"),
+        (
+            _with("experiment", type="positions", motif="GATA"),
+            r"experiment\[0\] of type 'positions' needs the key experiment\[0\]\.positions",
+        ),
+        (
+            _with("experiment", type="positions", motif="GATA", positions=[1, "2"]),
+            r"experiment\[0\]\.positions must be a list of integers",
+        ),
         (_with("experiment", type="teleport"), r"experiment\[0\]\.type = 'teleport'"),
-        (_with("experiment", type="identity", colour="red"), r"unknown key experiment\[0\]\.colour"),
+        (
+            _with("experiment", type="identity", colour="red"),
+            r"unknown key experiment\[0\]\.colour",
+        ),
         ({k: v for k, v in BASE.items() if k != "experiment"}, r"at least one \[\[experiment\]\]"),
     ],
 )
@@ -62,8 +74,7 @@ def test_callable_needs_layout_and_exactly_one_model_source():
     with pytest.raises(ConfigError, match="model.layout is required"):
         parse_spec({**BASE, "model": {"callable": "m:f"}})
     with pytest.raises(ConfigError, match="exactly one of model.builtin or model.callable"):
-        parse_spec({**BASE, "model": {"callable": "m:f", "builtin": "rbp_oracle",
-                                      "layout": "NCL"}})
+        parse_spec({**BASE, "model": {"callable": "m:f", "builtin": "rbp_oracle", "layout": "NCL"}})
 
 
 def test_bad_toml_and_missing_file(tmp_path):

@@ -47,8 +47,9 @@ def _type_one_error(replicates: int, n: int) -> float:
     assert ORACLE.true_ace(NULL_ARM.intervention, BACKGROUND) == 0.0
     rejections = 0
     for r in range(replicates):
-        res = simulate(model, design(BACKGROUND, [NULL_ARM, *ARMS], n=n, rng=5000 + r),
-                       progress=False)
+        res = simulate(
+            model, design(BACKGROUND, [NULL_ARM, *ARMS], n=n, rng=5000 + r), progress=False
+        )
         p = estimate_ace(res).to_frame().set_index("label").loc["shuffle", "p_value"]
         rejections += p < 0.05
     return rejections / replicates

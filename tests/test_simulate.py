@@ -35,14 +35,17 @@ def oracle():
 
 
 def _arms():
-    pwm = Motif.from_counts([[8, 1, 1, 0], [0, 0, 10, 0], [9, 1, 0, 0], [0, 1, 0, 9]],
-                            name="pwm")
-    return (sweep_positions("GATAAG", [0, 10, 30])
-            + sweep_positions(pwm, [17], experiment="pwm")
-            + [Arm("rc", Substitute("GATAAG", 20, "-"), "strand"),
-               Arm("mut", Mutate(5, "T"), "mutation"),
-               Arm("two", Compose((Substitute("GATA", 2), Substitute("GATA", 25))), "pair"),
-               Arm("placebo", Identity(), "placebo")])
+    pwm = Motif.from_counts([[8, 1, 1, 0], [0, 0, 10, 0], [9, 1, 0, 0], [0, 1, 0, 9]], name="pwm")
+    return (
+        sweep_positions("GATAAG", [0, 10, 30])
+        + sweep_positions(pwm, [17], experiment="pwm")
+        + [
+            Arm("rc", Substitute("GATAAG", 20, "-"), "strand"),
+            Arm("mut", Mutate(5, "T"), "mutation"),
+            Arm("two", Compose((Substitute("GATA", 2), Substitute("GATA", 25))), "pair"),
+            Arm("placebo", Identity(), "placebo"),
+        ]
+    )
 
 
 def test_paired_table_schema_and_shared_controls(oracle):
@@ -70,8 +73,9 @@ def test_position_sweep_costs_p_plus_one_times_n(oracle):
 
 @pytest.mark.parametrize("batch_size,chunk", [(1, 5), (7, 33), (1000, 100_000)])
 def test_bit_identical_for_any_batch_and_chunk_size(oracle, batch_size, chunk):
-    d = design(kshuffle(["ACGTTGCAACGTAGCATTGACCATGACGTAGGCATGCAAT"] * 3, k=2), _arms(),
-               n=40, rng=11)
+    d = design(
+        kshuffle(["ACGTTGCAACGTAGCATTGACCATGACGTAGGCATGCAAT"] * 3, k=2), _arms(), n=40, rng=11
+    )
     ref = simulate(as_model(oracle, batch_size=256), d).table
     got = simulate(as_model(oracle, batch_size=batch_size), d, chunk_size=chunk).table
     pd.testing.assert_frame_equal(ref, got, check_exact=True)
@@ -119,8 +123,11 @@ def test_additive_oracle_ace_recovered_within_4_se(oracle):
 
 def test_rbp_oracle_ace_recovered_within_4_se():
     background = iid(41, alphabet="rna")
-    arms = (sweep_positions("UGCAUG", [0, 17]) + sweep_counts("UGCAUG", [2], positions=[6, 20])
-            + sweep_spacing("UGCAUG", [0, 10], start=4))
+    arms = (
+        sweep_positions("UGCAUG", [0, 17])
+        + sweep_counts("UGCAUG", [2], positions=[6, 20])
+        + sweep_spacing("UGCAUG", [0, 10], start=4)
+    )
     res = simulate(as_model(RBPOracle()), design(background, arms, n=800, rng=2))
     ace = estimate_ace(res).to_frame().set_index("label")
     truth = reference_ace(RBPOracle(), background, arms, n=20_000).set_index("label")

@@ -20,10 +20,14 @@ def test_additive_closed_form_matches_monte_carlo():
     rng = np.random.default_rng(4)
     oracle = AdditiveOracle(rng.normal(size=(25, 4)))
     backgrounds = [iid(25, gc=0.3), profile_from_probs(rng.dirichlet(np.ones(4), size=25))]
-    arms = [Arm("exact", Substitute("GATA", 2)), Arm("rc", Substitute("GATA", 9, "-")),
-            Arm("pwm", Substitute(PWM, 14)), Arm("mut", Mutate(20, "C")),
-            Arm("random", Ablate(3, 12, fill="random")),
-            Arm("both", Compose((Substitute(PWM, 0), Mutate(24, 0))))]
+    arms = [
+        Arm("exact", Substitute("GATA", 2)),
+        Arm("rc", Substitute("GATA", 9, "-")),
+        Arm("pwm", Substitute(PWM, 14)),
+        Arm("mut", Mutate(20, "C")),
+        Arm("random", Ablate(3, 12, fill="random")),
+        Arm("both", Compose((Substitute(PWM, 0), Mutate(24, 0)))),
+    ]
     for background in backgrounds:
         mc = reference_ace(oracle, background, arms, n=40_000, rng=9).set_index("label")
         for arm in arms:
@@ -42,11 +46,12 @@ def test_shuffle_ablation_is_null_under_iid_and_closed_form_refuses_the_rest():
 
 def test_rbp_oracle_mechanisms_hold_in_its_true_effects():
     background = iid(41, alphabet="rna")
-    arms = (sweep_positions("UGCAUG", [0, 17]) + sweep_counts("UGCAUG", [1, 2, 3],
-                                                              positions=[6, 18, 30])
-            + sweep_spacing("UGCAUG", [0, 10], start=4)
-            + [Arm("gc", Substitute("GCGCGC", 35), "gc"), Arm("at", Substitute("AUAUAU", 35),
-                                                               "gc")])
+    arms = (
+        sweep_positions("UGCAUG", [0, 17])
+        + sweep_counts("UGCAUG", [1, 2, 3], positions=[6, 18, 30])
+        + sweep_spacing("UGCAUG", [0, 10], start=4)
+        + [Arm("gc", Substitute("GCGCGC", 35), "gc"), Arm("at", Substitute("AUAUAU", 35), "gc")]
+    )
     truth = reference_ace(RBPOracle(), background, arms, n=20_000).set_index("label")
     ace = truth.true_ace
     assert ace["UGCAUG@0+"] < ace["UGCAUG@17+"] - 0.3  # edge effect
