@@ -170,9 +170,19 @@ def one_hot(
            [0., 0., 0., 1.]], dtype=float32)
     """
     check_option("layout", layout, LAYOUTS)
-    table = np.vstack([np.eye(4), np.full((1, 4), n_value)]).astype(dtype)
-    out = table[np.asarray(codes, dtype=np.intp)]  # (N, L, 4)
-    return np.ascontiguousarray(out.transpose(0, 2, 1)) if layout == "NCL" else out
+    arr = np.asarray(codes)
+    letters = np.arange(4, dtype=arr.dtype)
+    if layout == "NCL":
+        out = np.empty((arr.shape[0], 4, arr.shape[1]), dtype=dtype)
+        np.equal(arr[:, None, :], letters[None, :, None], out=out)
+        channels_last = out.transpose(0, 2, 1)
+    else:
+        out = np.empty((*arr.shape, 4), dtype=dtype)
+        np.equal(arr[:, :, None], letters[None, None, :], out=out)
+        channels_last = out
+    if n_value != 0:
+        channels_last[arr == N_CODE] = n_value
+    return out
 
 
 def from_one_hot(x: np.ndarray, layout: Layout) -> np.ndarray:

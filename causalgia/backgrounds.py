@@ -37,7 +37,6 @@ __all__ += ["real", "shuffle", "shuffle_keyed"]
 
 MAX_K = 8  #: largest k for k-let shuffles (the de Bruijn graph has 4**(k-1) vertices)
 MAX_ORDER = 8  #: largest Markov order
-_CHUNK = 1 << 18  # uniforms drawn per numpy chunk (memory bound, not semantics)
 _INV53 = 1.0 / 9007199254740992.0
 Sources = np.ndarray | str | Sequence[str] | Sequence[np.ndarray]
 
@@ -272,14 +271,28 @@ def _thresholds(probs: np.ndarray) -> np.ndarray:
     return np.where(tail > 0, np.cumsum(probs, axis=-1)[..., :-1], np.inf)
 
 
-def _draw_sites(keys: np.ndarray, thr: np.ndarray, length: int) -> np.ndarray:
-    """Site-independent letters: ``thr`` is ``(length, 3)``; one keyed uniform per site."""
-    out = np.empty((len(keys), length), dtype=np.uint8)
-    step = max(1, _CHUNK // length)
-    for a in range(0, len(keys), step):
-        u = uniforms(keys[a : a + step], length)
-        out[a : a + step] = (u[:, :, None] >= thr[None]).sum(axis=-1)
+@njit(cache=True)
+def _draw_sites_kernel(keys: np.ndarray, thr: np.ndarray) -> np.ndarray:  # pragma: no cover
+    out = np.empty((len(keys), thr.shape[0]), dtype=np.uint8)
+    for i in range(len(keys)):
+        for j in range(thr.shape[0]):
+            z = _mix(keys[i] + np.uint64(j + 1) * _GOLDEN)
+            u = np.float64(z >> np.uint64(11)) * _INV53
+            letter = 0
+            for c in range(thr.shape[1]):
+                letter += u >= thr[j, c]
+            out[i, j] = letter
     return out
+
+
+def _draw_sites(keys: np.ndarray, thr: np.ndarray, length: int) -> np.ndarray:
+    """Site-independent letters: ``thr`` is ``(length, 3)``; one keyed uniform per site.
+
+    Equal to counting ``uniforms(keys, length)[:, :, None] >= thr`` (a test checks it), fused
+    into one numba pass so no (n, L) float array is materialised.
+    """
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    return _draw_sites_kernel(keys, np.ascontiguousarray(thr, dtype=np.float64))
 
 
 def _check_probs(name: str, probs: Any, shape: tuple[int, ...]) -> np.ndarray:

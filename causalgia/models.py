@@ -9,6 +9,7 @@ declared by the user, or by the model object itself through ``layout`` / ``outpu
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from .alphabet import LAYOUTS, Alphabet, Layout, get_alphabet, one_hot
 from .errors import ModelOutputError, OptionError
 
 DEFAULT_BATCH_SIZE = 256
+_FINGERPRINTS: weakref.WeakKeyDictionary[Model, dict[int, str]] = weakref.WeakKeyDictionary()
 Transform = Literal["identity", "log", "logit", "sigmoid", "exp"]
 Reduce = Literal["none", "sum", "mean", "max"]
 _TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -178,8 +180,15 @@ class Model:
     def fingerprint(self, length: int) -> str:
         """sha256 of the declaration and the outputs on 16 fixed probe sequences of ``length``.
 
-        A changed weight, layout, output functional or N value changes the fingerprint.
+        A changed weight, layout, output functional or N value changes the fingerprint. It is
+        computed once per model object and length.
         """
+        cached = _FINGERPRINTS.setdefault(self, {})
+        if length not in cached:
+            cached[length] = self._fingerprint(length)
+        return cached[length]
+
+    def _fingerprint(self, length: int) -> str:
         probe = np.floor(uniforms(unit_keys(0, np.arange(16), "fingerprint"), length) * 4)
         values = self.predict(probe.astype(np.uint8))
         h = hashlib.sha256()

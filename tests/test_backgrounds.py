@@ -282,3 +282,29 @@ def test_kshuffle_rejects_n_and_bad_k() -> None:
             B.kshuffle(SOURCES, k=bad)
     with pytest.raises(InvalidSequenceError, match="numpy array"):
         B.shuffle("ACGT", rng=0)
+
+
+def test_fused_site_draws_equal_the_numpy_formula():
+    from causalgia._rng import uniforms, unit_keys
+    from causalgia.backgrounds import _draw_sites, _thresholds
+
+    probs = np.random.default_rng(0).dirichlet(np.ones(4), size=37)
+    probs[5] = [0.0, 0.5, 0.5, 0.0]  # zero-probability letters are never drawn
+    keys = unit_keys(3, np.arange(500), "background")
+    thr = _thresholds(probs)
+    expected = (uniforms(keys, 37)[:, :, None] >= thr[None]).sum(axis=-1).astype(np.uint8)
+    np.testing.assert_array_equal(_draw_sites(keys, thr, 37), expected)
+    assert set(np.unique(expected[:, 5])) <= {1, 2}
+
+
+def test_one_hot_matches_the_identity_table_lookup():
+    from causalgia.alphabet import one_hot
+
+    codes = np.random.default_rng(1).integers(0, 5, size=(20, 33)).astype(np.uint8)
+    for n_value in (0.0, 0.25):
+        table = np.vstack([np.eye(4), np.full((1, 4), n_value)]).astype(np.float32)
+        nlc = table[codes]
+        np.testing.assert_array_equal(one_hot(codes, "NLC", n_value=n_value), nlc)
+        np.testing.assert_array_equal(
+            one_hot(codes, "NCL", n_value=n_value), nlc.transpose(0, 2, 1)
+        )
