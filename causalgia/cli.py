@@ -1,4 +1,4 @@
-"""The ``causalgia`` command line: ``demo``, ``run SPEC.toml`` and ``report DIR``.
+"""The ``causalgia`` command line: ``demo``, ``run SPEC.toml``, ``resume DIR`` and ``report DIR``.
 
 Exit codes: 0 success, 2 bad input (a :class:`~causalgia.errors.CausalgiaError`, printed as
 one line), 1 anything unexpected.
@@ -30,19 +30,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("spec", help="path to SPEC.toml")
     run.add_argument("--out", help="run directory (default: runs/<spec name>)")
     run.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    resume = sub.add_parser(
+        "resume", help="finish an interrupted run: evaluate only the chunks its ledger lacks"
+    )
+    resume.add_argument("run_dir", help="a run directory written by run (holds ledger.sqlite)")
+    resume.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     report = sub.add_parser("report", help="re-render report.md and figures of a run directory")
     report.add_argument("run_dir", help="a run directory written by demo or run")
     report.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     return parser
 
 
-def _run(spec_path: str | Path, out: str | Path, figures: bool) -> int:
+def _run(spec_path: str | Path | None, out: str | Path, figures: bool) -> int:
     from .config import load_spec
-    from .study import run_study
+    from .study import resume_study, run_study
 
     start = time.perf_counter()
-    spec = load_spec(spec_path)
-    outcome = run_study(spec, out, figures=figures)
+    if spec_path is None:
+        outcome = resume_study(out, figures=figures)
+    else:
+        outcome = run_study(load_spec(spec_path), out, figures=figures)
     print(outcome.summary())
     print(
         f"\n{outcome.result.n_forward:,} forward passes in {time.perf_counter() - start:.1f} s;"
@@ -72,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             out = args.out or Path("runs") / Path(args.spec).stem
             return _run(args.spec, out, not args.no_figures)
+        if args.command == "resume":
+            return _run(None, args.run_dir, not args.no_figures)
         from .report import render_report
 
         run = render_report(args.run_dir, figures=not args.no_figures)

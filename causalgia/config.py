@@ -28,10 +28,16 @@ _SECTIONS: dict[str, dict[str, tuple[type, ...]]] = {
         "truth": (bool,),
         "truth_n": (int,),
         "batch_size": (int,),
+        "chunk_size": (int,),
+        "retries": (int,),
+        "on_nonfinite": (str,),
+        "cache": (str,),
+        "dask": (str,),
     },
     "model": {
         "builtin": (str,),
         "callable": (str,),
+        "factory": (str,),
         "layout": (str,),
         "alphabet": (str,),
         "output": (int, dict),
@@ -166,12 +172,22 @@ def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
         name: _check_table(raw.get(name, {}), keys, name) for name, keys in _SECTIONS.items()
     }
     model = sections["model"]
-    if ("builtin" in model) == ("callable" in model):
-        raise ConfigError("[model] needs exactly one of model.builtin or model.callable")
-    if "callable" in model and ":" not in model["callable"]:
+    if sum(key in model for key in ("builtin", "callable", "factory")) != 1:
         raise ConfigError(
-            f"model.callable = {model['callable']!r} must look like 'package.module:function'"
+            "[model] needs exactly one of model.builtin or model.callable or model.factory"
         )
+    for key in ("callable", "factory"):
+        if key in model and ":" not in model[key]:
+            raise ConfigError(
+                f"model.{key} = {model[key]!r} must look like 'package.module:function'"
+            )
+    policy = sections["study"].get("on_nonfinite", "raise")
+    if policy not in ("raise", "drop"):
+        raise ConfigError(f"study.on_nonfinite = {policy!r}; choose 'raise' or 'drop'")
+    for key in ("retries", "chunk_size", "batch_size"):
+        value = sections["study"].get(key)
+        if value is not None and value < (0 if key == "retries" else 1):
+            raise ConfigError(f"study.{key} = {value} is out of range")
     if "callable" in model and "layout" not in model:
         raise ConfigError("model.layout is required for a callable model ('NCL' or 'NLC')")
     if "kind" not in sections["background"]:

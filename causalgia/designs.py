@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -284,3 +284,278 @@ def sweep_spacing(
                 )
             )
     return arms
+
+
+# --- factorial designs, orientation x spacing grids, stratified backgrounds ----------------
+
+
+def _intervention_of(component: Intervention | str | Motif, name: str) -> Intervention:
+    if isinstance(component, Intervention):
+        return component
+    raise OptionError(f"factor {name!r}: expected an Intervention, got {type(component).__name__}")
+
+
+def factorial(
+    components: Mapping[str, Intervention],
+    *,
+    generators: Mapping[str, Sequence[str]] | None = None,
+    experiment: str = "factorial",
+) -> list[Arm]:
+    """Arms of a 2^k full or 2^(k−p) fractional factorial design over ``k`` interventions.
+
+    Each run is a set of factors present; the empty run is the shared control of the paired
+    design, so the arms are the non-empty runs, each the :class:`Compose` of its factors'
+    interventions (their windows must not overlap), with one 0/1 parameter column per factor.
+    ``generators`` makes a fractional design: ``{"E": "ABCD"}`` sets factor E from the base
+    factors A–D (defining relation I = ±ABCDE, the sign chosen so that the fraction contains
+    the empty run). Fit main effects and two-way interactions by regression with
+    :func:`causalgia.contrasts.fit_factorial`; a resolution-V fraction (e.g. 2^(5−1) with
+    E = ABCD) estimates all of them from half the runs.
+
+    Examples
+    --------
+    >>> arms = factorial({"A": Substitute("GATA", 2), "B": Substitute("TTGC", 12)})
+    >>> [a.label for a in arms], arms[2].params
+    (['A', 'B', 'A+B'], {'A': 1, 'B': 1})
+    >>> five = {f: Substitute("GG", 3 * i) for i, f in enumerate("ABCDE")}
+    >>> len(factorial(five)), len(factorial(five, generators={"E": "ABCD"}))
+    (31, 15)
+    """
+    names = list(components)
+    if not names:
+        raise OptionError("factorial needs at least one component")
+    parts = {name: _intervention_of(components[name], name) for name in names}
+    gens = {k: list(v) for k, v in (generators or {}).items()}
+    for factor, word in gens.items():
+        if factor not in parts:
+            raise OptionError(f"generator {factor!r} is not a component; have {names}")
+        bad = [w for w in word if w not in parts or w in gens]
+        if bad or not word:
+            raise OptionError(
+                f"generator {factor}={''.join(word)!r}: letters {bad} are not base factors"
+            )
+    base = [n for n in names if n not in gens]
+    arms = []
+    for mask in range(1, 2 ** len(base)):
+        level = {n: 1 if mask >> i & 1 else -1 for i, n in enumerate(base)}
+        for factor, word in gens.items():
+            sign = -((-1) ** len(word))  # the all-absent run satisfies the defining relation
+            level[factor] = sign * int(np.prod([level[w] for w in word]))
+        present = [n for n in names if level[n] == 1]
+        if not present:
+            continue
+        do = parts[present[0]] if len(present) == 1 else Compose(tuple(parts[n] for n in present))
+        arms.append(Arm("+".join(present), do, experiment, {n: int(level[n] == 1) for n in names}))
+    return arms
+
+
+def orientation_spacing_grid(
+    motif: str | Motif,
+    spacings: Sequence[int],
+    *,
+    start: int,
+    motif_b: str | Motif | None = None,
+    orientations: Sequence[Strand] = ("+", "-"),
+    experiment: str = "orientation_spacing",
+) -> list[Arm]:
+    """Two motifs at every (orientation of A, orientation of B, edge-to-edge gap) combination.
+
+    Motif A sits at ``start``; motif B starts ``spacing`` nt after A ends. With both
+    orientations this is the 4 × len(spacings) grid (++, +−, −+, −−) used to read
+    orientation-dependent spacing rules (e.g. composite elements).
+
+    Examples
+    --------
+    >>> arms = orientation_spacing_grid("GATA", [0, 5], start=2)
+    >>> len(arms), arms[-1].label
+    (8, 'GATA-GATA-gap5')
+    """
+    second = motif if motif_b is None else motif_b
+    width = _motif(motif).width
+    arms = []
+    for oa in orientations:
+        check_option("orientation", oa, ("+", "-"))
+        for ob in orientations:
+            check_option("orientation", ob, ("+", "-"))
+            for s in spacings:
+                check_int("spacing", s, minimum=0)
+                parts = (Substitute(motif, start, oa), Substitute(second, start + width + s, ob))
+                params = {
+                    "motif": _name(motif),
+                    "motif_b": _name(second),
+                    "orientation_a": oa,
+                    "orientation_b": ob,
+                    "spacing": int(s),
+                }
+                label = f"{_name(motif)}{oa}{_name(second)}{ob}gap{int(s)}"
+                arms.append(Arm(label, Compose(parts), experiment, params))
+    return arms
+
+
+_PHI = 0.6180339887498949
+
+
+@dataclass(frozen=True, eq=False)
+class StratifiedBackground(Background):
+    """Backgrounds drawn stratum by stratum: unit ``i`` belongs to one stratum, fixed by its id.
+
+    Stratum of id ``i``: the stratum whose cumulative-weight interval holds
+    ``frac((i + 1)·φ)`` (φ the golden ratio), a low-discrepancy sequence, so every prefix
+    ``0..n-1`` of ids is allocated close to proportionally (blocked allocation) and any id's
+    stratum is known without the others. Build it with :func:`stratified` or
+    :func:`gc_strata`; estimate with :func:`causalgia.adjustment.estimate_stratified`.
+
+    Examples
+    --------
+    >>> bg = gc_strata(20, gc_levels=(0.3, 0.7))
+    >>> bg.strata(np.arange(6)).tolist()
+    ['gc0.7', 'gc0.3', 'gc0.7', 'gc0.3', 'gc0.3', 'gc0.7']
+    """
+
+    names: tuple[str, ...]
+    members: tuple[Background, ...]
+    weights: np.ndarray
+    kind: ClassVar[str] = "stratified"
+
+    def stratum_index(self, ids: np.ndarray) -> np.ndarray:
+        """Index into ``names`` of the stratum of every id."""
+        u = np.mod((np.asarray(ids, dtype=np.float64) + 1.0) * _PHI, 1.0)
+        index = np.searchsorted(np.cumsum(self.weights), u, side="right")
+        return np.minimum(index, len(self.names) - 1)
+
+    def strata(self, ids: np.ndarray) -> np.ndarray:
+        """Stratum name of every id."""
+        return np.asarray(self.names, dtype=object)[self.stratum_index(ids)]
+
+    def _generate(self, ids: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        out = np.empty((ids.size, self.length), dtype=np.uint8)
+        index = self.stratum_index(ids)
+        for k, member in enumerate(self.members):
+            mine = index == k
+            if mine.any():
+                out[mine] = member._generate(ids[mine], keys[mine])
+        return out
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "strata": {
+                n: {**m.describe(), "weight": float(w)}
+                for n, m, w in zip(self.names, self.members, self.weights, strict=True)
+            }
+        }
+
+
+def stratified(
+    strata: Mapping[str, Background], *, weights: Mapping[str, float] | None = None
+) -> StratifiedBackground:
+    """A background population made of strata with population shares ``weights``.
+
+    Every stratum must have the same length and alphabet. Default weights are equal.
+
+    Examples
+    --------
+    >>> from causalgia.backgrounds import iid
+    >>> bg = stratified({"low": iid(10, gc=0.3), "high": iid(10, gc=0.6)},
+    ...                 weights={"low": 0.25, "high": 0.75})
+    >>> bg.sample(4, rng=0).shape
+    (4, 10)
+    """
+    names = tuple(strata)
+    if not names:
+        raise OptionError("stratified needs at least one stratum")
+    members = tuple(strata[n] for n in names)
+    first = members[0]
+    for name, member in zip(names, members, strict=True):
+        if not isinstance(member, Background):
+            raise OptionError(f"stratum {name!r} is not a Background")
+        if member.length != first.length or member.alphabet != first.alphabet:
+            raise OptionError(
+                f"stratum {name!r} has length {member.length} / alphabet {member.alphabet.name};"
+                f" stratum {names[0]!r} has {first.length} / {first.alphabet.name}"
+            )
+    if weights is None:
+        w = np.full(len(names), 1.0 / len(names))
+    else:
+        unknown = sorted(set(weights) - set(names))
+        if unknown or set(weights) != set(names):
+            raise OptionError(f"weights must name exactly the strata {list(names)}")
+        w = np.array([float(weights[n]) for n in names])
+        if (w < 0).any() or abs(w.sum() - 1.0) > 1e-9:
+            raise OptionError(f"stratum weights must be >= 0 and sum to 1, got {w.tolist()}")
+    w.setflags(write=False)
+    return StratifiedBackground(first.alphabet, first.length, names, members, w)
+
+
+def gc_strata(
+    length: int,
+    *,
+    gc_levels: Sequence[float] = (0.35, 0.5, 0.65),
+    weights: Sequence[float] | None = None,
+    alphabet: str = "dna",
+) -> StratifiedBackground:
+    """iid backgrounds stratified by GC content: one stratum ``"gc<level>"`` per level.
+
+    Examples
+    --------
+    >>> gc_strata(30).names
+    ('gc0.35', 'gc0.5', 'gc0.65')
+    """
+    from .backgrounds import iid
+
+    strata = {f"gc{g:g}": iid(length, gc=g, alphabet=alphabet) for g in gc_levels}
+    w = None if weights is None else dict(zip(strata, weights, strict=True))
+    return stratified(strata, weights=w)
+
+
+def _gc_of(codes: np.ndarray) -> np.ndarray:
+    return ((codes == 1) | (codes == 2)).mean(axis=1)
+
+
+def background_gc(
+    design: Design, ids: np.ndarray | None = None, *, window: tuple[int, int] | None = None
+) -> pd.DataFrame:
+    """GC fraction of every background of a design (regenerated from its keyed streams).
+
+    A covariate table for :func:`causalgia.adjustment.estimate_adjusted`: columns
+    ``background_id, gc`` (and ``stratum`` for a stratified background). ``window`` restricts
+    GC to ``[start, stop)``.
+
+    Examples
+    --------
+    >>> from causalgia.backgrounds import iid
+    >>> d = design(iid(40, gc=0.6), [Arm("a", Substitute("GATA", 3))], n=3, rng=1)
+    >>> list(background_gc(d).columns)
+    ['background_id', 'gc']
+    """
+    ids = design.background_ids if ids is None else np.asarray(ids, dtype=np.int64)
+    codes = design.background.generate(ids, design.seed)
+    if window is not None:
+        codes = codes[:, window[0] : window[1]]
+    out = pd.DataFrame({"background_id": ids, "gc": _gc_of(codes)})
+    if isinstance(design.background, StratifiedBackground):
+        out["stratum"] = design.background.strata(ids)
+    return out
+
+
+def expected_gc(background: Background, *, window: tuple[int, int] | None = None) -> float:
+    """Population mean GC fraction of a site-independent or stratified background.
+
+    Examples
+    --------
+    >>> from causalgia.backgrounds import iid
+    >>> round(expected_gc(iid(10, gc=0.42)), 12)
+    0.42
+    """
+    a, b = (0, background.length) if window is None else window
+    if isinstance(background, StratifiedBackground):
+        parts = [expected_gc(m, window=window) for m in background.members]
+        return float(np.dot(background.weights, parts))
+    probs = getattr(background, "probs", None)
+    if probs is None and getattr(background, "composition", None) is not None:
+        probs = np.tile(background.composition, (background.length, 1))  # type: ignore[attr-defined]
+    if probs is None:
+        raise OptionError(
+            f"the population GC of a {background.kind} background is not known in closed form; "
+            "estimate it from a large sample with background_gc"
+        )
+    return float(np.mean(np.asarray(probs)[a:b, 1] + np.asarray(probs)[a:b, 2]))

@@ -45,3 +45,12 @@ class ConfigError(CausalgiaError, ValueError):
 
 class EstimationError(CausalgiaError, ValueError):
     """An effect cannot be estimated from a table (too few units, non-finite outcomes)."""
+
+
+class StoreError(CausalgiaError, RuntimeError):
+    """A run store cannot be used: it belongs to another run, is locked or is damaged; the
+    message names the run directory."""
+
+
+class InputFileError(CausalgiaError, ValueError):
+    """An input file cannot be read (truncated or corrupt gzip); the message names the file."""

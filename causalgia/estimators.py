@@ -10,7 +10,7 @@ All test statistics, intervals and resampling are delegated to :mod:`scipy.stats
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -23,11 +23,25 @@ from ._options import check_int, check_option, check_probability
 from ._rng import RngLike, generator, root_seed, unit_keys
 from .errors import EstimationError, OptionError
 
-Method = Literal["paired_t", "welch", "bootstrap_percentile", "bootstrap_bca"]
+Method = Literal[
+    "paired_t", "welch", "bootstrap_percentile", "bootstrap_bca", "cluster", "permutation"
+]
 Adjustment = Literal["fdr_bh", "fdr_by", "bonferroni", "holm", "none"]
 Kind = Literal["paired", "randomized"]
 
-METHODS: tuple[str, ...] = ("paired_t", "welch", "bootstrap_percentile", "bootstrap_bca")
+METHODS: tuple[str, ...] = (
+    "paired_t",
+    "welch",
+    "bootstrap_percentile",
+    "bootstrap_bca",
+    "cluster",
+    "permutation",
+)
+_KEYED = {
+    "bootstrap_percentile": "bootstrap",
+    "bootstrap_bca": "bootstrap",
+    "permutation": "permutation",
+}
 ADJUSTMENTS: tuple[str, ...] = ("fdr_bh", "fdr_by", "bonferroni", "holm", "none")
 KINDS: tuple[str, ...] = ("paired", "randomized")
 RESERVED: frozenset[str] = frozenset(
@@ -206,8 +220,11 @@ def _bootstrap(
     return float(low), float(high), float(res.standard_error)
 
 
-def bootstrap_generator(seed: int, experiment: Any, label: Any) -> np.random.Generator:
-    """The Generator used to bootstrap one effect: a function of (seed, experiment, label) only.
+def bootstrap_generator(
+    seed: int, experiment: Any, label: Any, purpose: str = "bootstrap"
+) -> np.random.Generator:
+    """The Generator used to resample one effect: a function of (seed, purpose, experiment,
+    label) only. ``purpose`` is ``"bootstrap"`` or ``"permutation"``.
 
     Examples
     --------
@@ -215,7 +232,7 @@ def bootstrap_generator(seed: int, experiment: Any, label: Any) -> np.random.Gen
     >>> bool(g1.random() == g2.random())
     True
     """
-    key = unit_keys(seed, [0], "bootstrap", str(experiment), str(label))[0]
+    key = unit_keys(seed, [0], purpose, str(experiment), str(label))[0]
     return generator(key)
 
 
@@ -279,9 +296,13 @@ def _paired_effect(
         r.pop("n_control")
         return r
     ice = sub["ice"].to_numpy(dtype=float)
+    if method == "cluster":
+        return cluster_robust(ice, sub["background_id"].to_numpy(), ci=ci)
     r = paired_t(ice, ci)
     if method in _BOOT_METHOD and r["se"] > 0.0:
         r["ci_low"], r["ci_high"], r["se"] = _bootstrap((ice,), ci, method, n_res, gen)
+    if method == "permutation" and r["se"] > 0.0:
+        r["p_value"] = permutation_test(ice, n_resamples=n_res, rng=gen)
     return r
 
 
@@ -297,6 +318,8 @@ def _randomized_effect(
     r = welch(y1, y0, ci)
     if method in _BOOT_METHOD and r["se"] > 0.0:
         r["ci_low"], r["ci_high"], r["se"] = _bootstrap((y1, y0), ci, method, n_res, gen)
+    if method == "permutation" and r["se"] > 0.0:
+        r["p_value"] = permutation_test(y1, y0, n_resamples=n_res, rng=gen)
     return r
 
 
@@ -304,7 +327,7 @@ def _effects(
     table: pd.DataFrame, kind: str, method: str, ci: float, rng: RngLike, n_res: int
 ) -> Iterator[tuple[pd.Series, Estimate]]:
     """Yield (first row, estimate) per (experiment, label); units sorted by background_id."""
-    seed = root_seed(rng) if method in _BOOT_METHOD else 0
+    seed = root_seed(rng) if method in _KEYED else 0
     y0 = np.empty(0)
     if kind == "randomized":
         is_control = (table["label"] == "control").to_numpy(dtype=bool, na_value=False)
@@ -316,7 +339,8 @@ def _effects(
     ):
         _check_n(len(sub), experiment, label)
         first, sub = sub.iloc[0], sub.sort_values("background_id", kind="stable")
-        gen = bootstrap_generator(seed, experiment, label) if method in _BOOT_METHOD else None
+        purpose = _KEYED.get(method)
+        gen = None if purpose is None else bootstrap_generator(seed, experiment, label, purpose)
         if kind == "paired":
             yield first, _paired_effect(sub, method, ci, gen, n_res)
         else:
@@ -347,15 +371,22 @@ def estimate_ace(
         samples and so *ignores the pairing* (the original GIA test, kept for comparison; usually
         much wider). Bootstrap methods: ``scipy.stats.bootstrap`` of the mean ICE (paired) or
         of the difference in means (randomized), SE = bootstrap standard error, and ``p_value``
-        is the paired t (resp. Welch) p-value.
+        is the paired t (resp. Welch) p-value. ``cluster`` (paired tables only): the mean of
+        all rows of the group with a cluster-robust SE clustered by ``background_id``
+        (:func:`cluster_robust`), for groups in which one background contributes several
+        units (positions, motif instances, draws); relabel rows to pool several arms into one
+        effect. ``permutation``: paired t (resp. Welch) estimate and interval, ``p_value`` from
+        an exact or Monte-Carlo sign-flip (resp. label-permutation) test
+        (:func:`permutation_test`).
     ci : float
         Confidence level in (0, 1).
     rng : int, Generator or None
-        Root seed of the bootstraps; each group's stream depends only on the seed and its
-        (experiment, label), and units are sorted by ``background_id`` within each group, so
-        results do not depend on row or group order.
+        Root seed of the bootstraps and permutations; each group's stream depends only on the
+        seed and its (experiment, label), and units are sorted by ``background_id`` within
+        each group, so results do not depend on row or group order.
     n_resamples : int
-        Bootstrap resamples.
+        Bootstrap resamples, or permutation resamples (the test is exact by full enumeration
+        when the number of distinct sign flips or relabellings is at most this).
     multiple_testing : {"fdr_bh", "fdr_by", "bonferroni", "holm", "none"}
         Adjustment giving ``q_value``, applied within each experiment.
 
@@ -390,6 +421,11 @@ def estimate_ace(
     ci = check_probability("ci", ci)
     n_resamples = check_int("n_resamples", n_resamples, minimum=1)
     table, kind = _resolve(data)
+    if kind == "randomized" and method == "cluster":
+        raise OptionError(
+            "method='cluster' clusters the units of a paired table by background_id; a "
+            "completely randomized table has one unit per background (use 'welch')"
+        )
     if kind == "randomized" and method == "paired_t":
         raise OptionError(
             "method='paired_t' needs both potential outcomes of every background, but a "
@@ -399,6 +435,19 @@ def estimate_ace(
     outcomes = _outcome_columns(kind, method)
     _require(table, ["experiment", "label", "background_id", *outcomes], kind)
     _check_finite(table, outcomes)
+    pairs = _effects(table, kind, method, ci, rng, n_resamples)
+    return _assemble(table, kind, pairs, method, ci, multiple_testing)
+
+
+def _assemble(
+    table: pd.DataFrame,
+    kind: str,
+    pairs: Iterable[tuple[pd.Series, Estimate]],
+    method: str,
+    ci: float,
+    multiple_testing: str,
+) -> AceEstimates:
+    """Build the ACE table from (first row, estimate) pairs; q-values within each experiment."""
     params = [c for c in table.columns if c not in RESERVED]
     rows = [
         {
@@ -408,7 +457,7 @@ def estimate_ace(
             "method": method,
             **est,
         }
-        for first, est in _effects(table, kind, method, ci, rng, n_resamples)
+        for first, est in pairs
     ]
     columns = ["experiment", "label", *params, "method", "ace", "se", "ci_low", "ci_high", "n"]
     columns += ["n_control"] if kind == "randomized" else []
@@ -418,3 +467,146 @@ def estimate_ace(
         q[idx] = adjust_pvalues(out["p_value"].to_numpy()[idx], multiple_testing)
     out["q_value"] = q
     return AceEstimates(table=out, method=method, ci=ci)
+
+
+# --- cluster-robust and randomization estimators, shared table helpers -------------------
+
+
+def _t_estimate(ace: float, se: float, df: float, ci: float) -> Estimate:
+    """Estimate, t interval with ``df`` degrees of freedom and two-sided p-value."""
+    if se == 0.0:
+        return _degenerate(ace)
+    q = float(stats.t.ppf(0.5 + ci / 2.0, df))
+    p = float(2.0 * stats.t.sf(abs(ace) / se, df))
+    return {"ace": ace, "se": se, "ci_low": ace - q * se, "ci_high": ace + q * se, "p_value": p}
+
+
+def cluster_robust(values: np.ndarray, clusters: np.ndarray, *, ci: float = 0.95) -> Estimate:
+    """Mean of units with a cluster-robust (CR1) SE and a t interval on G − 1 df.
+
+    Equal to ``statsmodels`` ``OLS(values, 1).fit(cov_type="cluster",
+    cov_kwds={"groups": clusters}, use_t=True)``: SE² = G/(G−1) · Σ_g (Σ_{i∈g} e_i)² / N²
+    over G clusters and N units. Use it when one background contributes several units
+    (positions, motif instances, draws): units of a background are correlated, and treating
+    them as independent makes the interval too narrow. With one unit per cluster it equals
+    :func:`paired_t`.
+
+    Returns
+    -------
+    dict
+        ``ace, se, ci_low, ci_high, n, n_clusters, p_value``.
+
+    Examples
+    --------
+    >>> r = cluster_robust(np.array([1.0, 1.2, 3.0, 3.4, 2.0]), np.array([0, 0, 1, 1, 2]))
+    >>> r["n"], r["n_clusters"], round(r["ace"], 2)
+    (5, 3, 2.12)
+    """
+    v = np.asarray(values, dtype=float)
+    g = np.asarray(clusters)
+    if v.ndim != 1 or g.shape != v.shape:
+        raise EstimationError(
+            f"cluster_robust needs one cluster label per unit: {v.shape} values, {g.shape} labels"
+        )
+    _, inverse = np.unique(g, return_inverse=True)
+    n_clusters = int(inverse.max()) + 1 if v.size else 0
+    if n_clusters < 2:
+        raise EstimationError(f"cluster_robust needs at least 2 clusters, got {n_clusters}")
+    ace = float(np.mean(v))
+    sums = np.bincount(inverse, weights=v - ace, minlength=n_clusters)
+    se = float(np.sqrt(n_clusters / (n_clusters - 1) * np.sum(sums**2)) / v.size)
+    if np.all(v == v[0]):
+        se = 0.0
+    return {**_t_estimate(ace, se, n_clusters - 1, ci), "n": v.size, "n_clusters": n_clusters}
+
+
+def _mean_statistic(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(x, axis=axis)
+
+
+def permutation_test(
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    *,
+    n_resamples: int = 9999,
+    rng: RngLike = None,
+    alternative: Literal["two-sided", "less", "greater"] = "two-sided",
+) -> float:
+    """Randomization p-value with ``scipy.stats.permutation_test``.
+
+    One sample (paired ICEs): a sign-flip test of a zero mean, valid when every ICE is
+    symmetric about 0 under the null (as for an intervention exchangeable with no
+    intervention). Two samples (randomized arm ``x`` against control ``y``): a label
+    permutation test of the difference in means. The test is exact, by full enumeration,
+    whenever the number of distinct flips (2^n) or relabellings is at most ``n_resamples``.
+
+    Examples
+    --------
+    >>> round(permutation_test(np.array([0.5, 1.0, 1.5, 2.0, -0.1, 0.7, 0.9, 1.2])), 6)
+    0.015625
+    """
+    check_option("alternative", alternative, ("two-sided", "less", "greater"))
+    n_resamples = check_int("n_resamples", n_resamples, minimum=1)
+    gen = rng if isinstance(rng, np.random.Generator) else generator(root_seed(rng))
+    if y is None:
+        data: tuple[np.ndarray, ...] = (np.asarray(x, dtype=float),)
+        statistic, kind = _mean_statistic, "samples"
+    else:
+        data = (np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+        statistic, kind = _diff_of_means, "independent"
+    res = stats.permutation_test(
+        data,
+        statistic,
+        permutation_type=kind,
+        vectorized=True,
+        n_resamples=n_resamples,
+        alternative=alternative,
+        rng=gen,
+    )
+    return float(res.pvalue)
+
+
+def _groups(
+    data: pd.DataFrame | _HasTable, outcomes: Mapping[str, list[str]]
+) -> tuple[pd.DataFrame, str, Iterator[tuple[pd.Series, pd.DataFrame, pd.DataFrame]]]:
+    """(table, kind, iterator of (first row, group rows, control rows)) for table-level verbs."""
+    table, kind = _resolve(data)
+    needed = outcomes[kind]
+    _require(table, ["experiment", "label", "background_id", *needed], kind)
+    _check_finite(table, needed)
+    control = table.iloc[:0]
+    if kind == "randomized":
+        is_control = (table["label"] == "control").to_numpy(dtype=bool, na_value=False)
+        control = table.loc[is_control].sort_values("background_id", kind="stable")
+        _check_n(len(control), "control", "control", "control backgrounds")
+        table = table.loc[~is_control]
+
+    def iterate() -> Iterator[tuple[pd.Series, pd.DataFrame, pd.DataFrame]]:
+        for (experiment, label), sub in table.groupby(
+            ["experiment", "label"], sort=False, dropna=False
+        ):
+            _check_n(len(sub), experiment, label)
+            yield sub.iloc[0], sub.sort_values("background_id", kind="stable"), control
+
+    return table, kind, iterate()
+
+
+def _named(first: pd.Series, what: str, err: EstimationError) -> EstimationError:
+    return EstimationError(
+        f"experiment {first['experiment']!r}, label {first['label']!r}: {what}: {err}"
+    )
+
+
+def _lookup(
+    sub: pd.DataFrame, frame: pd.DataFrame, names: list[str], first: pd.Series, what: str
+) -> np.ndarray:
+    """Values of ``frame[names]`` for the background ids of ``sub``; raises naming a miss."""
+    lookup = frame.drop_duplicates("background_id").set_index("background_id")[names]
+    ids = sub["background_id"].to_numpy()
+    missing = ~pd.Index(ids).isin(lookup.index)
+    if missing.any():
+        raise EstimationError(
+            f"experiment {first['experiment']!r}, label {first['label']!r}: no {what} for "
+            f"background_id {ids[np.argmax(missing)]}"
+        )
+    return lookup.loc[ids].to_numpy()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import pandas as pd
 
 from ._options import check_int, check_option
 from .alphabet import Alphabet, NPolicy, encode, get_alphabet
-from .errors import CausalgiaError, InvalidSequenceError, OptionError
+from .errors import CausalgiaError, InputFileError, InvalidSequenceError, OptionError
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _TABLE_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
@@ -89,6 +90,12 @@ def open_text(path: str | Path) -> IO[str]:
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic == _GZIP_MAGIC:
+        try:  # a truncated or corrupt stream fails here, naming the file, not mid-parse
+            with gzip.open(path, "rb") as check:
+                while check.read(1 << 20):
+                    pass
+        except (OSError, EOFError, zlib.error) as err:
+            raise InputFileError(f"{path}: not a readable gzip file: {err}") from None
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
     return open(path, encoding="utf-8", errors="replace")
 

@@ -9,6 +9,8 @@ declared by the user, or by the model object itself through ``layout`` / ``outpu
 from __future__ import annotations
 
 import hashlib
+import importlib
+import sys
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -113,11 +115,62 @@ def as_output(output: int | Mapping[str, Any] | Output | None) -> Output:
     return Output(index=check_int("output", output, minimum=0))
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from, so a Dask worker can build it itself instead of unpickling it.
+
+    ``target`` is an import path ``"package.module:attr"``. With ``kind="factory"`` the attribute
+    is called once with no arguments and returns the model callable (e.g. a function that loads
+    weights and returns a ``torch.nn.Module``); with ``kind="callable"`` the attribute is the
+    model callable itself. ``path`` is a folder put on ``sys.path`` while importing.
+
+    Examples
+    --------
+    >>> src = ModelSource("causalgia.testing:RBPOracle")
+    >>> type(src.load()).__name__
+    'RBPOracle'
+    """
+
+    target: str
+    kind: Literal["factory", "callable"] = "factory"
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        check_option("model source kind", self.kind, ("factory", "callable"))
+        module, _, attr = self.target.partition(":")
+        if not module or not attr:
+            raise OptionError(
+                f"model import path {self.target!r} must look like 'package.module:attr'"
+            )
+
+    def load(self) -> Callable[[np.ndarray], Any]:
+        """Import the target (and call it once when it is a factory)."""
+        module_name, _, attr = self.target.partition(":")
+        if self.path is not None:
+            sys.path.insert(0, self.path)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            raise OptionError(
+                f"model {self.target!r}: cannot import {module_name!r}: {err}"
+            ) from None
+        finally:
+            if self.path is not None:
+                sys.path.remove(self.path)
+        if not hasattr(module, attr):
+            raise OptionError(f"model {self.target!r}: module {module_name!r} has no {attr!r}")
+        obj = getattr(module, attr)
+        return obj() if self.kind == "factory" else obj
+
+
 @dataclass(frozen=True, eq=False)
 class Model:
     """A sequence-to-function model as a simulator: codes in, f(x) out (float64, shape (N,)).
 
-    Build it with :func:`as_model`.
+    Build it with :func:`as_model` (or :func:`from_import_path`). ``auto_batch`` is True when
+    no batch size was declared: :func:`~causalgia.simulator.simulate` then picks one by a short
+    probe. ``source`` (set by :func:`from_import_path`) lets Dask workers build the model once
+    each instead of receiving it pickled.
     """
 
     fn: Callable[[np.ndarray], Any]
@@ -127,6 +180,8 @@ class Model:
     batch_size: int
     name: str
     n_value: float = 0.0
+    auto_batch: bool = False
+    source: ModelSource | None = None
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """One forward pass on a one-hot batch, validated and reduced to f, shape ``(N,)``."""
@@ -228,11 +283,10 @@ def as_model(
                 f"as_model got an existing Model and new {clash}; declare "
                 "them once, when the Model is first built"
             )
-        return (
-            fn
-            if batch_size is None
-            else replace(fn, batch_size=check_int("batch_size", batch_size, minimum=1))
-        )
+        if batch_size is None:
+            return fn
+        size = check_int("batch_size", batch_size, minimum=1)
+        return replace(fn, batch_size=size, auto_batch=False)
     if not callable(fn):
         raise OptionError(f"model must be callable, got {type(fn).__name__}")
     layout = layout if layout is not None else getattr(fn, "layout", None)
@@ -247,5 +301,51 @@ def as_model(
     label = name or getattr(fn, "name", None) or getattr(fn, "__qualname__", type(fn).__name__)
     size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
     return Model(
-        fn, layout, alph, out, check_int("batch_size", size, minimum=1), str(label), float(n_value)
+        fn,
+        layout,
+        alph,
+        out,
+        check_int("batch_size", size, minimum=1),
+        str(label),
+        float(n_value),
+        auto_batch=batch_size is None,
     )
+
+
+def from_import_path(
+    target: str,
+    *,
+    kind: Literal["factory", "callable"] = "factory",
+    path: str | None = None,
+    layout: Layout | None = None,
+    alphabet: str | Alphabet | None = None,
+    output: int | Mapping[str, Any] | Output | None = None,
+    batch_size: int | None = None,
+    name: str | None = None,
+    n_value: float = 0.0,
+) -> Model:
+    """A :class:`Model` built from an import path, which Dask workers rebuild once each.
+
+    The declaration (layout, alphabet, output, batch size, N value) is as in :func:`as_model`.
+    A factory may also return a ready :class:`Model`, whose declaration is then kept.
+
+    Examples
+    --------
+    >>> m = from_import_path("causalgia.testing:RBPOracle")
+    >>> m.layout, m.source.target
+    ('NCL', 'causalgia.testing:RBPOracle')
+    """
+    source = ModelSource(target, kind, None if path is None else str(path))
+    fn = source.load()
+    if isinstance(fn, Model):
+        return replace(as_model(fn, batch_size=batch_size), source=source)
+    model = as_model(
+        fn,
+        layout=layout,
+        alphabet=alphabet,
+        output=output,
+        batch_size=batch_size,
+        name=name,
+        n_value=n_value,
+    )
+    return replace(model, source=source)

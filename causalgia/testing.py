@@ -198,6 +198,140 @@ class RBPOracle:
         return binding + self.gc_weight * gc
 
 
+@dataclass(frozen=True, eq=False)
+class PlantedRBPOracle(RBPOracle):
+    """:class:`RBPOracle` with switchable mechanisms, to check that contrast tests detect what
+    is planted and nothing else.
+
+    ``saturate=False`` makes binding linear in occupancy (``amplitude·S/kappa``): counts add
+    and two distant sites do not interact. ``interference=0`` removes the close-spacing
+    penalty. ``helical > 0`` plants helical periodicity: two sites whose start-to-start lag
+    ``l`` lies in ``[W + 1, helical_max_lag]`` add ``helical·cos(2πl/period)·min(occ_i, occ_j)``
+    to the occupancy, so the effect of a second site oscillates with the spacing.
+    :meth:`without_mechanisms` switches off all three; the defaults equal :class:`RBPOracle`.
+
+    Examples
+    --------
+    >>> from causalgia.alphabet import encode, one_hot
+    >>> x = one_hot(encode(["A" * 20 + "UGCAUG" + "A" * 20], "rna"))
+    >>> bool(PlantedRBPOracle()(x)[0] == RBPOracle()(x)[0])
+    True
+    """
+
+    saturate: bool = True
+    helical: float = 0.0
+    period: float = 10.5
+    helical_max_lag: int = 48
+    name: str = "planted_rbp_oracle"
+
+    @classmethod
+    def without_mechanisms(cls) -> PlantedRBPOracle:
+        """No saturation, no close-spacing penalty, no periodicity: interactions are exactly 0."""
+        return cls(interference=0.0, saturate=False, helical=0.0, name="rbp_null_oracle")
+
+    def predict_codes(self, codes: np.ndarray) -> np.ndarray:
+        """f on codes ``(N, L)``."""
+        occ = self.site_strength(codes)
+        width = len(self._codes)
+        total = occ.sum(axis=1)
+        for lag in range(1, min(width + 16, occ.shape[1])):
+            if self.interference:
+                weight = self.interference * np.exp(-max(lag - width, 0) / self.interference_decay)
+                total -= weight * np.minimum(occ[:, :-lag], occ[:, lag:]).sum(axis=1)
+        if self.helical:
+            for lag in range(width + 1, min(self.helical_max_lag + 1, occ.shape[1])):
+                weight = self.helical * np.cos(2.0 * np.pi * lag / self.period)
+                total += weight * np.minimum(occ[:, :-lag], occ[:, lag:]).sum(axis=1)
+        if self.saturate:
+            binding = self.amplitude * (1.0 - np.exp(-np.maximum(total, 0.0) / self.kappa))
+        else:
+            binding = self.amplitude * total / self.kappa
+        tail = codes[:, -self.gc_window :]
+        gc = ((tail == 1) | (tail == 2)).mean(axis=1)
+        return binding + self.gc_weight * gc
+
+
+@dataclass(frozen=True, eq=False)
+class HeavyTailOracle:
+    """f(x) = A(x)·exp(M(x)): an additive score A gated by a log-additive modulator M.
+
+    ``A(x) = Σ_i additive[i, x_i]`` and ``M(x) = Σ_i modulator[i, x_i]``. The ICE of an edit
+    of A's sites is ``(A(do x) − A(x))·exp(M(x))``: lognormal-like across backgrounds, with a
+    heavy right tail that grows with the spread of M. Under a site-independent background,
+    and for an intervention whose windows avoid M's sites, the ACE is exact:
+    ``true_ace = ACE_A · Π_i E[exp(modulator[i, x_i])]``.
+
+    Examples
+    --------
+    >>> from causalgia.backgrounds import iid
+    >>> oracle = HeavyTailOracle.from_motif("GATA", 30, modulated=(20, 30), sigma=0.0)
+    >>> round(oracle.true_ace(Substitute("GATA", 5), iid(30)), 6)
+    2.0
+    """
+
+    additive: np.ndarray
+    modulator: np.ndarray
+    name: str = "heavy_tail_oracle"
+    layout: str = "NCL"
+    alphabet: str = "dna"
+
+    def __post_init__(self) -> None:
+        for label in ("additive", "modulator"):
+            w = np.array(getattr(self, label), dtype=np.float64)
+            if w.ndim != 2 or w.shape[1] != 4:
+                raise OptionError(f"{label} must have shape (L, 4), got {w.shape}")
+            w.setflags(write=False)
+            object.__setattr__(self, label, w)
+        if self.additive.shape != self.modulator.shape:
+            raise OptionError("additive and modulator weights must have the same shape")
+
+    @classmethod
+    def from_motif(
+        cls,
+        motif: str | Motif,
+        length: int,
+        *,
+        modulated: tuple[int, int],
+        sigma: float = 1.0,
+        rng: int = 0,
+    ) -> HeavyTailOracle:
+        """A linear scanner for ``motif`` (as :meth:`AdditiveOracle.from_motif`) times
+        ``exp(M)``, M random weights on the sites ``modulated = (start, stop)`` with
+        SD(M) ≈ ``sigma`` under a uniform background; the scanner ignores those sites."""
+        a, b = modulated
+        additive = np.array(AdditiveOracle.from_motif(motif, length).weights)
+        additive[a:b] = 0.0
+        mod = np.zeros((length, 4))
+        raw = np.random.default_rng(rng).normal(size=(b - a, 4))
+        raw -= raw.mean(axis=1, keepdims=True)
+        scale = np.sqrt(np.sum(raw.var(axis=1)))
+        mod[a:b] = raw * (sigma / scale if scale > 0 else 0.0)
+        return cls(additive, mod)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """f for a one-hot batch in NCL layout."""
+        return self.predict_codes(_codes_of(x, self.layout))
+
+    def predict_codes(self, codes: np.ndarray) -> np.ndarray:
+        """f on codes ``(N, L)``."""
+        pad = np.zeros((1, self.additive.shape[0]))
+        cols = np.arange(codes.shape[1])
+        a = np.vstack([self.additive.T, pad])[codes, cols].sum(axis=1)
+        m = np.vstack([self.modulator.T, pad])[codes, cols].sum(axis=1)
+        return a * np.exp(m)
+
+    def true_ace(self, intervention: Intervention, background: Background) -> float:
+        """Exact ACE under ``iid``/``profile`` for edits that avoid the modulated sites."""
+        inner = AdditiveOracle(self.additive)
+        expected = inner._expected_letters(background)
+        touched = np.flatnonzero(np.any(self.modulator != 0.0, axis=1))
+        for a, b in intervention.spans(len(self.additive)):
+            if np.any((touched >= a) & (touched < b)):
+                raise OptionError(f"{intervention.label} edits modulated sites; no closed-form ACE")
+        gate = float(np.prod(np.sum(expected * np.exp(self.modulator), axis=1)))
+        return inner.true_ace(intervention, background) * gate
+
+
 def reference_ace(
     model: object,
     background: Background,
