@@ -79,9 +79,14 @@ class TorchCallable:
             with torch.no_grad():
                 out = self.module(tensor)
         except RuntimeError as err:
-            raise LayoutError(
-                f"torch model {self.name!r} failed on an input of shape {tuple(arr.shape)} in the "
-                f"declared layout {self.layout!r} (is the layout right?): {err}"
+            text = str(err).lower()
+            where = f"torch model {self.name!r} failed on an input of shape {tuple(arr.shape)}"
+            if "channel" in text or "shape" in text or "size" in text:
+                raise LayoutError(
+                    f"{where} in the declared layout {self.layout!r} (is the layout right?): {err}"
+                ) from err
+            raise ModelOutputError(
+                f"{where} (dtype {self.dtype}, device {self.device}): {err}"
             ) from err
         finally:
             for module, flag in flags:
@@ -130,7 +135,8 @@ def torch_model(
         (``"cpu"`` for a module without parameters).
     dtype : {"float32", "float64", "float16", "bfloat16"} or None
         dtype of the input tensors; None uses the dtype of the first floating parameter
-        (float32 without one).
+        (float32 without one). It must match the module's parameters (convert the module with
+        ``module.double()`` etc. yourself: the adapter never changes it).
     head : int or None
         Index of the output to use when the module returns a tuple or list.
 

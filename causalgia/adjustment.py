@@ -277,17 +277,23 @@ def estimate_adjusted(
             raise EstimationError(f"population_means lacks covariate(s) {missing}")
         centers = np.array([float(population_means[c]) for c in names])
     table, kind, groups = _groups(data, {"paired": ["ice"], "randomized": ["y"]})
+    if kind == "paired" and centers is None:
+        raise EstimationError(
+            "regression adjustment of paired ICEs needs population_means= (the population "
+            "means of the covariates, e.g. expected_gc(background)); centred at the sample mean "
+            "it equals the plain mean with an SE that is too small"
+        )
     pairs = []
     for first, sub, control in groups:
+        if kind == "paired":
+            z = _lookup(sub, covariates, names, first, "covariates").astype(float)
+            y, treat = sub["ice"].to_numpy(dtype=float), None
+        else:
+            both = pd.concat([control, sub])
+            z = _lookup(both, covariates, names, first, "covariates").astype(float)
+            y = both["y"].to_numpy(dtype=float)
+            treat = np.r_[np.zeros(len(control)), np.ones(len(sub))]
         try:
-            if kind == "paired":
-                z = _lookup(sub, covariates, names, first, "covariates").astype(float)
-                y, treat = sub["ice"].to_numpy(dtype=float), None
-            else:
-                both = pd.concat([control, sub])
-                z = _lookup(both, covariates, names, first, "covariates").astype(float)
-                y = both["y"].to_numpy(dtype=float)
-                treat = np.r_[np.zeros(len(control)), np.ones(len(sub))]
             est = regression_adjusted(
                 y, z, treatment=treat, centers=centers, cov_type=cov_type, ci=ci
             )

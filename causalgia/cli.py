@@ -1,4 +1,5 @@
-"""The ``causalgia`` command line: ``demo``, ``run SPEC.toml``, ``resume DIR`` and ``report DIR``.
+"""The ``causalgia`` command line: ``demo``, ``run SPEC.toml``, ``resume DIR``, ``report DIR``
+and ``export SPEC.toml`` (the designed library as FASTA + CSV).
 
 Exit codes: 0 success, 2 bad input (a :class:`~causalgia.errors.CausalgiaError`, printed as
 one line), 1 anything unexpected.
@@ -38,6 +39,18 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="re-render report.md and figures of a run directory")
     report.add_argument("run_dir", help="a run directory written by demo or run")
     report.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    export = sub.add_parser(
+        "export", help="write a spec's designed library (library.fa + library.csv) for synthesis"
+    )
+    export.add_argument("spec", help="path to SPEC.toml")
+    export.add_argument("--out", help="folder to write (default: libraries/<spec name>)")
+    validate = sub.add_parser(
+        "validate", help="calibration studies on oracles -> docs/validation.md (generated)"
+    )
+    validate.add_argument("--quick", action="store_true", help="R = 200: a few minutes")
+    validate.add_argument("--out", default="docs/validation.md", help="Markdown report to write")
+    validate.add_argument("--reps", type=int, help="override R (coverage and type-I replicates)")
+    validate.add_argument("--from-raw", help="re-render the report from a raw results JSON")
     return parser
 
 
@@ -55,6 +68,21 @@ def _run(spec_path: str | Path | None, out: str | Path, figures: bool) -> int:
         f"\n{outcome.result.n_forward:,} forward passes in {time.perf_counter() - start:.1f} s;"
         f" run directory: {outcome.run.path} (open {outcome.run.path / 'report.md'})"
     )
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .validation import ValidationConfig, _stderr, validate
+
+    config = ValidationConfig.quick() if args.quick else ValidationConfig.full()
+    if args.reps is not None:
+        config = replace(config, reps=args.reps)
+    if args.from_raw is None:
+        print(f"causalgia validate: mode {config.mode}, R = {config.reps:,}", file=sys.stderr)
+    report = validate(out=args.out, config=config, from_raw=args.from_raw, log=_stderr)
+    print(report.summary())
     return 0
 
 
@@ -81,6 +109,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args.spec, out, not args.no_figures)
         if args.command == "resume":
             return _run(None, args.run_dir, not args.no_figures)
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "export":
+            from .export import design_from_spec, export_library
+
+            lib = export_library(
+                design_from_spec(args.spec),
+                args.out or Path("libraries") / Path(args.spec).stem,
+            )
+            print(lib.summary())
+            return 0
         from .report import render_report
 
         run = render_report(args.run_dir, figures=not args.no_figures)

@@ -140,7 +140,8 @@ def read_measurements(
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "probes.txt"
     >>> _ = p.write_text("1.5\\tACGT\\n-0.2\\tGGTT\\n")
-    >>> read_measurements(p, key="sequence", columns=["value", "sequence"]).table["sequence"].tolist()
+    >>> m = read_measurements(p, key="sequence", columns=["value", "sequence"])
+    >>> m.table["sequence"].tolist()
     ['ACGU', 'GGUU']
     """
     check_option("key", key, ("construct_id", "sequence"))
@@ -282,7 +283,9 @@ class Concordance:
 
     def summary(self) -> str:
         """One line per statistic."""
-        lines = [f"Concordance ({self.ci:.0%} intervals; Bland-Altman on {self.bland_altman_scale})"]
+        lines = [
+            f"Concordance ({self.ci:.0%} intervals; Bland-Altman on {self.bland_altman_scale})"
+        ]
         for r in self.table.itertuples(index=False):
             p = "" if np.isnan(r.p_value) else f"  p={r.p_value:.3g}"
             lines.append(
@@ -291,7 +294,9 @@ class Concordance:
         return "\n".join(lines)
 
 
-def deming_fit(x: np.ndarray, y: np.ndarray, error_ratio: float | None = None) -> tuple[float, float]:
+def deming_fit(
+    x: np.ndarray, y: np.ndarray, error_ratio: float | None = None
+) -> tuple[float, float]:
     """Deming (errors-in-variables) regression of y on x: (slope, intercept).
 
     ``error_ratio`` is var(error in y) / var(error in x); None uses var(y)/var(x), which gives
@@ -377,8 +382,14 @@ def concordance(
     def boot(name: str, fn: Any) -> tuple[float, float]:
         gen = generator(unit_keys(seed, [0], "concordance", name)[0])
         res = stats.bootstrap(
-            (x, y), fn, paired=True, vectorized=False, n_resamples=n_resamples,
-            confidence_level=ci, method="percentile", rng=gen,
+            (x, y),
+            fn,
+            paired=True,
+            vectorized=False,
+            n_resamples=n_resamples,
+            confidence_level=ci,
+            method="percentile",
+            rng=gen,
         )
         return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
@@ -393,7 +404,9 @@ def concordance(
     if m:
         bt = stats.binomtest(k, m, 0.5)
         pci = bt.proportion_ci(ci, method="exact")
-        rows.append(_row("sign_agreement", k / m, pci.low, pci.high, bt.pvalue, m, "exact binomial"))
+        rows.append(
+            _row("sign_agreement", k / m, pci.low, pci.high, bt.pvalue, m, "exact binomial")
+        )
     slope, intercept = deming_fit(x, y, error_ratio)
     lo, hi = boot("deming_slope", lambda a, b: deming_fit(a, b, error_ratio)[0])
     rows.append(_row("eiv_slope", slope, lo, hi, np.nan, n, "Deming, bootstrap percentile"))
@@ -433,8 +446,8 @@ class LabEffects:
 
     ``ace`` is the :class:`~causalgia.estimators.AceEstimates` of the lab table; ``table`` the
     paired (``y_control, y_do, ice``) or randomized (``y``) lab table; ``unmeasured`` the
-    construct ids of the library without a measurement (dropped only with ``missing="drop"``);
-    ``unknown`` the measured ids not in the library.
+    construct ids left out (no measurement, or — paired libraries — no measured control for its
+    background; only with ``missing="drop"``); ``unknown`` the measured ids not in the library.
     """
 
     ace: AceEstimates
@@ -501,16 +514,15 @@ def lab_effects(
             f"{len(unmeasured)} library construct(s) have no measurement, e.g. "
             f"{list(unmeasured[:3])}; pass missing='drop' to estimate from the rest"
         )
+    params = [c for c in lib.columns if c not in (*need, "unit_seed", "design_seed", "sequence")]
+    paired = _is_paired(lib[lib["arm"] == "control"], lib[lib["arm"] == "do"])
     merged = merged[~no_value]
-    params = [
-        c
-        for c in lib.columns
-        if c not in (*need, "unit_seed", "design_seed", "sequence")
-    ]
     controls = merged[merged["arm"] == "control"]
     does = merged[merged["arm"] == "do"]
-    paired = _is_paired(controls, does)
     if paired:
+        has_control = does["background_id"].isin(controls["background_id"]).to_numpy()
+        unmeasured += tuple(does.loc[~has_control, "construct_id"])  # control missing
+        does = does[has_control]
         y0 = controls.set_index("background_id")["value"]
         table = does[["experiment", "label", *params, "background_id"]].copy()
         table["y_control"] = y0.loc[does["background_id"]].to_numpy()
@@ -527,8 +539,8 @@ def lab_effects(
 
 
 def _is_paired(controls: pd.DataFrame, does: pd.DataFrame) -> bool:
-    """Paired when backgrounds have one control each and every do construct's background has a
-    measured control; a randomized library has each background once."""
+    """A paired library has one control per background and a control for every do construct's
+    background; a randomized library has each background once."""
     if not len(does) or controls["background_id"].duplicated().any():
         return False
     return bool(does["background_id"].isin(controls["background_id"]).all())

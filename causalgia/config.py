@@ -38,6 +38,7 @@ _SECTIONS: dict[str, dict[str, tuple[type, ...]]] = {
         "builtin": (str,),
         "callable": (str,),
         "factory": (str,),
+        "deepbind": (str,),
         "layout": (str,),
         "alphabet": (str,),
         "output": (int, dict),
@@ -172,9 +173,10 @@ def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
         name: _check_table(raw.get(name, {}), keys, name) for name, keys in _SECTIONS.items()
     }
     model = sections["model"]
-    if sum(key in model for key in ("builtin", "callable", "factory")) != 1:
+    if sum(key in model for key in ("builtin", "callable", "factory", "deepbind")) != 1:
         raise ConfigError(
-            "[model] needs exactly one of model.builtin or model.callable or model.factory"
+            "[model] needs exactly one of model.builtin or model.callable or model.factory "
+            "or model.deepbind"
         )
     for key in ("callable", "factory"):
         if key in model and ":" not in model[key]:

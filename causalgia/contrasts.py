@@ -749,22 +749,22 @@ def fit_factorial(
             f"{x.shape[1]}); e.g. {weak} — drop interactions or use a higher-resolution fraction"
         )
     groups = pd.factorize(table["background_id"])[0]
-    fit = OLS(table["ice"].to_numpy(float), x).fit(
-        cov_type="cluster", cov_kwds={"groups": groups}, use_t=True
-    )
-    bounds = fit.conf_int(1.0 - ci)
-    rows = [
-        {
-            "contrast": name,
-            "estimate": float(fit.params[j]),
-            "se": float(fit.bse[j]),
-            "ci_low": float(bounds[j, 0]),
-            "ci_high": float(bounds[j, 1]),
-            "n": int(groups.max() + 1),
-            "statistic": float(fit.tvalues[j]),
-            "p_value": float(fit.pvalues[j]),
-            "method": "ols_cluster",
-        }
-        for j, name in enumerate(names)
-    ]
+    y = table["ice"].to_numpy(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = OLS(y, x).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+        bounds = fit.conf_int(1.0 - ci)
+    tiny = 1e-12 * max(float(np.abs(y).max()), 1.0)
+    rows = []
+    for j, name in enumerate(names):
+        est, se = float(fit.params[j]), float(fit.bse[j])
+        row = {"contrast": name, "estimate": est, "se": se, "n": int(groups.max() + 1)}
+        if not se > tiny:  # the model fits every background exactly: no sampling spread
+            est = 0.0 if abs(est) <= tiny else est
+            row.update(estimate=est, se=0.0, ci_low=est, ci_high=est)
+            row.update(statistic=0.0 if est == 0 else np.inf, p_value=float(est == 0))
+        else:
+            row.update(ci_low=float(bounds[j, 0]), ci_high=float(bounds[j, 1]))
+            row.update(statistic=float(fit.tvalues[j]), p_value=float(fit.pvalues[j]))
+        rows.append({**row, "method": "ols_cluster"})
     return _finish(rows, ci)

@@ -73,10 +73,14 @@ def library_table(
     bg = design.background.generate(ids, design.seed)
     frame = design.to_frame()
     if design.kind == "paired":
-        seqs = [bg] + [arm.intervention.apply_keyed(bg, arm.keys(design.seed, ids)) for arm in design.arms]
+        seqs = [bg] + [
+            arm.intervention.apply_keyed(bg, arm.keys(design.seed, ids)) for arm in design.arms
+        ]
         codes = np.concatenate(seqs)
         bg_keys = unit_keys(design.seed, ids, "background")
-        frame["unit_seed"] = np.concatenate([bg_keys] + [a.keys(design.seed, ids) for a in design.arms])
+        frame["unit_seed"] = np.concatenate(
+            [bg_keys] + [a.keys(design.seed, ids) for a in design.arms]
+        )
     else:
         assign = design.assignment(ids)
         order = [ids[assign == -1]] + [ids[assign == i] for i in range(len(design.arms))]
@@ -117,7 +121,32 @@ def export_library(
     table = library_table(design, alphabet=alphabet, prefix=prefix)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fasta = write_fasta(out / "library.fa", table["construct_id"].tolist(), table["sequence"].tolist())
+    fasta = write_fasta(
+        out / "library.fa", table["construct_id"].tolist(), table["sequence"].tolist()
+    )
     csv = out / "library.csv"
     table.to_csv(csv, index=False)
     return LibraryExport(table, fasta, csv)
+
+
+def design_from_spec(spec_path: str | Path) -> Design:
+    """The design a TOML study spec lays out (same seed, background and arms as ``run``).
+
+    Examples
+    --------
+    >>> from causalgia.config import DEMO_SPEC
+    >>> design_from_spec(DEMO_SPEC).kind
+    'paired'
+    """
+    from ._rng import root_seed
+    from .config import load_spec
+    from .designs import design
+    from .study import build_arms, build_background, build_model
+
+    spec = load_spec(spec_path)
+    st = spec.study
+    seed = root_seed(st.get("seed"))
+    alphabet = spec.model.get("alphabet") or build_model(spec).alphabet.name
+    background = build_background(spec, alphabet)
+    kind = st.get("design", "paired")
+    return design(background, build_arms(spec, seed), n=st.get("n", 200), kind=kind, rng=seed)

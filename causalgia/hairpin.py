@@ -168,9 +168,7 @@ class Hairpin(Intervention):
         s, a = self.stem_length, self.start
         m0, w = self.motif_start, self._pwm.width
         motif = (
-            None
-            if self.context == "hairpin_only"
-            else Substitute(self._pwm, m0).instances(keys)
+            None if self.context == "hairpin_only" else Substitute(self._pwm, m0).instances(keys)
         )
         if self.context == "unstructured":
             out[:, m0 : m0 + w] = motif

@@ -254,6 +254,25 @@ class Model:
         return h.hexdigest()[:16]
 
 
+def _framework_adapter(fn: object) -> Callable[..., Model] | None:
+    """The adapter for a torch module or an onnxruntime session, else None.
+
+    Only frameworks the caller has already imported are checked (``sys.modules``), so this never
+    imports torch or onnxruntime.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(fn, torch.nn.Module):
+        from .adapters import torch_model
+
+        return torch_model
+    ort = sys.modules.get("onnxruntime")
+    if ort is not None and isinstance(fn, ort.InferenceSession):
+        from .adapters import onnx_model
+
+        return onnx_model
+    return None
+
+
 def as_model(
     fn: Callable[[np.ndarray], Any] | Model,
     *,
@@ -267,7 +286,10 @@ def as_model(
     """Wrap a callable (float32 one-hot in, array out) as a causalgia :class:`Model`.
 
     ``layout`` must be declared, here or as a ``layout`` attribute of ``fn`` (the oracle models in
-    :mod:`causalgia.testing` declare theirs); it is never inferred from the array shape.
+    :mod:`causalgia.testing` and :class:`causalgia.deepbind.DeepBindModel` declare theirs); it is
+    never inferred from the array shape. A ``torch.nn.Module`` or an
+    ``onnxruntime.InferenceSession`` is wrapped by :func:`causalgia.adapters.torch_model` /
+    :func:`causalgia.adapters.onnx_model` (eval mode, no_grad, state restored).
 
     Examples
     --------
@@ -287,6 +309,22 @@ def as_model(
             return fn
         size = check_int("batch_size", batch_size, minimum=1)
         return replace(fn, batch_size=size, auto_batch=False)
+    adapter = _framework_adapter(fn)
+    if adapter is not None:  # a torch module or an onnxruntime session: causalgia.adapters
+        if layout is None:
+            raise OptionError(
+                f"declare layout='NCL' or 'NLC' for this {type(fn).__name__}; "
+                "causalgia never guesses the one-hot layout"
+            )
+        return adapter(
+            fn,
+            layout=layout,
+            alphabet=alphabet if alphabet is not None else "dna",
+            output=output,
+            batch_size=batch_size,
+            name=name,
+            n_value=n_value,
+        )
     if not callable(fn):
         raise OptionError(f"model must be callable, got {type(fn).__name__}")
     layout = layout if layout is not None else getattr(fn, "layout", None)

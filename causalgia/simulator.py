@@ -361,6 +361,7 @@ def _units(design: Design, bad: list[tuple[int, int, float]]) -> str:
 
 
 def _nonfinite_frame(design: Design, bad: list[tuple[int, int, float]]) -> pd.DataFrame:
+    bad = sorted(bad, key=lambda unit: (unit[0], unit[1]))  # control first, then arm by arm
     rows = [
         (CONTROL, CONTROL) if a < 0 else (design.arms[a].experiment, design.arms[a].label)
         for a, _, _ in bad

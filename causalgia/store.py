@@ -333,7 +333,10 @@ class RunStore:
             )
         ]
         for arm, background_id, value in record.nonfinite:
-            experiment, label = ("control", "control") if arm < 0 else labels[arm]
+            if arm < 0:
+                experiment, label = "control", "control"
+            else:
+                experiment, label = labels[arm] if arm < len(labels) else ("", f"arm {arm}")
             statements.append(
                 (
                     "INSERT INTO nonfinite VALUES (?, ?, ?, ?, ?, ?)",
@@ -355,7 +358,7 @@ class RunStore:
     def chunk_values(self, number: int) -> np.ndarray:
         """The stored outputs of chunk ``number``, checked against their sha256."""
         row = self._db.execute(
-            "SELECT data, sha256 FROM chunks WHERE number = ?", (number,)
+            "SELECT CAST(data AS BLOB), sha256 FROM chunks WHERE number = ?", (number,)
         ).fetchone()
         if row is None:
             raise StoreError(f"run directory {self.path}: chunk {number} is not in the ledger")
@@ -417,7 +420,8 @@ class RunStore:
         identity = self.get("identity") or {}
         n = identity.get("n")
         rows = self._db.execute(
-            "SELECT number, first_id, stop_id, data, sha256 FROM chunks ORDER BY number"
+            "SELECT number, first_id, stop_id, CAST(data AS BLOB), sha256 FROM chunks "
+            "ORDER BY number"
         )
         for number, first, stop, blob, digest in rows:
             if hashlib.sha256(blob).hexdigest() != digest:
@@ -568,6 +572,12 @@ class ForwardCache:
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
+
+    def __enter__(self) -> ForwardCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def lookup(self, fingerprint: str, digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(hit mask, values)`` for ``digests`` under ``fingerprint`` (values NaN on a miss)."""

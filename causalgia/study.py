@@ -67,7 +67,8 @@ def _import_callable(target: str, base_dir: Path) -> object:
 
 
 def build_model(spec: StudySpec) -> Model:
-    """The model declared in ``[model]``: a builtin oracle or an imported callable."""
+    """The model declared in ``[model]``: a builtin oracle, an imported callable or factory, or
+    a DeepBind parameter file (``model.deepbind = "path/D00210.001.txt"``)."""
     m = spec.model
     declared = {
         "layout": m.get("layout"),
@@ -83,7 +84,17 @@ def build_model(spec: StudySpec) -> Model:
             )
         except OptionError as err:
             raise ConfigError(f"model.factory: {err}") from None
-    fn = _builtin(m) if "builtin" in m else _import_callable(m["callable"], spec.base_dir)
+    if "deepbind" in m:  # a DeepBind parameter file; it declares its own layout and alphabet
+        from .deepbind import read_deepbind
+
+        path = spec.resolve(m["deepbind"])
+        if not path.is_file():
+            raise ConfigError(f"model.deepbind = {m['deepbind']!r}: no such file {str(path)!r}")
+        fn = read_deepbind(path, alphabet=m.get("alphabet"), layout=m.get("layout", "NCL"))
+    elif "builtin" in m:
+        fn = _builtin(m)
+    else:
+        fn = _import_callable(m["callable"], spec.base_dir)
     model = as_model(fn, **declared)
     if "callable" in m:
         source = ModelSource(m["callable"], "callable", str(spec.base_dir.resolve()))

@@ -79,7 +79,9 @@ def run(
     count = ice[ice["experiment"] == "count"]
     contrasts = pd.concat(
         [
-            ice_contrast(count, {f"{MOTIF}x{k}": 1, f"{MOTIF}x1": -k}, name=f"ACE({k}) - {k}·ACE(1)")
+            ice_contrast(
+                count, {f"{MOTIF}x{k}": 1, f"{MOTIF}x1": -k}, name=f"ACE({k}) - {k}·ACE(1)"
+            )
             for k in (2, 3)
         ]
         + [

@@ -93,9 +93,7 @@ def in_silico(
     return tables
 
 
-def wet_lab(
-    data: Path = DATA, n_resamples: int = 999, seed: int = 0
-) -> dict[str, pd.DataFrame]:
+def wet_lab(data: Path = DATA, n_resamples: int = 999, seed: int = 0) -> dict[str, pd.DataFrame]:
     """Probe intensities by motif context, and model-score concordance with all probes."""
     meas = read_measurements(
         data / "rnacompete2009_vts1" / PROBES.name, key="sequence", columns=["value", "sequence"]
@@ -154,7 +152,9 @@ def _figures(tables: dict[str, pd.DataFrame], out: Path) -> None:
         keep = ["hairpin_loop", "paired", "mixed", "unpaired"]
         data = [probes.loc[probes["context"] == k, "intensity"] for k in keep]
         axes[1].boxplot(data, showfliers=False)
-        axes[1].set_xticks(range(1, len(keep) + 1), [f"{k}\n(n={len(v)})" for k, v in zip(keep, data)])
+        axes[1].set_xticks(
+            range(1, len(keep) + 1), [f"{k}\n(n={len(v)})" for k, v in zip(keep, data, strict=True)]
+        )
         axes[1].set_ylabel("measured intensity (RNAcompete 2009)")
         axes[1].set_title("wet lab: probes with one GCUGG, by MFE context")
     fig.tight_layout()

@@ -1,0 +1,178 @@
+"""The calibration report: plumbing with tiny R (fast tier) and the R = 1,000 gates (slow tier,
+bands of DESIGN.md §6: coverage 0.926–0.971, type-I error 0.029–0.074)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from causalgia import validation as V
+from causalgia.cli import main
+from causalgia.designs import design
+from causalgia.estimators import estimate_ace
+from causalgia.models import as_model
+from causalgia.simulator import simulate
+
+TINY = V.ValidationConfig(
+    reps=6,
+    ns=(10, 30),
+    n_boot=99,
+    n_perm=99,
+    power_reps=6,
+    fdr_reps=3,
+    seq_reps=2,
+    contrast_reps=1,
+    pair_reps=2,
+    reference_n=2000,
+    mode="test",
+)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("validation") / "validation.md"
+    return V.validate(config=TINY, out=out)
+
+
+def test_report_has_every_section_and_the_raw_hash(report):
+    text = report.markdown.read_text()
+    for heading in (
+        "## Headline",
+        "## 1. Coverage",
+        "## 2. Interval width",
+        "## 3. Type-I error",
+        "## 4. Power",
+        "## 5. False discovery rate",
+        "## 6. Forward passes",
+        "## 7. Sequential stopping",
+        "## 8. Contrast tests",
+        "## 9. Hierarchical model",
+    ):
+        assert heading in text, heading
+    raw = json.loads(report.raw_path.read_text())
+    assert V.results_hash(raw) == report.sha256 and report.sha256 in text
+    for n in (10, 30):
+        assert f"n = {n}" in text
+    estimators = {row["estimator"] for row in raw["coverage"]}
+    assert estimators == {"paired_t", "bootstrap_bca", "cluster_robust", "pooled_iid_wrong"}
+    assert {row["regime"] for row in raw["coverage"]} == set(V.regimes())
+    assert len(raw["sequential"]) == 4 and len(raw["contrasts"]) == 8
+    assert "wrote" in report.summary()
+
+
+def test_report_re_renders_identically_from_the_raw_results(report, tmp_path):
+    again = V.validate(from_raw=report.raw_path, out=tmp_path / "validation.md")
+    assert again.sha256 == report.sha256
+    assert again.markdown.read_text() == report.markdown.read_text()
+    code = main(["validate", "--from-raw", str(report.raw_path), "--out", str(tmp_path / "v.md")])
+    assert code == 0 and (tmp_path / "v.md").read_text() == report.markdown.read_text()
+
+
+def test_hash_changes_with_the_results():
+    raw = {"coverage": [{"coverage": 0.95}]}
+    assert V.results_hash(raw) != V.results_hash({"coverage": [{"coverage": 0.951}]})
+
+
+def test_ice_blocks_are_independent_slices_of_one_simulated_design():
+    regime = V.regimes()["heterogeneous"]
+    blocks = V.ice_blocks(regime, 10, 3, seed=42)
+    res = simulate(
+        as_model(regime.model), design(regime.background, regime.arms, n=30, rng=42), progress=False
+    )
+    for j, arm in enumerate(regime.arms):
+        sub = res.table[res.table["label"] == arm.label].sort_values("background_id")
+        assert np.array_equal(blocks[:, :, j].reshape(-1), sub["ice"].to_numpy())
+    first = res.table[res.table["background_id"] < 10]
+    est = estimate_ace(first).table.set_index("label")
+    rows = V.coverage_study(regime, 10, 1, seed=42, n_boot=99, sd_true=np.ones(4))
+    truth = regime.truth()
+    paired = next(r for r in rows if r["estimator"] == "paired_t")
+    hits = [
+        (est.loc[a.label, "ci_low"] <= t <= est.loc[a.label, "ci_high"])
+        for a, t in zip(regime.arms, truth, strict=True)
+    ]
+    assert paired["coverage"] == pytest.approx(np.mean(hits))
+
+
+def test_sbc_section_is_included_when_hierarchical_provides_it(monkeypatch):
+    fake = types.ModuleType("causalgia.hierarchical")
+    fake.sbc_section = lambda quick: ("SBC ranks look uniform (fake).", {"quick": quick})
+    monkeypatch.setitem(sys.modules, "causalgia.hierarchical", fake)
+    sbc = V._sbc(TINY, lambda msg: None)
+    assert sbc["available"] and sbc["raw"] == {"quick": True}
+    raw = {"config": {"reps": 1, "mode": "test"}, "sbc": sbc}
+    assert "SBC ranks look uniform (fake)." in V.render_markdown(raw, "0" * 64)
+
+
+# --- slow tier: the R = 1,000 gates -----------------------------------------------------------
+
+COVERAGE_BAND = (0.926, 0.971)
+TYPE_ONE_BAND = (0.029, 0.074)
+
+
+def _in(band: tuple[float, float], value: float) -> bool:
+    return band[0] <= value <= band[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["homogeneous", "heterogeneous"])
+def test_coverage_gate_paired_t_bca_cluster(name):
+    regime = V.regimes()[name]
+    sd = V.reference_sd(regime, 50_000, 1)
+    rows = {
+        r["estimator"]: r
+        for r in V.coverage_study(regime, 30, 1000, seed=2024, n_boot=1999, sd_true=sd)
+    }
+    assert _in(COVERAGE_BAND, rows["paired_t"]["coverage"])
+    assert _in(COVERAGE_BAND, rows["cluster_robust"]["coverage"])
+    bca = {
+        r["estimator"]: r
+        for r in V.coverage_study(regime, 100, 1000, seed=2025, n_boot=1999, sd_true=sd)
+    }["bootstrap_bca"]
+    assert _in(COVERAGE_BAND, bca["coverage"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("control", list(V.CONTROLS))
+def test_type_one_error_gate(control):
+    rows = V.type_one_study(control, 30, 1000, seed=77, n_perm=999)
+    for row in rows:
+        assert _in(TYPE_ONE_BAND, row["rejection_rate"]), row
+        assert row["ks_p"] >= 0.001, row
+
+
+@pytest.mark.slow
+def test_sequential_coverage_gate():
+    regime = V.regimes()["homogeneous"]
+    sd = V.reference_sd(regime, 50_000, 1)
+    row = V.sequential_study(regime, 300, seed=5, sd_true=sd)
+    assert row["coverage"] >= COVERAGE_BAND[0]  # conservative by construction
+    panel = V.mixed_panel()
+    row = V.sequential_study(panel, 100, seed=6, sd_true=V.reference_sd(panel, 50_000, 2))
+    assert row["coverage"] >= COVERAGE_BAND[0] and row["saved_fraction"] > 0
+
+
+@pytest.mark.slow
+def test_power_matches_analytic_t_power():
+    for row in V.power_study(30, 1000, seed=9, effects_se=(1.0, 2.0, 3.0)):
+        assert abs(row["z"]) <= 3, row
+
+
+@pytest.mark.slow
+def test_bh_controls_the_fdr():
+    for row in V.fdr_study(500, seed=10):
+        assert row["fdr"] <= row["q"] + 3 * row["mcse"], row
+
+
+@pytest.mark.slow
+def test_contrast_tests_rates():
+    rows = V.contrast_study(40, seed=12)
+    for row in rows:
+        if row["oracle"] == "planted":
+            assert row["rejection_rate"] >= 0.95, row
+        else:
+            assert row["rejection_rate"] <= 0.15, row
