@@ -53,7 +53,7 @@ def _coverage_tables(raw: dict[str, Any]) -> tuple[str, str]:
 
 
 def _headline(raw: dict[str, Any]) -> list[str]:
-    cov = pd.DataFrame(raw["coverage"])
+    cov = pd.DataFrame(raw.get("coverage", []), columns=["regime", "estimator", "n", "coverage"])
     lines = []
     t = cov[(cov["estimator"] == "paired_t") & (cov["n"] >= 30)]
     light = t[t["regime"] != "heavy_tailed"]
@@ -75,25 +75,25 @@ def _headline(raw: dict[str, Any]) -> list[str]:
             f"{cl['coverage'].max():.3f} (n ≥ 30); treating positions of one background as "
             f"independent gives {wrong['coverage'].min():.3f}–{wrong['coverage'].max():.3f}."
         )
-    t1 = pd.DataFrame(raw["type_one"])
+    t1 = pd.DataFrame(raw.get("type_one", []))
     if not t1.empty:
         tt = t1[t1["test"] == "paired_t"]
         lines.append(
             f"Type-I error at α = 0.05 of negative and placebo controls (paired t): "
             f"{tt['rejection_rate'].min():.3f}–{tt['rejection_rate'].max():.3f}."
         )
-    fdr = pd.DataFrame(raw["fdr"])
+    fdr = pd.DataFrame(raw.get("fdr", []))
     if not fdr.empty:
         bh = fdr[(fdr["method"] == "fdr_bh") & (fdr["q"] == 0.05)].iloc[0]
         lines.append(f"BH at q = 0.05 realises FDR {bh['fdr']:.3f} ± {bh['mcse']:.3f}.")
-    pu = pd.DataFrame(raw["paired_unpaired"])
+    pu = pd.DataFrame(raw.get("paired_unpaired", []))
     if not pu.empty:
         lines.append(
             f"Unpaired (Welch) designs need {pu['analytic_ratio'].min():.1f}–"
             f"{pu['analytic_ratio'].max():.1f}× the forward passes of paired designs for the "
             "same interval width."
         )
-    seq = pd.DataFrame(raw["sequential"])
+    seq = pd.DataFrame(raw.get("sequential", []))
     if not seq.empty:
         panel = seq[seq["regime"] == "mixed_panel"]
         text = (
@@ -106,7 +106,7 @@ def _headline(raw: dict[str, Any]) -> list[str]:
                 "the forward passes of the fixed design of equal width"
             )
         lines.append(text + ".")
-    con = pd.DataFrame(raw["contrasts"])
+    con = pd.DataFrame(raw.get("contrasts", []))
     if not con.empty:
         planted = con[con["oracle"] == "planted"]["rejection_rate"]
         null = con[con["oracle"] == "null"]["rejection_rate"]

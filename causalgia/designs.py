@@ -289,7 +289,7 @@ def sweep_spacing(
 # --- factorial designs, orientation x spacing grids, stratified backgrounds ----------------
 
 
-def _intervention_of(component: Intervention | str | Motif, name: str) -> Intervention:
+def _intervention_of(component: object, name: str) -> Intervention:
     if isinstance(component, Intervention):
         return component
     raise OptionError(f"factor {name!r}: expected an Intervention, got {type(component).__name__}")

@@ -20,6 +20,7 @@ import json
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from itertools import islice
@@ -438,7 +439,7 @@ def _dask_chunks(
         shipped = client.scatter(model, broadcast=True, hash=False)
     shared = client.scatter(design, broadcast=True, hash=False)
     window = 2 * max(1, sum(client.nthreads().values()))
-    token = f"{fingerprint}-{design_fingerprint(design)}-{size}"
+    token = f"{fingerprint}-{uuid.uuid4().hex[:12]}"  # unique per call: no stale task reuse
     todo = iter(numbers)
 
     def submit(number: int) -> Any:

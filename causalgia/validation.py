@@ -26,6 +26,7 @@ renders the report from the raw results alone, so docs/validation.md is never ha
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import platform
 import sys
@@ -187,26 +188,36 @@ def _coverage_stats(hit: np.ndarray) -> dict[str, float]:
     per_rep = hit.mean(axis=1)
     return {
         "coverage": float(per_rep.mean()),
-        "mcse": float(per_rep.std(ddof=1) / np.sqrt(len(per_rep))),
+        "mcse": float(per_rep.std(ddof=1) / np.sqrt(len(per_rep))) if len(per_rep) > 1 else 0.0,
         "intervals": int(hit.size),
     }
 
 
 def _bca(x: np.ndarray, n_boot: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """BCa 95% intervals of the mean of every row of ``x`` (scipy.stats.bootstrap)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = stats.bootstrap(
-            (x,),
-            np.mean,
-            axis=-1,
-            vectorized=True,
-            n_resamples=n_boot,
-            method="BCa",
-            rng=gen,
-            batch=max(1, 2_000_000 // max(x.size, 1)),
-        )
-    return np.asarray(res.confidence_interval.low), np.asarray(res.confidence_interval.high)
+    """BCa 95% intervals of the mean of every row of ``x`` (scipy.stats.bootstrap).
+
+    Rows are processed in chunks so that the bootstrap and jackknife arrays stay small.
+    """
+    n = x.shape[1]
+    rows = max(1, 20_000_000 // (n * n))
+    low, high = np.empty(len(x)), np.empty(len(x))
+    for a in range(0, len(x), rows):
+        part = x[a : a + rows]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = stats.bootstrap(
+                (part,),
+                np.mean,
+                axis=-1,
+                vectorized=True,
+                n_resamples=n_boot,
+                method="BCa",
+                rng=gen,
+                batch=max(1, 20_000_000 // part.size),
+            )
+        low[a : a + rows] = res.confidence_interval.low
+        high[a : a + rows] = res.confidence_interval.high
+    return low, high
 
 
 def coverage_study(
@@ -710,7 +721,7 @@ def run_validation(
 
 def _sbc(config: ValidationConfig, say: Callable[[str], None]) -> dict[str, Any]:
     try:
-        from . import hierarchical
+        hierarchical = importlib.import_module("causalgia.hierarchical")
     except ImportError:
         return {"available": False, "note": "causalgia.hierarchical is not available"}
     section = getattr(hierarchical, "sbc_section", None)
@@ -779,6 +790,7 @@ def validate(
     else:
         cfg = config or (ValidationConfig.quick() if quick else ValidationConfig.full())
         raw = run_validation(cfg, log=log)
+    raw = json.loads(json.dumps(raw, sort_keys=True))  # render exactly what is stored
     digest = results_hash(raw)
     out.parent.mkdir(parents=True, exist_ok=True)
     raw_file.parent.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,9 @@ discovery rate over all 16,384 tests (Benjamini-Hochberg, causalgia.estimators.a
 
 The top 10 by ACE are compared with the wet-lab top 10 7-mers (set A+B, Z-scores) of the VTS1
 RNAcompete experiment RNCMPT00111 (../shared/data/rnacompete2013_top7mers/summary.tsv), with a
-hypergeometric p-value for the overlap. Models: D00162.002 (trained on RNCMPT00111),
-D00162.001 (Vts1p, RNCMPT00082) and, as a negative control, RBFOX1 D00210.001.
+hypergeometric p-value for the overlap, and the in-silico ACEs of those 10 7-mers are compared
+with their wet-lab Z-scores (causalgia.compare.concordance). Models: D00162.002 (trained on
+RNCMPT00111), D00162.001 (Vts1p, RNCMPT00082) and, as a negative control, RBFOX1 D00210.001.
 
 Usage: python examples/kmer_screen.py [--n 64] [--seed 0] [--out docs/experiments/kmer_screen]
 """
@@ -27,6 +28,7 @@ import causalgia as cg
 from causalgia import backgrounds as bgs
 from causalgia._rng import root_seed
 from causalgia.alphabet import decode
+from causalgia.compare import concordance
 from causalgia.deepbind import read_deepbind
 from causalgia.estimators import adjust_pvalues
 from causalgia.models import Model
@@ -131,6 +133,9 @@ def run(
             }
         )
     out["overlap"] = pd.DataFrame(rows)
+    merged = wet.merge(out[models[0]], on="kmer", how="left")
+    conc = concordance(merged["ace"].to_numpy(), merged["zscore"].to_numpy(), rng=seed)
+    out["zscore_concordance"] = conc.to_frame()
     return out
 
 
@@ -149,9 +154,12 @@ def main() -> None:
         top["in_wet_lab_top10"] = top["kmer"].isin(wet["kmer"])
         print("\nD00162.002 top 10:")
         print(top.round(4).to_string(index=False))
+        print("\nwet-lab top 10: in-silico ACE (D00162.002) vs wet-lab Z-score")
+        print(res["zscore_concordance"].round(4).to_string(index=False))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         res["overlap"].to_csv(args.out / "overlap.csv", index=False)
+        res["zscore_concordance"].to_csv(args.out / "zscore_concordance.csv", index=False)
         for mid in MODELS:
             res[mid].head(50).to_csv(args.out / f"top50_{mid}.csv", index=False)
         _figure(res, args.out)

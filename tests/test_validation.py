@@ -10,6 +10,7 @@ import types
 import numpy as np
 import pytest
 
+import causalgia
 from causalgia import validation as V
 from causalgia.cli import main
 from causalgia.designs import design
@@ -68,8 +69,9 @@ def test_report_re_renders_identically_from_the_raw_results(report, tmp_path):
     again = V.validate(from_raw=report.raw_path, out=tmp_path / "validation.md")
     assert again.sha256 == report.sha256
     assert again.markdown.read_text() == report.markdown.read_text()
-    code = main(["validate", "--from-raw", str(report.raw_path), "--out", str(tmp_path / "v.md")])
-    assert code == 0 and (tmp_path / "v.md").read_text() == report.markdown.read_text()
+    out = tmp_path / "cli" / "validation.md"
+    assert main(["validate", "--from-raw", str(report.raw_path), "--out", str(out)]) == 0
+    assert out.read_text() == report.markdown.read_text()
 
 
 def test_hash_changes_with_the_results():
@@ -102,6 +104,7 @@ def test_sbc_section_is_included_when_hierarchical_provides_it(monkeypatch):
     fake = types.ModuleType("causalgia.hierarchical")
     fake.sbc_section = lambda quick: ("SBC ranks look uniform (fake).", {"quick": quick})
     monkeypatch.setitem(sys.modules, "causalgia.hierarchical", fake)
+    monkeypatch.setattr(causalgia, "hierarchical", fake, raising=False)
     sbc = V._sbc(TINY, lambda msg: None)
     assert sbc["available"] and sbc["raw"] == {"quick": True}
     raw = {"config": {"reps": 1, "mode": "test"}, "sbc": sbc}
