@@ -11,7 +11,7 @@ import hashlib
 import json
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,37 @@ _EXPERIMENT: dict[str, tuple[type, ...]] = {
     "fill": (str,),
     "k": (int,),
     "instance": (str,),
+    "n_kmers": (int,),
+    "n_scrambles": (int,),
+    "min_distance": (int,),
+}
+# [controls]: experiments (by name) holding each kind of control; see controls.evaluate_controls
+_CONTROLS: dict[str, tuple[type, ...]] = {
+    "positive": (list,),
+    "negative": (list,),
+    "placebo": (list,),
+    "gc": (list,),
+    "null": (list,),
+    "calibrate": (list,),
+    "alpha": (float,),
+    "power": (float,),
+    "min_effect": (float, int),
+    "sensitivity_backgrounds": (list,),
+    "sensitivity_experiments": (list,),
+}
+# [pooling]: a hierarchical model of some experiments' ICEs; see hierarchical.fit_hierarchical
+_POOLING: dict[str, tuple[type, ...]] = {
+    "experiments": (list,),
+    "curve": (str,),
+    "groups": (list,),
+    "effects": (str,),
+    "draws": (int,),
+    "tune": (int,),
+    "chains": (int,),
+    "target_accept": (float,),
+    "hdi_prob": (float,),
+    "min_effect": (float, int),
+    "diagnostics": (str,),
 }
 EXPERIMENT_TYPES = (
     "positions",
@@ -87,6 +118,7 @@ EXPERIMENT_TYPES = (
     "mutate",
     "ablate",
     "identity",
+    "random_kmers",
 )
 _REQUIRED = {
     "positions": ("motif", "positions"),
@@ -97,6 +129,7 @@ _REQUIRED = {
     "mutate": ("position", "base"),
     "ablate": ("start", "stop"),
     "identity": (),
+    "random_kmers": ("motif", "position"),
 }
 
 
@@ -114,6 +147,8 @@ class StudySpec:
     experiments: tuple[Mapping[str, Any], ...]
     base_dir: Path
     spec_hash: str
+    controls: Mapping[str, Any] = field(default_factory=dict)
+    pooling: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve(self, path: str) -> Path:
         """A path from the spec, relative to the spec file's folder."""
@@ -164,10 +199,11 @@ def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
     >>> spec.experiments[0]["name"]
     'identity'
     """
-    unknown = set(raw) - {*_SECTIONS, "experiment"}
+    unknown = set(raw) - {*_SECTIONS, "experiment", "controls", "pooling"}
     if unknown:
         raise ConfigError(
-            f"unknown table(s) {sorted(unknown)}; allowed: study, model, background, experiment"
+            f"unknown table(s) {sorted(unknown)}; allowed: study, model, background, experiment, "
+            "controls, pooling"
         )
     sections = {
         name: _check_table(raw.get(name, {}), keys, name) for name, keys in _SECTIONS.items()
@@ -198,7 +234,8 @@ def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
     if not isinstance(experiments, list) or not experiments:
         raise ConfigError("the spec needs at least one [[experiment]] table")
     checked = tuple(_check_experiment(e, i) for i, e in enumerate(experiments))
-    canonical = json.dumps({**sections, "experiment": list(checked)}, sort_keys=True)
+    extra = _check_extras(raw, {e["name"] for e in checked})
+    canonical = json.dumps({**sections, "experiment": list(checked), **extra}, sort_keys=True)
     return StudySpec(
         sections["study"],
         model,
@@ -206,7 +243,35 @@ def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
         checked,
         Path(base_dir),
         hashlib.sha256(canonical.encode()).hexdigest()[:16],
+        extra.get("controls", {}),
+        extra.get("pooling", {}),
     )
+
+
+def _check_extras(raw: Mapping[str, Any], names: set[str]) -> dict[str, dict]:
+    """Validate the optional [controls] and [pooling] tables (only present ones are returned,
+    so specs without them keep their hash)."""
+    out = {}
+    for section, keys in (("controls", _CONTROLS), ("pooling", _POOLING)):
+        if section not in raw:
+            continue
+        table = _check_table(raw[section], keys, section)
+        for key in ("positive", "negative", "placebo", "gc", "null", "calibrate",
+                    "sensitivity_experiments", "experiments"):  # fmt: skip
+            unknown = [v for v in table.get(key, []) if v not in names]
+            if unknown:
+                raise ConfigError(
+                    f"{section}.{key} names {unknown}, which are not experiment names "
+                    f"({sorted(names)})"
+                )
+        for i, bg in enumerate(table.get("sensitivity_backgrounds", [])):
+            _check_table(bg, _SECTIONS["background"], f"controls.sensitivity_backgrounds[{i}]")
+            if "kind" not in bg:
+                raise ConfigError(f"controls.sensitivity_backgrounds[{i}] needs kind")
+        if section == "pooling" and not table.get("experiments"):
+            raise ConfigError("[pooling] needs pooling.experiments (a list of experiment names)")
+        out[section] = table
+    return out
 
 
 def load_spec(path: str | Path) -> StudySpec:

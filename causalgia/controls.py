@@ -315,7 +315,11 @@ def check_placebo(ice: pd.DataFrame, experiments: Sequence[str]) -> CheckResult:
 def check_positive(
     ace: pd.DataFrame, experiments: Sequence[str], *, truth: pd.DataFrame | None = None
 ) -> CheckResult:
-    """Positive controls must be detected (interval excludes 0) and cover a known truth.
+    """Positive controls must be detected: their interval excludes 0.
+
+    With a known truth (an oracle) the table also says whether each interval covers it; that
+    is reported, not gated (an honest 95% interval misses 1 in 20: coverage is a calibration
+    question, see docs/validation.md).
 
     Examples
     --------
@@ -326,14 +330,12 @@ def check_positive(
     """
     table = _select(ace, experiments, "positive")[_cols(ace)]
     table["detected"] = (table["ci_low"] > 0) | (table["ci_high"] < 0)
-    ok = table["detected"]
     if truth is not None:
         table = table.merge(truth[["experiment", "label", "true_ace"]], how="left")
         table["covered"] = (table["ci_low"] <= table["true_ace"]) & (
             table["true_ace"] <= table["ci_high"]
         )
-        ok = table["detected"] & (table["covered"] | table["true_ace"].isna())
-    passed = bool(ok.all())
+    passed = bool(table["detected"].all())
     text = f"{int(table['detected'].sum())} of {len(table)} positive controls detected"
     if "covered" in table:
         text += f"; {int(table['covered'].sum())} intervals cover the known effect"
@@ -341,30 +343,43 @@ def check_positive(
 
 
 def check_negative(
-    ace: pd.DataFrame, experiments: Sequence[str], *, alpha: float = 0.05
+    ace: pd.DataFrame, experiments: Sequence[str], *, alpha: float = 0.05, min_effect: float = 0.0
 ) -> CheckResult:
-    """No negative control may be detected at FDR ``alpha`` (BH over the negative family).
+    """No negative control may exceed ``min_effect`` at FDR ``alpha`` (BH over the family).
+
+    Each control gets ``p_margin = 2 * P(Z > (|ace| - min_effect) / se)`` (the normal test of
+    |ACE| <= min_effect; with ``min_effect=0`` the usual two-sided test). A deterministic model
+    evaluated on many backgrounds detects tiny real effects of random k-mers (they destroy or
+    create weak sites), so set ``min_effect`` to the smallest effect that would matter.
 
     Examples
     --------
-    >>> ace = pd.DataFrame({"experiment": "neg", "label": ["a", "b"], "ace": [0.01, -0.02],
-    ...                     "se": 0.02, "ci_low": [-0.03, -0.06], "ci_high": [0.05, 0.02],
-    ...                     "p_value": [0.6, 0.3]})
-    >>> check_negative(ace, ["neg"]).passed
-    True
+    >>> ace = pd.DataFrame({"experiment": "neg", "label": ["a", "b"], "ace": [0.01, -0.08],
+    ...                     "se": 0.02, "ci_low": [-0.03, -0.12], "ci_high": [0.05, -0.04],
+    ...                     "p_value": [0.6, 1e-4]})
+    >>> check_negative(ace, ["neg"]).passed, check_negative(ace, ["neg"], min_effect=0.1).passed
+    (False, True)
     """
     alpha = check_probability("alpha", alpha)
+    if not (np.isfinite(min_effect) and min_effect >= 0):
+        raise OptionError(f"min_effect must be a non-negative number, got {min_effect!r}")
     table = _select(ace, experiments, "negative")[_cols(ace)]
-    table["q_family"] = adjust_pvalues(table["p_value"].to_numpy(), "fdr_bh")
+    excess = np.maximum(table["ace"].abs().to_numpy() - min_effect, 0.0)
+    se = table["se"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, excess / se, np.where(excess > 0, np.inf, 0.0))
+    table["p_margin"] = 2 * stats.norm.sf(z)
+    table["q_family"] = adjust_pvalues(table["p_margin"].to_numpy(), "fdr_bh")
     hits = table[table["q_family"] < alpha]
     passed = hits.empty
+    beyond = f"|ACE| > {min_effect:g}" if min_effect else "an effect"
     text = (
-        f"none of {len(table)} negative controls detected at FDR {alpha:g} "
+        f"none of {len(table)} negative controls shows {beyond} at FDR {alpha:g} "
         f"(max |ACE| {table['ace'].abs().max():.3g})"
         if passed
-        else f"{len(hits)} of {len(table)} negative controls detected at FDR {alpha:g}, e.g. "
-        f"{hits['label'].iloc[0]!r} ACE {hits['ace'].iloc[0]:+.3g}: effects of this size are "
-        "not specific to the motif"
+        else f"{len(hits)} of {len(table)} negative controls show {beyond} at FDR {alpha:g}, "
+        f"e.g. {hits['label'].iloc[0]!r} ACE {hits['ace'].iloc[0]:+.3g}: effects of this size "
+        "are not specific to the motif"
     )
     return CheckResult("negative", passed, table, text)
 
@@ -614,6 +629,7 @@ def evaluate_controls(
     sensitivity: CheckResult | None = None,
     alpha: float = 0.05,
     power: float = 0.8,
+    min_effect: float = 0.0,
 ) -> ControlReport:
     """Run every control whose experiments are named, in a fixed order.
 
@@ -635,6 +651,9 @@ def evaluate_controls(
         A :func:`background_sensitivity` result to include.
     alpha, power : float
         Error rate of the checks, and the power of the minimum detectable effect.
+    min_effect : float
+        Negative controls pass while no |ACE| detectably exceeds this (see
+        :func:`check_negative`).
 
     Returns
     -------
@@ -653,7 +672,7 @@ def evaluate_controls(
     if positive:
         results.append(check_positive(table, positive, truth=truth))
     if negative:
-        results.append(check_negative(table, negative, alpha=alpha))
+        results.append(check_negative(table, negative, alpha=alpha, min_effect=min_effect))
     if placebo:
         if ice is None:
             raise OptionError("placebo controls need the ICE table: pass ice=")

@@ -417,7 +417,7 @@ def _detector_table(detectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([detectors, n_row], axis=1))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"}, error_model="numpy")
 def _score_one(
     seq: np.ndarray,
     table: np.ndarray,
@@ -431,8 +431,10 @@ def _score_one(
     context: bool,
     prefix: np.ndarray,
     feats: np.ndarray,
+    zbuf: np.ndarray,
 ) -> float:  # pragma: no cover - compiled
     m, _, d = table.shape
+    n_out = w1.shape[1]
     length = seq.shape[0]
     n_align = length + m - 1
     # prefix[a, j, k]: sum over j' < j of table[j', code(a - m + 1 + j'), k]; N outside the sequence
@@ -457,8 +459,8 @@ def _score_one(
     best = -np.inf
     for s in range(n_windows):
         for k in range(d):
-            feats[2 * k] = 0.0  # max of ReLU output is >= 0
-            feats[2 * k + 1] = 0.0
+            feats[k] = 0.0  # max of ReLU outputs (>= 0)
+            feats[d + k] = 0.0  # their sum
         for a in range(s, s + width + m - 1):
             start = a - m + 1
             lo = 0
@@ -468,45 +470,44 @@ def _score_one(
                     lo = s - start
                 if s + width - start < m:
                     hi = s + width - start
-            for k in range(d):
-                if lo == 0 and hi == m:
-                    v = prefix[a, m, k]
-                else:
+            if lo == 0 and hi == m:
+                for k in range(d):
+                    v = max(prefix[a, m, k] + thr[k], 0.0)
+                    feats[k] = max(feats[k], v)
+                    feats[d + k] += v
+            else:
+                for k in range(d):
                     v = (
                         prefix[n_align, lo, k]
                         + prefix[a, hi, k]
                         - prefix[a, lo, k]
                         + prefix[n_align, m, k]
                         - prefix[n_align, hi, k]
+                        + thr[k]
                     )
-                v += thr[k]
-                if v > 0.0:
-                    if v > feats[2 * k]:
-                        feats[2 * k] = v
-                    feats[2 * k + 1] += v
-        n_pos = width + m - 1
-        out = 0.0
-        if hidden == 0:
-            out = b1[0]
-            for k in range(d):
+                    v = max(v, 0.0)
+                    feats[k] = max(feats[k], v)
+                    feats[d + k] += v
+        inv = 1.0 / (width + m - 1)
+        for u in range(n_out):
+            zbuf[u] = b1[u]
+        for k in range(d):
+            fmax = feats[k]
+            if fmax > 0.0:  # a zero max of ReLU outputs means a zero mean too: skip exactly
                 if avg:
-                    out += feats[2 * k] * w1[2 * k, 0] + feats[2 * k + 1] / n_pos * w1[2 * k + 1, 0]
+                    fmean = feats[d + k] * inv
+                    for u in range(n_out):
+                        zbuf[u] += fmax * w1[2 * k, u] + fmean * w1[2 * k + 1, u]
                 else:
-                    out += feats[2 * k] * w1[k, 0]
+                    for u in range(n_out):
+                        zbuf[u] += fmax * w1[k, u]
+        if hidden == 0:
+            out = zbuf[0]
         else:
             out = b2[0]
             for u in range(hidden):
-                z = b1[u]
-                for k in range(d):
-                    if avg:
-                        z += (
-                            feats[2 * k] * w1[2 * k, u]
-                            + feats[2 * k + 1] / n_pos * w1[2 * k + 1, u]
-                        )
-                    else:
-                        z += feats[2 * k] * w1[k, u]
-                if z > 0.0:
-                    out += z * w2[u]
+                if zbuf[u] > 0.0:
+                    out += zbuf[u] * w2[u]
         if out > best:
             best = out
     return best
@@ -534,16 +535,19 @@ def _score_kernel(
     for t in numba.prange(n_threads):
         prefix = np.empty((length + m, m + 1, d), dtype=np.float64)
         feats = np.empty(2 * d, dtype=np.float64)
+        zbuf = np.empty(w1.shape[1], dtype=np.float64)
         rev = np.empty(length, dtype=np.uint8)
         for i in range(t * per, min(n, (t + 1) * per)):
             seq = codes[i]
-            score = _score_one(seq, table, thr, w1, b1, w2, b2, avg, window, context, prefix, feats)
+            score = _score_one(
+                seq, table, thr, w1, b1, w2, b2, avg, window, context, prefix, feats, zbuf
+            )
             if rc:
                 for p in range(length):
                     c = seq[length - 1 - p]
                     rev[p] = 3 - c if c < N_CODE else N_CODE
                 other = _score_one(
-                    rev, table, thr, w1, b1, w2, b2, avg, window, context, prefix, feats
+                    rev, table, thr, w1, b1, w2, b2, avg, window, context, prefix, feats, zbuf
                 )
                 if other > score:
                     score = other

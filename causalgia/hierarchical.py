@@ -61,6 +61,7 @@ SAMPLERS: tuple[str, ...] = ("pymc", "nutpie")
 DIAGNOSTICS: tuple[str, ...] = ("warn", "raise", "ignore")
 SE_KINDS: tuple[str, ...] = ("auto", "iid", "cluster")
 HDI_PROB = 0.95
+DENSE_LIMIT = 500  # marginal + curve/groups integrates them out up to this many conditions
 _ACE_COLUMNS = frozenset(
     "method ace se ci_low ci_high n n_control p_value q_value true_ace mc_se".split()
 )
@@ -468,6 +469,9 @@ def _model(s: _Structure) -> pm.Model:
     with pm.Model(coords=coords) as model:
         ace = pm.Data("ace_obs", s.cells["ace"].to_numpy(dtype=float), dims="cell")
         se = pm.Data("se_obs", s.cells["se"].to_numpy(dtype=float), dims="cell")
+        if _dense(s):
+            _dense_likelihood(pm, s, scale, ace, se)
+            return model
         eta = _eta(pm, s, scale)
         tau = pm.HalfNormal("tau", scale) if st["tau"] is None else st["tau"]
         if st["parameterization"] == "marginal":
@@ -492,6 +496,93 @@ def _model(s: _Structure) -> pm.Model:
             resid = pm.HalfNormal("sigma", 2.5 * float(np.std(ice)) + 1e-12, dims="cell")
             pm.Normal("likelihood", m[cell], resid[cell], observed=ice)
     return model
+
+
+def _dense(s: _Structure) -> bool:
+    """Marginal parameterization with a curve or groups: integrate every Gaussian effect."""
+    st = s.settings
+    has_structure = bool(s.groups) or s.curve is not None
+    return st["parameterization"] == "marginal" and has_structure and len(s.cells) <= DENSE_LIMIT
+
+
+def _curve_matrix(s: _Structure) -> np.ndarray:
+    """W (K x K-1): the centred random walk at the K curve values is W @ (curve_sd * steps)."""
+    assert s.curve is not None
+    values = s.curve[1]
+    gaps = np.diff(values)
+    w = np.tril(np.ones((len(values), len(values) - 1)), -1) * np.sqrt(gaps / np.median(gaps))
+    return w - w.mean(axis=0)
+
+
+def _effects_matrix(s: _Structure) -> tuple[np.ndarray, list[tuple[str, slice]]]:
+    """B (J x U) mapping latent effects (group levels, curve steps, condition deviations) to
+    conditions, with the name and column slice of each block."""
+    blocks, names, start = [], [], 0
+    for name, levels, index in s.groups:
+        blocks.append(np.eye(len(levels))[index])
+        names.append((f"sd_{name}", slice(start, start + len(levels))))
+        start += len(levels)
+    if s.curve is not None:
+        w = _curve_matrix(s)
+        blocks.append(w[s.curve[2]])
+        names.append(("curve_sd", slice(start, start + w.shape[1])))
+        start += w.shape[1]
+    blocks.append(np.eye(len(s.conditions)))
+    names.append(("tau", slice(start, start + len(s.conditions))))
+    return np.hstack(blocks), names
+
+
+def _dense_likelihood(pm: Any, s: _Structure, scale: float, ace: Any, se: Any) -> None:
+    """ace ~ MVN(mu, sum_b sd_b^2 B_b B_b' + diag(tau^2 + se^2)): groups, curve and condition
+    deviations integrated out exactly; NUTS sees only mu and the SDs."""
+    import pytensor.tensor as pt
+
+    mu = pm.Normal("mu", 0.0, scale)
+    b, blocks = _effects_matrix(s)
+    cov = pt.diag(se**2)
+    for name, cols in blocks:
+        sd = pm.HalfNormal(name, scale)
+        cov = cov + sd**2 * (b[:, cols] @ b[:, cols].T)
+    pm.MvNormal("likelihood", mu=mu * pt.ones(len(s.cells)), cov=cov, observed=ace, dims="cell")
+
+
+def _dense_draws(idata: Any, s: _Structure, seed: int, y: np.ndarray | None) -> None:
+    """Exact draws of the integrated effects given each draw of (mu, SDs), by pathwise
+    conditioning (Matheron's rule): u = u0 + D B' S^-1 (y - mu - B u0 - e0), S = B D B' + E."""
+    import xarray as xr
+
+    post = idata.posterior
+    b, blocks = _effects_matrix(s)
+    y = s.cells["ace"].to_numpy() if y is None else y
+    se2 = s.cells["se"].to_numpy() ** 2
+    shape = post["mu"].shape
+    mu = post["mu"].to_numpy().reshape(-1)
+    var = np.zeros((mu.size, b.shape[1]))
+    for name, cols in blocks:
+        var[:, cols] = post[name].to_numpy().reshape(-1, 1) ** 2
+    gen = generator(unit_keys(seed, [0], "hierarchical", "theta")[0])
+    u = np.empty_like(var)
+    for lo in range(0, mu.size, 256):
+        d = var[lo : lo + 256]
+        u0 = np.sqrt(d) * gen.standard_normal(d.shape)
+        e0 = np.sqrt(se2) * gen.standard_normal((len(d), len(se2)))
+        cov = np.einsum("ju,nu,ku->njk", b, d, b) + np.diag(se2)
+        resid = y - mu[lo : lo + 256, None] - u0 @ b.T - e0
+        u[lo : lo + 256] = u0 + d * (np.linalg.solve(cov, resid[..., None])[..., 0] @ b)
+    theta = mu[:, None] + u @ b.T
+    dims = ("chain", "draw")
+    coords = {"chain": post["chain"], "draw": post["draw"]}
+    post["theta"] = xr.DataArray(
+        theta.reshape(*shape, -1), dims=(*dims, "condition"),
+        coords={**coords, "condition": s.conditions["condition"].tolist()},
+    )  # fmt: skip
+    if s.curve is not None:
+        name, values, _ = s.curve
+        cols = dict(blocks)["curve_sd"]
+        curve = u[:, cols] @ _curve_matrix(s).T
+        post["curve"] = xr.DataArray(
+            curve.reshape(*shape, -1), dims=(*dims, name), coords={**coords, name: values}
+        )
 
 
 def build_effect_model(
@@ -857,6 +948,9 @@ def _marginal_theta(idata: Any, s: _Structure, seed: int, y: np.ndarray | None =
     """Draw theta_j | (mu, tau, groups, curve, data) exactly, and add it to the posterior."""
     import xarray as xr
 
+    if _dense(s):
+        _dense_draws(idata, s, seed, y)
+        return
     post = idata.posterior
     eta = post["mu"].to_numpy()[..., None] * np.ones(len(s.conditions))
     for name, _levels, index in s.groups:

@@ -79,6 +79,8 @@ class LoadedRun:
     manifest: dict[str, Any]
     design: pd.DataFrame | None = None
     truth: pd.DataFrame | None = None
+    controls: pd.DataFrame | None = None
+    pooled: pd.DataFrame | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -121,6 +123,8 @@ def write_report(
     design: pd.DataFrame | None = None,
     notes: Iterable[str] = (),
     figures: bool = True,
+    controls: pd.DataFrame | None = None,
+    pooled: pd.DataFrame | None = None,
 ) -> RunDirectory:
     """Write a run directory: tables, ``manifest.json``, figures and ``report.md``.
 
@@ -143,6 +147,10 @@ def write_report(
         Bullet points at the end of the report.
     figures : bool
         Draw figures (needs matplotlib).
+    controls : DataFrame, optional
+        ``ControlReport.to_frame()`` (check_name, passed, text), written as ``controls.csv``.
+    pooled : DataFrame, optional
+        ``HierarchicalFit.to_frame()``, written as ``pooled.csv``, with a pooled-curve figure.
 
     Returns
     -------
@@ -164,7 +172,9 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     ace.to_csv(out / "ace.csv", index=False)
     written = ["ace.csv", f"ice.{_write_ice(ice, out)}"]
-    for name, table in (("design.csv", design), ("truth.csv", truth)):
+    tables = (("design.csv", design), ("truth.csv", truth), ("controls.csv", controls),
+              ("pooled.csv", pooled))  # fmt: skip
+    for name, table in tables:
         if table is not None:
             table.to_csv(out / name, index=False)
             written.append(name)
@@ -199,7 +209,8 @@ def read_run(path: str | Path) -> LoadedRun:
     else:
         raise CausalgiaError(f"{root} has neither ice.parquet nor ice.csv")
     listed = manifest.get("files", {"design.csv": "", "truth.csv": ""})  # stale files are skipped
-    optional = {n[:-4]: _read_csv(root / n) for n in ("design.csv", "truth.csv") if n in listed}
+    names = ("design.csv", "truth.csv", "controls.csv", "pooled.csv")
+    optional = {n[:-4]: _read_csv(root / n) for n in names if n in listed}
     return LoadedRun(_read_csv(root / "ace.csv"), ice, manifest, **optional)
 
 
@@ -218,6 +229,8 @@ def render_report(path: str | Path, *, figures: bool = True) -> RunDirectory:
     omitted: str | None = "figures=False was requested"
     if figures and _have_matplotlib():
         drawn, omitted = _draw_figures(run.ace, run.truth, root / "figures"), None
+        if run.pooled is not None:
+            drawn.update(_draw_pooled(run.pooled, run.ace, run.truth, root / "figures"))
     elif figures:
         omitted = "install causalgia[plot] (matplotlib) to draw them"
     text = _markdown(run, list(drawn), omitted)
@@ -389,6 +402,7 @@ def _markdown(run: LoadedRun, figures: list[str], omitted: str | None) -> str:
     lines = [f"# {info.get('title', 'causalgia study')}", ""]
     lines += _study_lines(run.manifest) + _estimand_lines(run.manifest, level)
     lines += _effects_lines(run.ace, run.truth, level)
+    lines += _controls_lines(run.controls) + _pooled_lines(run.pooled, run.truth, run.manifest)
     lines += ["## Figures", ""]
     if omitted is not None:
         lines += [f"Figures omitted: {omitted}.", ""]
@@ -397,3 +411,70 @@ def _markdown(run: LoadedRun, figures: list[str], omitted: str | None) -> str:
     if info.get("notes"):
         lines += ["## Notes", "", *(f"- {note}" for note in info["notes"]), ""]
     return "\n".join(lines)
+
+
+# -- controls and pooled (hierarchical) estimates ------------------------------------------------
+
+
+def _controls_lines(controls: pd.DataFrame | None) -> list[str]:
+    if controls is None or controls.empty:
+        return []
+    mark = {"True": "PASS", "False": "FAIL"}
+    lines = ["## Controls", "", "| check | result | explanation |", "|---|---|---|"]
+    for r in controls.itertuples(index=False):
+        lines.append(f"| {_fmt(r.check_name)} | {mark.get(str(r.passed), 'info')} | {_fmt(r.text)} |")
+    return [*lines, ""]
+
+
+def _pooled_lines(
+    pooled: pd.DataFrame | None, truth: pd.DataFrame | None, manifest: Mapping[str, Any]
+) -> list[str]:
+    if pooled is None or pooled.empty:
+        return []
+    info = manifest.get("pooling", {})
+    level = float(info.get("hdi_prob", 0.95))
+    lines = ["## Pooled estimates (hierarchical model)", ""]
+    if info:
+        lines += [f"{_fmt(info.get('description', ''))}", ""]
+    table = _with_truth(pooled, truth)
+    params = [c for c in CURVE_COLUMNS if c in table.columns and table[c].notna().any()]
+    extra = ["true_ace"] if "true_ace" in table.columns else []
+    head = ["label", *params, "raw ACE ± SE", "pooled mean", f"{level:.0%} HDI", "P(>0)",
+            "P(|.|>min)", "R-hat", "bulk ESS", *extra]  # fmt: skip
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in table.iterrows():
+        cells = [_fmt(r["label"]), *(_fmt(r[c]) for c in params)]
+        cells += [f"{_fmt(r['ace'])} ± {_fmt(r['se'])}", _fmt(r["post_mean"])]
+        cells += [f"[{_fmt(r['hdi_low'])}, {_fmt(r['hdi_high'])}]"]
+        cells += [_fmt(r[c]) for c in ("p_positive", "p_meaningful", "r_hat", "ess_bulk", *extra)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _draw_pooled(
+    pooled: pd.DataFrame, ace: pd.DataFrame, truth: pd.DataFrame | None, folder: Path
+) -> dict[str, Path]:
+    """One figure per pooled experiment with a curve: pooled mean and HDI band, raw estimates."""
+    from matplotlib.figure import Figure
+
+    drawn: dict[str, Path] = {}
+    taken: set[str] = set()
+    band = pooled.assign(ace=pooled["post_mean"], ci_low=pooled["hdi_low"],
+                         ci_high=pooled["hdi_high"])  # fmt: skip
+    for experiment, sub in band.groupby("experiment", sort=False):
+        spec = _curve_spec(sub)
+        if spec is None or spec[1] is not None:
+            continue
+        x = spec[0]
+        fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+        ax = fig.add_subplot()
+        plot_effect_curve(sub, x=x, experiment=experiment, truth=truth, ax=ax,
+                          title=f"{experiment}: pooled (posterior mean, HDI band)")  # fmt: skip
+        raw = ace[ace["experiment"] == experiment].sort_values(x)
+        ax.errorbar(raw[x], raw["ace"], yerr=[raw["ace"] - raw["ci_low"], raw["ci_high"] - raw["ace"]],
+                    fmt="s", ms=3, color="0.35", lw=0.8, capsize=2, label="raw ACE, 95% CI")  # fmt: skip
+        ax.legend(frameon=False, fontsize="small")
+        name = f"figures/pooled_{_safe_name(experiment, taken)}.png"
+        fig.savefig(folder.parent / name, dpi=120)
+        drawn[name] = folder.parent / name
+    return drawn

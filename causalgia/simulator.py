@@ -15,6 +15,7 @@ by the unit, the table is bit-identical to the serial one whatever the number of
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -302,8 +303,12 @@ def _param_frame(design: Design, arm_index: np.ndarray) -> pd.DataFrame:
 
 
 def _paired_table(
-    design: Design, ids: np.ndarray, y_control: np.ndarray, y_do: list[np.ndarray]
+    design: Design,
+    y_control: np.ndarray,
+    y_do: list[np.ndarray],
+    ids: np.ndarray | None = None,
 ) -> pd.DataFrame:
+    ids = design.background_ids if ids is None else ids
     n_arms = len(design.arms)
     table = _param_frame(design, np.repeat(np.arange(n_arms), len(ids)))
     table["background_id"] = np.tile(ids, n_arms)
@@ -342,7 +347,7 @@ def chunk_table(design: Design, ids: np.ndarray, values: np.ndarray) -> pd.DataF
     """
     ids = np.asarray(ids, dtype=np.int64)
     if design.kind == "paired":
-        table = _paired_table(design, ids, values[0], list(values[1:]))
+        table = _paired_table(design, values[0], list(values[1:]), ids)
     else:
         table = _randomized_table(design, ids, values[0].astype(np.int64), values[1])
     return _drop_nonfinite(table)
@@ -351,7 +356,7 @@ def chunk_table(design: Design, ids: np.ndarray, values: np.ndarray) -> pd.DataF
 def _assemble(design: Design, parts: list[np.ndarray], ids: np.ndarray) -> pd.DataFrame:
     if design.kind == "paired":
         stacked = np.concatenate(parts, axis=1) if parts else np.empty((len(design.arms) + 1, 0))
-        return _paired_table(design, ids, stacked[0], list(stacked[1:]))
+        return _paired_table(design, stacked[0], list(stacked[1:]), ids)
     stacked = np.concatenate(parts, axis=1) if parts else np.empty((2, 0))
     return _randomized_table(design, ids, stacked[0].astype(np.int64), stacked[1])
 
@@ -657,7 +662,6 @@ def _simulate(
         recorded = run.get("batch_size")
         if size is None and recorded is not None:
             size = int(recorded)
-        run.set("status", "running")
         if on_nonfinite == "raise":
             old_bad = run.nonfinite()
             if len(old_bad):
@@ -686,9 +690,8 @@ def _simulate(
         if chunk.probe is not None:
             size = chunk.probe[0]
             if run is not None:
-                run.set("batch_size", size)
                 timings = {k: round(v * 1e6, 3) for k, v in chunk.probe[1].items()}
-                run.event("probe", f"batch size {size}; microseconds per row {timings}")
+                run.record_probe(size, f"batch size {size}; microseconds per row {timings}")
         if run is not None:
             for message in chunk.log:
                 run.event("retry", message, rec.number)
@@ -759,8 +762,7 @@ def _simulate(
         frame = run.nonfinite()
         values = frame["value"].astype(np.float64)  # SQLite keeps NaN as NULL
         nonfinite_units = list(zip(frame.arm, frame.background_id, values, strict=True))
-        run.set("status", "complete")
-        run.event("complete", f"{n_chunks} chunk(s), {n_forward} forward passes")
+        run.mark("complete", "complete", f"{n_chunks} chunk(s), {n_forward} forward passes")
     else:
         n_forward, n_cached = totals["n_forward"], totals["n_cached"]
         for number in sorted(bad):
@@ -786,8 +788,5 @@ def _simulate(
 
 
 def _record_failure(run: RunStore, err: BaseException) -> None:
-    try:
-        run.set("status", "failed")
-        run.event("failure", f"{type(err).__name__}: {err}")
-    except Exception:  # pragma: no cover - the original error matters more
-        pass
+    with contextlib.suppress(Exception):  # the original error matters more
+        run.mark("failed", "failure", f"{type(err).__name__}: {err}")

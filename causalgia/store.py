@@ -290,7 +290,8 @@ class RunStore:
                     f"this run has {identity[key]!r}: {what}, so its completed chunks cannot be "
                     f"reused; use a new run directory (or delete {self.db_path})"
                 )
-        self.event("resume", f"resuming with {len(self.completed())} completed chunk(s)")
+        done = len(self.completed())
+        self.mark("running", "resume", f"resuming with {done} completed chunk(s)")
         return False
 
     def reset(self) -> None:
@@ -398,6 +399,27 @@ class RunStore:
     def event(self, kind: str, message: str, chunk: int | None = None) -> None:
         """Log an event (start, resume, probe, retry, failure, complete, ...)."""
         self._write([self._event_sql(kind, chunk, message)])
+
+    def mark(self, status: str, kind: str, message: str, chunk: int | None = None) -> None:
+        """Set the run's status and log an event, in one transaction."""
+        self._write(
+            [
+                ("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("status", json.dumps(status))),
+                self._event_sql(kind, chunk, message),
+            ]
+        )
+
+    def record_probe(self, batch_size: int, message: str) -> None:
+        """Record the batch size chosen by the probe (reused on resume) and its timings."""
+        self._write(
+            [
+                (
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    ("batch_size", json.dumps(batch_size)),
+                ),
+                self._event_sql("probe", None, message),
+            ]
+        )
 
     def events(self) -> pd.DataFrame:
         """The event log: time, pid, kind, chunk, message."""

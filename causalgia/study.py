@@ -178,6 +178,14 @@ def _arms_of(exp: Mapping[str, Any], spec: StudySpec, seed: int, where: str) -> 
     if kind == "ablate":
         abl = Ablate(exp["start"], exp["stop"], exp.get("fill", "shuffle"), exp.get("k", 1))
         return [Arm(exp.get("label", abl.label), abl, name, {"start": exp["start"]})]
+    if kind == "random_kmers":
+        from .controls import null_kmer_arms
+
+        return null_kmer_arms(
+            motif, exp["position"], n_kmers=exp.get("n_kmers", 20),
+            n_scrambles=exp.get("n_scrambles", 0), min_distance=exp.get("min_distance", 2),
+            experiment=name, rng=seed,
+        )  # fmt: skip
     return [Arm(exp.get("label", "identity"), Identity(), name)]
 
 
@@ -197,6 +205,8 @@ class StudyOutcome:
     ace: pd.DataFrame
     result: SimulationResult
     manifest: Mapping[str, Any]
+    controls: Any = None  # controls.ControlReport when the spec has [controls]
+    pooled: Any = None  # hierarchical.HierarchicalFit when the spec has [pooling]
 
     def summary(self) -> str:
         """One line per effect: estimate, interval and (when known) the truth and coverage."""
@@ -221,6 +231,16 @@ class StudyOutcome:
                 f"{k} of {len(self.ace)} known effects inside their 95% interval "
                 f"(an honest 95% interval misses about 1 in 20)"
             )
+        if self.controls is not None:
+            lines += ["", "controls:", self.controls.summary()]
+        if self.pooled is not None:
+            d = self.pooled.diagnostics
+            lines += [
+                "",
+                f"pooled (hierarchical) estimates of {len(self.pooled.table)} conditions: max "
+                f"R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, divergences "
+                f"{d.divergences} ({'ok' if d.passed else 'FAILED'}); posterior.nc, pooled.csv",
+            ]
         return "\n".join(lines)
 
 
@@ -308,6 +328,8 @@ def run_study(
                 "model": dict(spec.model),
                 "background": dict(spec.background),
                 "experiment": [dict(e) for e in spec.experiments],
+                **({"controls": dict(spec.controls)} if spec.controls else {}),
+                **({"pooling": dict(spec.pooling)} if spec.pooling else {}),
             }
             ledger.set(
                 "spec",
@@ -334,6 +356,8 @@ def run_study(
     method = st.get("method", "paired_t" if d.kind == "paired" else "welch")
     ace = estimate_ace(result, method=method, ci=st.get("ci", 0.95), rng=seed).to_frame()
     truth = _truth(spec, model, background, arms)
+    controls = _controls(spec, model, background, arms, ace, result.table, truth, seed)
+    pooled = _pooling(spec, result.table, seed)
     manifest = {
         "study": st.get("name", "study"),
         "created": datetime.now(UTC).isoformat(),
@@ -359,6 +383,8 @@ def run_study(
         "interval_covers": INTERVAL_COVERS,
         "truth": None if truth is None else "reference_ace / closed form (oracle)",
     }
+    if pooled is not None:
+        manifest["pooling"] = _pooling_manifest(pooled)
     run = write_report(
         out_dir,
         ace=ace,
@@ -368,12 +394,86 @@ def run_study(
         truth=truth,
         design=d.to_frame(),
         figures=figures,
+        controls=None if controls is None else controls.to_frame(),
+        pooled=None if pooled is None else pooled.to_frame(),
     )
+    if pooled is not None:
+        run.files["posterior.nc"] = pooled.save(run.path / "posterior.nc")
     if truth is not None:
         ace = ace.merge(
             truth[["experiment", "label", "true_ace"]], on=["experiment", "label"], how="left"
         )
-    return StudyOutcome(run, ace, result, manifest)
+    return StudyOutcome(run, ace, result, manifest, controls, pooled)
+
+
+def _controls(
+    spec: StudySpec,
+    model: Model,
+    background: bgs.Background,
+    arms: list[Arm],
+    ace: pd.DataFrame,
+    ice: pd.DataFrame,
+    truth: pd.DataFrame | None,
+    seed: int,
+) -> Any:
+    """The controls named in ``[controls]`` (a ControlReport), or None."""
+    c = spec.controls
+    if not c:
+        return None
+    from .controls import background_sensitivity, evaluate_controls
+
+    sensitivity = None
+    if c.get("sensitivity_backgrounds"):
+        wanted = c.get("sensitivity_experiments") or [e["name"] for e in spec.experiments]
+        populations = {"study background": background}
+        for b in c["sensitivity_backgrounds"]:
+            name = " ".join(f"{k}={v}" for k, v in b.items() if k != "length")
+            populations[name] = build_background(replace(spec, background=b), model.alphabet.name)
+        chosen = [a for a in arms if a.experiment in wanted]
+        sensitivity = background_sensitivity(
+            model, chosen, populations, n=spec.study.get("n", 200), rng=seed
+        )
+    return evaluate_controls(
+        ace, ice=ice, truth=truth, positive=c.get("positive", ()), negative=c.get("negative", ()),
+        placebo=c.get("placebo", ()), gc=c.get("gc", ()), null=c.get("null", ()),
+        calibrate=c.get("calibrate", ()), sensitivity=sensitivity, alpha=c.get("alpha", 0.05),
+        power=c.get("power", 0.8), min_effect=c.get("min_effect", 0.0),
+    )  # fmt: skip
+
+
+def _pooling(spec: StudySpec, ice: pd.DataFrame, seed: int) -> Any:
+    """A hierarchical fit of the experiments named in ``[pooling]`` (HierarchicalFit), or None."""
+    p = spec.pooling
+    if not p:
+        return None
+    from .hierarchical import fit_hierarchical
+
+    sub = ice[ice["experiment"].isin(p["experiments"])].dropna(axis=1, how="all")
+    return fit_hierarchical(
+        sub, curve=p.get("curve"), groups=p.get("groups", ()), effects=p.get("effects", "normal"),
+        draws=p.get("draws", 1000), tune=p.get("tune", 1000), chains=p.get("chains", 2),
+        target_accept=p.get("target_accept", 0.9), random_seed=seed,
+        hdi_prob=p.get("hdi_prob", 0.95), min_effect=p.get("min_effect", 0.0),
+        diagnostics=p.get("diagnostics", "warn"),
+    )  # fmt: skip
+
+
+def _pooling_manifest(fit: Any) -> dict[str, Any]:
+    st, d = fit.settings, fit.diagnostics
+    text = (
+        f"Partially pooled effects of {', '.join(sorted(set(fit.table['experiment'])))}: "
+        f"{st['effects']} condition effects"
+        + (f" around a random-walk curve over {st['curve']}" if st["curve"] else "")
+        + f", fitted to per-condition mean ICE and SE ({st['parameterization']} "
+        f"parameterization, {st['chains']} chains x {st['draws']} draws). Diagnostics: max "
+        f"R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, min tail ESS "
+        f"{d.min_ess_tail:.0f}, {d.divergences} divergences "
+        f"({'all thresholds met' if d.passed else 'FAILED: ' + '; '.join(d.failures())}). "
+        "Draws: posterior.nc."
+    )
+    return {"description": text, "hdi_prob": st["hdi_prob"], "min_effect": st["min_effect"],
+            "max_r_hat": d.max_r_hat, "min_ess_bulk": d.min_ess_bulk,
+            "divergences": d.divergences, "parameterization": st["parameterization"]}  # fmt: skip
 
 
 @contextmanager
