@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._rng import unit_keys
 from .alphabet import Alphabet, decode, get_alphabet
 from .designs import CONTROL, Design
 from .io import write_fasta
@@ -76,11 +75,7 @@ def library_table(
         seqs = [bg] + [
             arm.intervention.apply_keyed(bg, arm.keys(design.seed, ids)) for arm in design.arms
         ]
-        codes = np.concatenate(seqs)
-        bg_keys = unit_keys(design.seed, ids, "background")
-        frame["unit_seed"] = np.concatenate(
-            [bg_keys] + [a.keys(design.seed, ids) for a in design.arms]
-        )
+        codes = np.concatenate(seqs)  # the order of design.to_frame(): controls, then each arm
     else:
         assign = design.assignment(ids)
         order = [ids[assign == -1]] + [ids[assign == i] for i in range(len(design.arms))]
