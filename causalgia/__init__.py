@@ -54,6 +54,8 @@ _EXPORTS: dict[str, str] = {
     "ice_map": "icemap",
     "global_ice_map": "icemap",
     "validate": "validation",
+    "fit_hierarchical": "hierarchical",
+    "evaluate_controls": "controls",
     "write_report": "report",
     "run_study": "study",
     "read_deepbind": "deepbind",

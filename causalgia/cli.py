@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--out", default="docs/validation.md", help="Markdown report to write")
     validate.add_argument("--reps", type=int, help="override R (coverage and type-I replicates)")
     validate.add_argument("--from-raw", help="re-render the report from a raw results JSON")
+    validate.add_argument(
+        "--no-sbc", action="store_true", help="skip the hierarchical model's SBC section"
+    )
     return parser
 
 
@@ -79,6 +82,8 @@ def _validate(args: argparse.Namespace) -> int:
     config = ValidationConfig.quick() if args.quick else ValidationConfig.full()
     if args.reps is not None:
         config = replace(config, reps=args.reps)
+    if args.no_sbc:
+        config = replace(config, sbc=False)
     if args.from_raw is None:
         print(f"causalgia validate: mode {config.mode}, R = {config.reps:,}", file=sys.stderr)
     report = validate(out=args.out, config=config, from_raw=args.from_raw, log=_stderr)

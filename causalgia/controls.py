@@ -236,9 +236,7 @@ def null_kmer_arms(
     return arms
 
 
-def gc_control_arm(
-    motif: str | Motif, position: int, *, experiment: str = "gc_control"
-) -> Arm:
+def gc_control_arm(motif: str | Motif, position: int, *, experiment: str = "gc_control") -> Arm:
     """A GC-rich pattern (GCGC...) of the motif's width at the motif's position.
 
     Examples
@@ -450,7 +448,9 @@ def empirical_null(
     alpha, power = check_probability("alpha", alpha), check_probability("power", power)
     nul = _select(ace, null, "empirical null")
     if len(nul) < 3:
-        raise EstimationError(f"the empirical null needs at least 3 control effects, got {len(nul)}")
+        raise EstimationError(
+            f"the empirical null needs at least 3 control effects, got {len(nul)}"
+        )
     se = nul["se"].to_numpy(dtype=float)
     if np.any(se <= 0):
         raise EstimationError(
@@ -591,8 +591,10 @@ def background_sensitivity(
         if (sub["se"] > 0).all():
             res = combine_effects(sub["ace"].to_numpy(), sub["se"].to_numpy() ** 2)
             het = float(res.test_homogeneity().pvalue)
-        spread.append({"experiment": _e, "label": _l, "ace_range": sub["ace"].max() - sub["ace"].min(),
-                       "heterogeneity_p": het})  # fmt: skip
+        ace_range = float(sub["ace"].max() - sub["ace"].min())
+        spread.append(
+            {"experiment": _e, "label": _l, "ace_range": ace_range, "heterogeneity_p": het}
+        )
     spread_df = pd.DataFrame(spread)
     table = table.merge(spread_df, on=["experiment", "label"], how="left")
     keep = ["background", "experiment", "label", "ace", "se", "ci_low", "ci_high", "ace_range",

@@ -422,7 +422,8 @@ def _controls_lines(controls: pd.DataFrame | None) -> list[str]:
     mark = {"True": "PASS", "False": "FAIL"}
     lines = ["## Controls", "", "| check | result | explanation |", "|---|---|---|"]
     for r in controls.itertuples(index=False):
-        lines.append(f"| {_fmt(r.check_name)} | {mark.get(str(r.passed), 'info')} | {_fmt(r.text)} |")
+        verdict = mark.get(str(r.passed), "info")
+        lines.append(f"| {_fmt(r.check_name)} | {verdict} | {_fmt(r.text)} |")
     return [*lines, ""]
 
 
@@ -439,8 +440,9 @@ def _pooled_lines(
     table = _with_truth(pooled, truth)
     params = [c for c in CURVE_COLUMNS if c in table.columns and table[c].notna().any()]
     extra = ["true_ace"] if "true_ace" in table.columns else []
-    head = ["label", *params, "raw ACE ± SE", "pooled mean", f"{level:.0%} HDI", "P(>0)",
-            "P(|.|>min)", "R-hat", "bulk ESS", *extra]  # fmt: skip
+    meaningful = f"P(\\|θ\\| > {_fmt(info.get('min_effect', 0.0))})"
+    head = ["label", *params, "raw ACE ± SE", "pooled mean", f"{level:.0%} HDI", "P(θ > 0)",
+            meaningful, "R-hat", "bulk ESS", *extra]  # fmt: skip
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in table.iterrows():
         cells = [_fmt(r["label"]), *(_fmt(r[c]) for c in params)]
@@ -470,9 +472,11 @@ def _draw_pooled(
         ax = fig.add_subplot()
         plot_effect_curve(sub, x=x, experiment=experiment, truth=truth, ax=ax,
                           title=f"{experiment}: pooled (posterior mean, HDI band)")  # fmt: skip
+        ax.lines[0].set_label("pooled posterior mean, HDI")
         raw = ace[ace["experiment"] == experiment].sort_values(x)
-        ax.errorbar(raw[x], raw["ace"], yerr=[raw["ace"] - raw["ci_low"], raw["ci_high"] - raw["ace"]],
-                    fmt="s", ms=3, color="0.35", lw=0.8, capsize=2, label="raw ACE, 95% CI")  # fmt: skip
+        err = [raw["ace"] - raw["ci_low"], raw["ci_high"] - raw["ace"]]
+        ax.errorbar(raw[x], raw["ace"], yerr=err, fmt="s", ms=3, color="0.35", lw=0.8,
+                    capsize=2, label="raw ACE, 95% CI")  # fmt: skip
         ax.legend(frameon=False, fontsize="small")
         name = f"figures/pooled_{_safe_name(experiment, taken)}.png"
         fig.savefig(folder.parent / name, dpi=120)

@@ -9,14 +9,15 @@ cover the ACE simultaneously at every round, hence also at the data-dependent st
 
 The confidence sequence is the two-sided normal-mixture boundary of Robbins (1970), in the
 asymptotic form of Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas (2024, "Time-uniform central
-limit theory and asymptotic confidence sequences", Ann. Statist. 52(6); eq. (3.3) with the
-running sample SD σ̂_t)::
+limit theory and asymptotic confidence sequences", Ann. Statist. 52(6)), which plugs in the
+running sample SD σ̂_t::
 
     mean_t ± σ̂_t · sqrt( 2(tρ² + 1) / (t²ρ²) · log( sqrt(tρ² + 1) / α ) ),
     ρ² = (−2 log α + log(−2 log α + 1)) / t*,
 
-tuned to be narrowest at ``t* = t_star`` backgrounds (Howard, Ramdas, McAuliffe & Sekhon 2021,
-"Time-uniform, nonparametric, nonasymptotic confidence sequences", Ann. Statist. 49(2), §3).
+tuned to be narrowest at ``t* = t_star`` backgrounds (the normal-mixture boundary is reviewed by
+Howard, Ramdas, McAuliffe & Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic confidence
+sequences", Ann. Statist. 49(2)).
 Its validity is asymptotic in the first look (σ̂ must be a good estimate by then), so the
 first round should have a few dozen backgrounds. The price of anytime validity is a wider
 interval at a given n (≈1.5× the t interval near t*); the saving comes from dropping arms

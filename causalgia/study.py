@@ -460,12 +460,20 @@ def _pooling(spec: StudySpec, ice: pd.DataFrame, seed: int) -> Any:
 
 def _pooling_manifest(fit: Any) -> dict[str, Any]:
     st, d = fit.settings, fit.diagnostics
+    if st["curve"] and st["tau"] == 0:
+        shape = (
+            f"a random-walk curve over {st['curve']} ({st['curve_parameterization']}; one "
+            f"condition per {st['curve']} value, so the curve is the condition effect)"
+        )
+    else:
+        shape = f"{st['effects']} condition effects ({st['parameterization']})" + (
+            f" around a random-walk curve over {st['curve']}" if st["curve"] else ""
+        )
     text = (
         f"Partially pooled effects of {', '.join(sorted(set(fit.table['experiment'])))}: "
-        f"{st['effects']} condition effects"
-        + (f" around a random-walk curve over {st['curve']}" if st["curve"] else "")
-        + f", fitted to per-condition mean ICE and SE ({st['parameterization']} "
-        f"parameterization, {st['chains']} chains x {st['draws']} draws). Diagnostics: max "
+        f"{shape}, fitted to the per-condition mean ICE and its SE ({st['chains']} chains x "
+        f"{st['draws']} draws after {st['tune']} tuning steps). HDI = highest-density "
+        f"interval. Diagnostics: max "
         f"R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, min tail ESS "
         f"{d.min_ess_tail:.0f}, {d.divergences} divergences "
         f"({'all thresholds met' if d.passed else 'FAILED: ' + '; '.join(d.failures())}). "

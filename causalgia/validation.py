@@ -78,6 +78,7 @@ class ValidationConfig:
     reference_n: int = 100_000
     seed: int = 20_250_301
     mode: str = "full"
+    sbc: bool = True
 
     @classmethod
     def full(cls) -> ValidationConfig:
@@ -635,9 +636,16 @@ def _versions() -> dict[str, str]:
 
 
 def run_validation(
-    config: ValidationConfig | None = None, *, log: Callable[[str], None] | None = None
+    config: ValidationConfig | None = None,
+    *,
+    log: Callable[[str], None] | None = None,
+    checkpoint: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run every study and return the raw results (JSON-safe).
+
+    With ``checkpoint``, the results so far are written there after every study, and a run
+    with the same configuration picks up the studies already done (each study depends only on
+    its own seed, so the results are those of an uninterrupted run).
 
     Examples
     --------
@@ -647,79 +655,130 @@ def run_validation(
     """
     config = ValidationConfig.quick() if config is None else config
     say = log or (lambda msg: None)
-    start = time.perf_counter()
-    raw: dict[str, Any] = {"config": asdict(config), "versions": _versions()}
-    reg = regimes()
-    sds = {
-        name: reference_sd(r, config.reference_n, _seed(config, "reference", name))
-        for name, r in reg.items()
-    }
-    raw["regimes"] = [
-        {
-            "regime": r.name,
-            "description": r.description,
-            "true_ace": r.truth().tolist(),
-            "sd_ice": sds[r.name].tolist(),
-        }
-        for r in reg.values()
-    ]
-    coverage = []
-    for name, regime in reg.items():
-        for n in config.ns:
-            say(f"coverage: {name}, n = {n}, R = {config.reps}")
-            coverage += coverage_study(
-                regime,
-                n,
-                config.reps,
-                seed=_seed(config, "coverage", name, n),
-                n_boot=config.n_boot,
-                sd_true=sds[name],
+    raw: dict[str, Any] = {"config": _jsonable(asdict(config)), "versions": _versions()}
+    path = None if checkpoint is None else Path(checkpoint)
+    if path is not None and path.is_file():
+        saved = json.loads(path.read_text())
+        same = {k: v for k, v in saved.get("config", {}).items() if k != "sbc"}
+        if same == {k: v for k, v in raw["config"].items() if k != "sbc"}:
+            keep = (
+                ("config", "versions")
+                if config.sbc == saved["config"].get("sbc")
+                else ("config", "versions", "sbc")
             )
-    raw["coverage"] = coverage
-    type_one = []
-    for control in CONTROLS:
-        for n in config.ns:
-            say(f"type-I: {control}, n = {n}")
-            type_one += type_one_study(
-                control,
-                n,
-                config.reps,
-                seed=_seed(config, "null", control, n),
-                n_perm=config.n_perm,
-            )
-    raw["type_one"] = type_one
-    say("power")
-    raw["power"] = power_study(
-        30,
-        config.power_reps,
-        seed=_seed(config, "power"),
-        effects_se=(0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0),
-    )
-    say("FDR")
-    raw["fdr"] = fdr_study(config.fdr_reps, seed=_seed(config, "fdr"))
-    say("paired vs unpaired")
-    raw["paired_unpaired"] = paired_unpaired_study(config.pair_reps, seed=_seed(config, "pair"))
-    say("sequential")
-    seq = [
-        sequential_study(r, config.seq_reps, seed=_seed(config, "seq", name), sd_true=sds[name])
-        for name, r in reg.items()
-    ]
-    panel = mixed_panel()
-    panel_sd = reference_sd(panel, config.reference_n, _seed(config, "reference", "panel"))
-    seq.append(
-        sequential_study(
-            panel, config.seq_reps, seed=_seed(config, "seq", "panel"), sd_true=panel_sd
-        )
-    )
-    raw["sequential"] = seq
-    say("contrasts")
-    raw["contrasts"] = contrast_study(config.contrast_reps, seed=_seed(config, "contrast"))
-    raw["sbc"] = _sbc(config, say)
-    raw["runtime_s"] = round(time.perf_counter() - start, 1)
+            raw.update({k: v for k, v in saved.items() if k not in keep})
+            say(f"resuming from {path}: {', '.join(k for k in saved if k in _STEPS)} done")
+    elapsed = float(raw.get("runtime_s", 0.0))
+    for key in _STEPS:
+        if key in raw:
+            continue
+        start = time.perf_counter()
+        raw[key] = _STEPS[key](config, raw, say)
+        elapsed += time.perf_counter() - start
+        raw["runtime_s"] = round(elapsed, 1)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(raw, sort_keys=True))
     return raw
 
 
+def _sds(raw: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {r["regime"]: np.asarray(r["sd_ice"], dtype=float) for r in raw["regimes"]}
+
+
+def _step_regimes(config: ValidationConfig, raw: dict[str, Any], say: Any) -> list[Any]:
+    say("reference runs")
+    out = []
+    for name, r in regimes().items():
+        sd = reference_sd(r, config.reference_n, _seed(config, "reference", name))
+        out.append(
+            {
+                "regime": name,
+                "description": r.description,
+                "true_ace": r.truth().tolist(),
+                "sd_ice": sd.tolist(),
+            }
+        )
+    return out
+
+
+def _step_coverage(config: ValidationConfig, raw: dict[str, Any], say: Any) -> list[Any]:
+    sds, rows = _sds(raw), []
+    for name, regime in regimes().items():
+        for n in config.ns:
+            say(f"coverage: {name}, n = {n}, R = {config.reps}")
+            seed = _seed(config, "coverage", name, n)
+            rows += coverage_study(
+                regime, n, config.reps, seed=seed, n_boot=config.n_boot, sd_true=sds[name]
+            )
+    return rows
+
+
+def _step_type_one(config: ValidationConfig, raw: dict[str, Any], say: Any) -> list[Any]:
+    rows = []
+    for control in CONTROLS:
+        for n in config.ns:
+            say(f"type-I: {control}, n = {n}")
+            seed = _seed(config, "null", control, n)
+            rows += type_one_study(control, n, config.reps, seed=seed, n_perm=config.n_perm)
+    return rows
+
+
+def _step_sequential(config: ValidationConfig, raw: dict[str, Any], say: Any) -> list[Any]:
+    say("sequential")
+    sds = _sds(raw)
+    rows = [
+        sequential_study(r, config.seq_reps, seed=_seed(config, "seq", name), sd_true=sds[name])
+        for name, r in regimes().items()
+    ]
+    panel = mixed_panel()
+    panel_sd = reference_sd(panel, config.reference_n, _seed(config, "reference", "panel"))
+    seed = _seed(config, "seq", "panel")
+    rows.append(sequential_study(panel, config.seq_reps, seed=seed, sd_true=panel_sd))
+    return rows
+
+
+def _step_power(config: ValidationConfig, raw: dict[str, Any], say: Any) -> list[Any]:
+    say("power")
+    effects = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+    return power_study(30, config.power_reps, seed=_seed(config, "power"), effects_se=effects)
+
+
+def _step_fdr(config: ValidationConfig, raw: dict[str, Any], say: Any) -> list[Any]:
+    say("FDR")
+    return fdr_study(config.fdr_reps, seed=_seed(config, "fdr"))
+
+
+def _step_pair(config: ValidationConfig, raw: dict[str, Any], say: Any) -> list[Any]:
+    say("paired vs unpaired")
+    return paired_unpaired_study(config.pair_reps, seed=_seed(config, "pair"))
+
+
+def _step_contrasts(config: ValidationConfig, raw: dict[str, Any], say: Any) -> list[Any]:
+    say("contrasts")
+    return contrast_study(config.contrast_reps, seed=_seed(config, "contrast"))
+
+
+def _step_sbc(config: ValidationConfig, raw: dict[str, Any], say: Any) -> dict[str, Any]:
+    return _sbc(config, say)
+
+
+_STEPS: dict[str, Callable[[ValidationConfig, dict[str, Any], Any], Any]] = {
+    "regimes": _step_regimes,
+    "coverage": _step_coverage,
+    "type_one": _step_type_one,
+    "power": _step_power,
+    "fdr": _step_fdr,
+    "paired_unpaired": _step_pair,
+    "sequential": _step_sequential,
+    "contrasts": _step_contrasts,
+    "sbc": _step_sbc,
+}
+
+
 def _sbc(config: ValidationConfig, say: Callable[[str], None]) -> dict[str, Any]:
+    if not config.sbc:
+        return {"available": False, "note": "skipped (ValidationConfig.sbc is False)"}
     try:
         hierarchical = importlib.import_module("causalgia.hierarchical")
     except ImportError:
@@ -728,7 +787,10 @@ def _sbc(config: ValidationConfig, say: Callable[[str], None]) -> dict[str, Any]
     if section is None:
         return {"available": False, "note": "causalgia.hierarchical has no sbc_section yet"}
     say("hierarchical SBC")
-    markdown, data = section(config.mode != "full")
+    try:
+        markdown, data = section(config.mode != "full")
+    except Exception as err:  # an unfinished section must not lose the other studies
+        return {"available": False, "note": f"sbc_section raised {type(err).__name__}: {err}"}
     return {"available": True, "markdown": str(markdown), "raw": _jsonable(data)}
 
 
@@ -777,7 +839,9 @@ def validate(
     """Run (or re-render from ``from_raw``) the validation studies and write the report.
 
     Writes the raw results as JSON (``raw_path``, default ``out`` with suffix ``.json``) and
-    the Markdown report that quotes the raw results' SHA-256.
+    the Markdown report that quotes the raw results' SHA-256. While running, finished studies
+    are kept in ``<raw_path stem>.partial.json``; an interrupted run started again with the
+    same configuration resumes from there (the file is removed on success).
 
     Examples
     --------
@@ -789,13 +853,16 @@ def validate(
         raw = json.loads(Path(from_raw).read_text())
     else:
         cfg = config or (ValidationConfig.quick() if quick else ValidationConfig.full())
-        raw = run_validation(cfg, log=log)
+        partial = raw_file.with_suffix(".partial.json")
+        raw = run_validation(cfg, log=log, checkpoint=partial)
     raw = json.loads(json.dumps(raw, sort_keys=True))  # render exactly what is stored
     digest = results_hash(raw)
     out.parent.mkdir(parents=True, exist_ok=True)
     raw_file.parent.mkdir(parents=True, exist_ok=True)
     raw_file.write_text(json.dumps(raw, sort_keys=True, indent=1) + "\n")
     out.write_text(render_markdown(raw, digest, raw_name=raw_file.name))
+    if from_raw is None:
+        raw_file.with_suffix(".partial.json").unlink(missing_ok=True)
     return ValidationReport(out, raw_file, digest, raw)
 
 

@@ -64,8 +64,8 @@ def test_random_kmers_match_length_and_gc_and_avoid_the_motif():
     cons, rc = MOTIF.replace("U", "T"), "CATGCA"
     for k in kmers:
         dna = k.replace("U", "T")
-        assert sum(a != b for a, b in zip(dna, cons)) >= 2
-        assert sum(a != b for a, b in zip(dna, rc)) >= 2
+        assert sum(a != b for a, b in zip(dna, cons, strict=True)) >= 2
+        assert sum(a != b for a, b in zip(dna, rc, strict=True)) >= 2
     assert random_kmers(MOTIF, 30, rng=4) == kmers != random_kmers(MOTIF, 30, rng=5)
     assert set(random_kmers("GATA", 3, rng=0)[0]) <= set("ACGT")
     with pytest.raises(OptionError, match="found only"):
@@ -231,7 +231,13 @@ def test_evaluate_controls_schema(study):
     assert isinstance(report, ControlReport) and len(report) == 5
     frame = report.to_frame()
     assert list(frame.columns) == ["check_name", "passed", "text"]
-    assert frame["check_name"].tolist() == ["positive", "negative", "placebo", "gc", "empirical_null"]
+    assert frame["check_name"].tolist() == [
+        "positive",
+        "negative",
+        "placebo",
+        "gc",
+        "empirical_null",
+    ]
     assert frame["passed"].tolist() == [True, True, True, False, False]
     assert report.passed is False
     for r in report:
@@ -243,3 +249,42 @@ def test_evaluate_controls_schema(study):
         evaluate_controls(ace, negative=["nope"])
     with pytest.raises(KeyError, match="no control named"):
         report["spacing"]
+
+
+# -- specs: `causalgia run` runs the controls named in [controls] ----------------------------
+
+
+def test_spec_controls_run_and_report(tmp_path):
+    from causalgia.config import parse_spec
+    from causalgia.errors import ConfigError
+    from causalgia.study import run_study
+
+    raw = {
+        "study": {"n": 100, "seed": 3},
+        "model": {"builtin": "rbp_oracle"},
+        "background": {"kind": "iid", "length": 41},
+        "experiment": [
+            {"name": "motif", "type": "positions", "motif": MOTIF, "positions": [18, 35]},
+            {"name": "null", "type": "random_kmers", "motif": MOTIF, "position": 18,
+             "n_kmers": 6, "n_scrambles": 2},
+            {"name": "placebo", "type": "identity"},
+        ],
+        "controls": {"positive": ["motif"], "negative": ["null"], "placebo": ["placebo"],
+                     "null": ["null"], "calibrate": ["motif"], "min_effect": 0.2,
+                     "sensitivity_backgrounds": [{"kind": "iid", "length": 41, "gc": 0.7}],
+                     "sensitivity_experiments": ["motif"]},
+    }  # fmt: skip
+    out = run_study(parse_spec(raw), tmp_path / "run", figures=False)
+    names = [r.check_name for r in out.controls]
+    assert names == ["positive", "negative", "placebo", "empirical_null", "background_sensitivity"]
+    assert len(out.ace[out.ace["experiment"] == "null"]) == 8
+    table = pd.read_csv(tmp_path / "run" / "controls.csv")
+    assert table["check_name"].tolist() == names
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## Controls" in report and "| placebo | PASS |" in report
+    assert "controls:" in out.summary()
+    no_hash_change = parse_spec({k: v for k, v in raw.items() if k != "controls"})
+    assert no_hash_change.controls == {}
+    bad = {**raw, "controls": {"negative": ["nope"]}}
+    with pytest.raises(ConfigError, match=r"controls.negative names \['nope'\]"):
+        parse_spec(bad)

@@ -118,14 +118,16 @@ def test_build_does_not_sample_and_names_dims(table, monkeypatch):
         t, within=["replicate"], groups=["motif"], curve="position", effects="student_t"
     )
     assert isinstance(model, pm.Model)
-    assert {"mu", "tau", "sd_motif", "curve_sd", "curve", "theta", "sd_replicate"} <= set(
-        model.named_vars
-    )
+    assert {"mu", "sd_motif", "curve_sd", "curve", "theta", "sd_replicate"} <= set(model.named_vars)
+    assert "tau" not in model.named_vars  # one condition per position: the curve is the effect
     assert len(model.coords["condition"]) == J and len(model.coords["cell"]) == 2 * J
     assert model.coords["motif"] == ("A", "B") and len(model.coords["position"]) == J
     assert model.named_vars_to_dims["theta"] == ("condition",)
-    marginal = build_effect_model(table, curve="position")
+    marginal = build_effect_model(table)
     assert "theta" not in marginal.named_vars and "z" not in marginal.named_vars
+    two = pd.concat([table.assign(strand=s) for s in "+-"], ignore_index=True)
+    shared = build_effect_model(two, by=["label", "strand"], curve="position")
+    assert "tau" in shared.named_vars and len(shared.coords["condition"]) == 2 * J
     full = build_effect_model(table, likelihood="full")
     assert "sigma" in full.named_vars and "theta" in full.named_vars
 
@@ -139,6 +141,17 @@ def test_bad_options_name_the_argument(table):
         build_effect_model(table, effects="student_t", parameterization="marginal")
     with pytest.raises(OptionError, match="sampler='stan'"):
         fit_hierarchical(table, sampler="stan")
+
+
+def test_curve_parameterization_follows_the_information_in_the_data():
+    from causalgia.effectstats import _curve, _curve_parameterization
+
+    x = np.arange(12)
+    cond = pd.DataFrame({"condition": x.astype(str), "position": x,
+                         "ace": np.sin(x / 2.0), "se": 0.003})  # fmt: skip
+    spec = _curve(cond, "position")
+    assert _curve_parameterization(cond, spec) == "centred"  # precise: the data pin the curve
+    assert _curve_parameterization(cond.assign(se=0.5), spec) == "noncentred"  # noisy
 
 
 # -- plumbing with pymc.testing.mock_sample -------------------------------------------------
@@ -163,7 +176,7 @@ def test_plumbing_schema_with_mock_sample(table, mock_pymc_sample, tmp_path):
                 "p_meaningful", "r_hat", "ess_bulk", "ess_tail"]  # fmt: skip
     assert list(frame.columns) == expected and len(frame) == J
     assert fit.idata.posterior["theta"].dims == ("chain", "draw", "condition")
-    assert set(fit.hyper["parameter"]) >= {"mu", "tau", "sd_motif", "curve_sd", "curve[0.0]"}
+    assert set(fit.hyper["parameter"]) >= {"mu", "sd_motif", "curve_sd", "curve[0.0]"}
     path = fit.save(tmp_path / "posterior.nc")
     back = HierarchicalFit.load(path)
     pd.testing.assert_frame_equal(back.to_frame(), frame)
@@ -196,7 +209,10 @@ def test_pooled_mean_agrees_with_random_effects_meta_analysis(fit50):
         res = combine_effects(frame["ace"].to_numpy(), frame["se"].to_numpy() ** 2,
                               method_re=method)  # fmt: skip
         # the posterior mean of mu and the RE estimate differ by far less than the posterior SD
-        assert abs(hyper.loc["mu", "post_mean"] - res.mean_effect_re) < 0.3 * hyper.loc["mu", "post_sd"]
+        assert (
+            abs(hyper.loc["mu", "post_mean"] - res.mean_effect_re)
+            < 0.3 * hyper.loc["mu", "post_sd"]
+        )
         assert abs(hyper.loc["mu", "post_sd"] / res.sd_eff_w_re - 1) < 0.15
         assert abs(hyper.loc["tau", "post_mean"] - np.sqrt(res.tau2)) < hyper.loc["tau", "post_sd"]
 
@@ -223,7 +239,7 @@ def test_marginal_parameterization_gives_the_same_posterior(fit50, table):
 
 
 def closed_form(y: np.ndarray, se: np.ndarray, tau: float, s: float) -> tuple:
-    """Exact posterior of theta | y with mu ~ N(0, s^2), theta_j = mu + tau z_j, y ~ N(theta, se)."""
+    """Exact posterior of theta | y: mu ~ N(0, s^2), theta_j = mu + tau z_j, y ~ N(theta, se)."""
     prior = s**2 * np.ones((y.size, y.size)) + tau**2 * np.eye(y.size)
     gain = prior @ np.linalg.inv(prior + np.diag(se**2))
     return gain @ y, np.sqrt(np.diag(prior - gain @ prior))
@@ -327,3 +343,28 @@ def test_partial_pooling_wins_in_repeated_simulations():
         frame, truth = fit.to_frame(), bump(np.arange(J))
         wins += np.mean((frame["post_mean"] - truth) ** 2) < np.mean((frame["ace"] - truth) ** 2)
     assert wins >= 95
+
+
+def test_spec_pooling_writes_posterior_and_pooled_curve(tmp_path):
+    from causalgia.config import parse_spec
+    from causalgia.study import run_study
+
+    raw = {
+        "study": {"n": 60, "seed": 5},
+        "model": {"builtin": "rbp_oracle"},
+        "background": {"kind": "iid", "length": 41},
+        "experiment": [{"name": "position", "type": "positions", "motif": "UGCAUG",
+                        "positions": [0, 6, 12, 18, 24, 30, 35]}],
+        "pooling": {"experiments": ["position"], "curve": "position", "draws": 1000,
+                    "tune": 1000, "chains": 2, "min_effect": 0.2, "diagnostics": "raise"},
+    }  # fmt: skip
+    out = run_study(parse_spec(raw), tmp_path / "run", figures=True)
+    run = tmp_path / "run"
+    assert (run / "posterior.nc").is_file() and (run / "figures" / "pooled_position.png").is_file()
+    back = HierarchicalFit.load(run / "posterior.nc")
+    pd.testing.assert_frame_equal(back.to_frame(), out.pooled.to_frame())
+    pooled = pd.read_csv(run / "pooled.csv")
+    assert len(pooled) == 7 and {"post_mean", "hdi_low", "hdi_high"} <= set(pooled.columns)
+    report = (run / "report.md").read_text()
+    assert "## Pooled estimates (hierarchical model)" in report
+    assert "figures/pooled_position.png" in report and "P(\\|θ\\| > 0.2)" in report

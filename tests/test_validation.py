@@ -30,6 +30,7 @@ TINY = V.ValidationConfig(
     pair_reps=2,
     reference_n=2000,
     mode="test",
+    sbc=False,
 )
 
 
@@ -74,6 +75,25 @@ def test_report_re_renders_identically_from_the_raw_results(report, tmp_path):
     assert out.read_text() == report.markdown.read_text()
 
 
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    path = tmp_path / "partial.json"
+    whole = V.run_validation(TINY, checkpoint=path)
+    saved = json.loads(path.read_text())
+    for key in ("sequential", "contrasts", "sbc"):
+        del saved[key]
+    path.write_text(json.dumps(saved))
+    seen: list[str] = []
+    resumed = V.run_validation(TINY, checkpoint=path, log=seen.append)
+    assert seen[0].startswith("resuming") and "coverage" in seen[0]
+    assert not any(msg.startswith("coverage") for msg in seen)
+    assert _stable(resumed) == _stable(whole)
+
+
+def _stable(raw: dict) -> dict:
+    canonical = json.loads(json.dumps(raw, sort_keys=True))
+    return {k: v for k, v in canonical.items() if k not in ("runtime_s", "versions")}
+
+
 def test_hash_changes_with_the_results():
     raw = {"coverage": [{"coverage": 0.95}]}
     assert V.results_hash(raw) != V.results_hash({"coverage": [{"coverage": 0.951}]})
@@ -105,7 +125,7 @@ def test_sbc_section_is_included_when_hierarchical_provides_it(monkeypatch):
     fake.sbc_section = lambda quick: ("SBC ranks look uniform (fake).", {"quick": quick})
     monkeypatch.setitem(sys.modules, "causalgia.hierarchical", fake)
     monkeypatch.setattr(causalgia, "hierarchical", fake, raising=False)
-    sbc = V._sbc(TINY, lambda msg: None)
+    sbc = V._sbc(V.ValidationConfig.quick(), lambda msg: None)
     assert sbc["available"] and sbc["raw"] == {"quick": True}
     raw = {"config": {"reps": 1, "mode": "test"}, "sbc": sbc}
     assert "SBC ranks look uniform (fake)." in V.render_markdown(raw, "0" * 64)
