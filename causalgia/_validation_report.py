@@ -67,14 +67,21 @@ def _headline(raw: dict[str, Any]) -> list[str]:
     if not heavy.empty:
         parts = ", ".join(f"{r.coverage:.3f} at n = {r.n}" for r in heavy.itertuples())
         lines.append(f"Heavy-tailed ICEs: paired t coverage {parts}.")
-    cl = cov[(cov["estimator"] == "cluster_robust") & (cov["n"] >= 30)]
-    wrong = cov[(cov["estimator"] == "pooled_iid_wrong") & (cov["n"] >= 30)]
+    light_cov = cov[cov["regime"] != "heavy_tailed"]
+    cl = light_cov[light_cov["estimator"] == "cluster_robust"]
+    wrong = cov[(cov["estimator"] == "pooled_iid_wrong") & (cov["regime"] == "homogeneous")]
     if not cl.empty:
-        lines.append(
-            f"Cluster-robust pooled intervals: {cl['coverage'].min():.3f}–"
-            f"{cl['coverage'].max():.3f} (n ≥ 30); treating positions of one background as "
-            f"independent gives {wrong['coverage'].min():.3f}–{wrong['coverage'].max():.3f}."
+        text = (
+            f"Cluster-robust intervals for an effect pooled over several positions per "
+            f"background: {cl['coverage'].min():.3f}–{cl['coverage'].max():.3f} (light-tailed "
+            "ICEs, every n)"
         )
+        if not wrong.empty:
+            text += (
+                f"; treating the correlated positions as independent units gives "
+                f"{wrong['coverage'].min():.3f}–{wrong['coverage'].max():.3f}"
+            )
+        lines.append(text + ".")
     t1 = pd.DataFrame(raw.get("type_one", []))
     if not t1.empty:
         tt = t1[t1["test"] == "paired_t"]
@@ -167,7 +174,11 @@ def render_markdown(raw: dict[str, Any], digest: str, *, raw_name: str = "valida
             "control). True ACEs are exact closed forms; SDs come from a large reference run "
             "(last value: SD of the per-background mean over the three positions).",
             "",
-            _table(reg.rename(columns={"sd_ice": "SD of ICE"})),
+            _table(
+                reg[["regime", "description", "true_ace", "sd_ice"]].rename(
+                    columns={"true_ace": "true ACE", "sd_ice": "SD of ICE"}
+                )
+            ),
             "",
         ]
     if raw.get("coverage"):

@@ -264,20 +264,26 @@ def build_effect_model(
     return _model(s)
 
 
-def _diagnostics(idata: Any, var_names: list[str], thresholds: Thresholds) -> Diagnostics:
-    az = _az()
-    post = idata.posterior[var_names]
+def _convergence(az: Any, post: Any, names: list[str]) -> dict[str, tuple]:
+    """(R-hat, bulk ESS, tail ESS) arrays per variable, from ArviZ."""
+    if not names:
+        return {}
     with _quiet(), np.errstate(invalid="ignore", divide="ignore"):
-        rhat = az.rhat(post)
-        bulk = az.ess(post, method="bulk")
-        tail = az.ess(post, method="tail")
-    worst, max_r = "", -np.inf
-    for name in var_names:
-        values = np.asarray(rhat[name]).ravel()
-        if values.size and np.nanmax(values) > max_r:
-            max_r, worst = float(np.nanmax(values)), name
-    min_bulk = min(float(np.nanmin(np.asarray(bulk[n]))) for n in var_names)
-    min_tail = min(float(np.nanmin(np.asarray(tail[n]))) for n in var_names)
+        rhat = az.rhat(post[names])
+        bulk = az.ess(post[names], method="bulk")
+        tail = az.ess(post[names], method="tail")
+    return {n: tuple(np.asarray(d[n]).ravel() for d in (rhat, bulk, tail)) for n in names}
+
+
+def _diagnostics(idata: Any, stats: Mapping[str, tuple], thresholds: Thresholds) -> Diagnostics:
+    worst, max_r, min_bulk, min_tail = "", np.nan, np.nan, np.nan  # NaN (e.g. 1 chain) fails
+    for name, (rhat, bulk, tail) in stats.items():
+        if not rhat.size or np.all(np.isnan(rhat)):
+            continue
+        if np.isnan(max_r) or np.nanmax(rhat) > max_r:
+            max_r, worst = float(np.nanmax(rhat)), name
+        min_bulk = float(np.nanmin([min_bulk, np.nanmin(bulk)]))
+        min_tail = float(np.nanmin([min_tail, np.nanmin(tail)]))
     stats = getattr(idata, "sample_stats", None)
     div = int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
     return Diagnostics(max_r, min_bulk, min_tail, div, worst, thresholds)
@@ -450,10 +456,11 @@ def _summarise(
     table["hdi_low"], table["hdi_high"] = _hdi(az, post[["theta"]], prob)
     table["p_positive"] = (values > 0).mean(axis=1)
     table["p_meaningful"] = (np.abs(values) > min_effect).mean(axis=1)
-    with _quiet(), np.errstate(invalid="ignore", divide="ignore"):
-        table["r_hat"] = np.asarray(az.rhat(post[["theta"]])["theta"])
-        table["ess_bulk"] = np.asarray(az.ess(post[["theta"]], method="bulk")["theta"])
-        table["ess_tail"] = np.asarray(az.ess(post[["theta"]], method="tail")["theta"])
+    others = [n for n in post.data_vars if n not in ("theta", "z", "curve")]
+    checked = ["theta", *others] if settings.get("condition_diagnostics", True) else others
+    stats = _convergence(az, post, checked)
+    nan = (np.full(len(table), np.nan),) * 3
+    table["r_hat"], table["ess_bulk"], table["ess_tail"] = stats.get("theta", nan)
     hyper_names = [
         n
         for n in post.data_vars
@@ -461,8 +468,7 @@ def _summarise(
         and not (n == "sigma" and settings["likelihood"] == "full")
     ]  # fmt: skip
     hyper = _hyper_table(az, post, hyper_names, prob)
-    checked = ["theta", *[n for n in post.data_vars if n not in ("theta", "curve")]]
-    diagnostics = _diagnostics(idata, checked, thresholds)
+    diagnostics = _diagnostics(idata, stats, thresholds)
     return HierarchicalFit(idata, conditions, table, hyper, diagnostics, dict(settings))
 
 
@@ -499,7 +505,7 @@ def _marginal_theta(idata: Any, s: _Structure, seed: int, y: np.ndarray | None =
     import xarray as xr
 
     post = idata.posterior
-    eta = post["mu"].to_numpy()[..., None] * np.ones(len(s.conditions))
+    eta = post["mu"].to_numpy()[..., None]
     for name, _levels, index in s.groups:
         eta = (
             eta
@@ -512,8 +518,10 @@ def _marginal_theta(idata: Any, s: _Structure, seed: int, y: np.ndarray | None =
     se2 = s.cells["se"].to_numpy() ** 2
     shrink = tau2 / (tau2 + se2)
     gen = generator(unit_keys(seed, [0], "hierarchical", "theta")[0])
-    noise = gen.standard_normal(eta.shape)
-    theta = eta + shrink * (y - eta) + np.sqrt(shrink * se2) * noise
+    theta = gen.standard_normal(shrink.shape)
+    theta *= np.sqrt(shrink * se2)
+    theta += eta
+    theta += shrink * (y - eta)
     coords = {
         "chain": post["chain"],
         "draw": post["draw"],
@@ -547,6 +555,7 @@ def fit_hierarchical(
     min_effect: float = 0.0,
     diagnostics: DiagnosticsMode = "warn",
     thresholds: Thresholds = THRESHOLDS,
+    condition_diagnostics: bool = True,
     progressbar: bool = False,
 ) -> HierarchicalFit:
     """Fit a partially pooled effect model with NUTS and summarise every condition.
@@ -579,6 +588,11 @@ def fit_hierarchical(
         The numbers are always in ``fit.diagnostics`` and :meth:`HierarchicalFit.summary`.
     thresholds : Thresholds
         Defaults to :data:`THRESHOLDS` (R-hat 1.01, bulk and tail ESS 400, no divergences).
+    condition_diagnostics : bool
+        Compute R-hat and ESS of every theta_j (ArviZ, about 4 ms per condition on 4,000
+        draws). ``False`` leaves those columns NaN and gates on the other parameters only:
+        sound for the marginal parameterization, whose theta draws are exact conditional draws
+        given them; it saves about a minute on a 16,384-condition screen.
     progressbar : bool
         Show PyMC's progress bar.
 
@@ -625,6 +639,7 @@ def fit_hierarchical(
         "hdi_prob": hdi_prob,
         "min_effect": float(min_effect),
         "thresholds": asdict(thresholds),
+        "condition_diagnostics": bool(condition_diagnostics),
     }
     fit = _summarise(idata, s.conditions, settings, thresholds)
     check_diagnostics(fit.diagnostics, diagnostics)
@@ -715,15 +730,17 @@ def sbc_fits(
             **{f"theta[{j}]": post["theta"].to_numpy()[..., j].ravel() for j in range(3)},
         }
         truth = {"mu": mu, "tau": tau, **{f"theta[{j}]": theta[j] for j in range(3)}}
-        names = ["theta", *[n for n in post.data_vars if n != "theta"]]
-        yield truth, draws_, _diagnostics(idata, names, THRESHOLDS)
+        names = ["theta", *[n for n in post.data_vars if n not in ("theta", "z")]]
+        yield truth, draws_, _diagnostics(idata, _convergence(_az(), post, names), THRESHOLDS)
 
 
 def sbc_section(quick: bool) -> tuple[str, dict[str, Any]]:
     """The SBC section of docs/validation.md: markdown text and the raw numbers.
 
-    ``quick=True`` runs R = 20 replicates (a smoke run, minutes); otherwise R = 200 with
-    500 draws x 2 chains each. Rank uniformity is a χ² test over 10 bins of 100 rank values.
+    ``quick=True`` runs R = 20 replicates of 250 draws x 2 chains (a smoke run, ~20 s);
+    otherwise R = 200 of 500 draws x 2 chains (~7 min on 2 cores). Rank uniformity is a χ²
+    test over 10 bins of 100 rank values. The text has no heading of its own (the caller's
+    section heading introduces it).
 
     Examples
     --------
@@ -733,8 +750,10 @@ def sbc_section(quick: bool) -> tuple[str, dict[str, Any]]:
     """
     from .testing import simulation_based_calibration
 
-    n = 20 if quick else 200
-    res = simulation_based_calibration(n_replicates=n, rng=2026)
+    n, draws = (20, 250) if quick else (200, 500)
+    res = simulation_based_calibration(
+        n_replicates=n, draws=draws, tune=draws, parameterization="marginal", rng=2026
+    )
     unif, cov = res.uniformity(), res.coverage()
     diag = res.diagnostics
     numbers: dict[str, Any] = {
@@ -751,14 +770,12 @@ def sbc_section(quick: bool) -> tuple[str, dict[str, Any]]:
     }
     st = res.settings
     lines = [
-        "## Simulation-based calibration of the hierarchical effect model",
-        "",
         f"R = {n} replicates drawn from the prior of the production model ({st['n_conditions']} "
         f"conditions, SE {st['se']}, prior scale {st['prior_scale']}, parameterization "
         f"{st['parameterization']}, {st['chains']} chains x {st['draws']} draws after "
         f"{st['tune']} tuning steps); ranks of the truth among {res.n_draws} thinned draws, "
         "χ² over 10 bins (Talts et al. 2018). Gate: every p ≥ 0.001 and 90% coverage in "
-        "0.825–0.960.",
+        f"0.825–0.960{' (applies to R = 200; this quick run is a smoke test)' if quick else ''}.",
         "",
         "| parameter | χ² | p | 50% coverage | 90% coverage |",
         "|---|---|---|---|---|",

@@ -27,8 +27,10 @@ _IUPAC = {
     "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT",
 }  # fmt: skip
 _SET_TO_IUPAC = {frozenset("ACGT".index(b) for b in v): k for k, v in _IUPAC.items()}
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_JASPAR_ROW = re.compile(rf"^\s*([ACGTU])?\s*\[?\s*((?:{_NUMBER}\s*)+)\]?\s*$")
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+# numbers separated by mandatory whitespace: one way to split a row, so no catastrophic
+# backtracking on a malformed row (the old `(?:number\s*)+` took minutes on "1e25 1,0 x 0")
+_JASPAR_ROW = re.compile(rf"^\s*([ACGTU])?\s*\[?\s*({_NUMBER}(?:\s+{_NUMBER})*)\s*\]?\s*$")
 
 
 def _matrix(values: object, what: str, name: str) -> np.ndarray:

@@ -233,6 +233,10 @@ def test_marginal_parameterization_gives_the_same_posterior(fit50, table):
     mcse = np.sqrt(a["post_sd"] ** 2 / a["ess_bulk"] + b["post_sd"] ** 2 / b["ess_bulk"])
     assert (np.abs(a["post_mean"] - b["post_mean"]) < 5 * mcse).all()
     np.testing.assert_allclose(b["post_sd"], a["post_sd"], rtol=0.15)
+    quick = fit_hierarchical(table, draws=1000, tune=1000, chains=2, random_seed=5,
+                             condition_diagnostics=False)  # fmt: skip
+    assert quick.to_frame()["r_hat"].isna().all() and quick.diagnostics.worst in ("mu", "tau")
+    pd.testing.assert_series_equal(quick.to_frame()["post_mean"], b["post_mean"])
 
 
 # -- closed form: normal-normal with known tau ----------------------------------------------
