@@ -129,11 +129,12 @@ def section_overhead(rounds: int, warmup: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-def section_dask(n: int) -> None:
+def section_dask(n: int, rounds: int) -> None:
     from distributed import Client, LocalCluster
 
     d = causalgia.design(iid(LENGTH), causalgia.sweep_positions(MOTIF, [96]), n=n, rng=0)
     print(f"\n### 2 Dask workers vs serial ({n:,} backgrounds, {2 * n:,} forward passes)\n")
+    print(f"Median of {rounds} interleaved rounds; speed-up = median of same-round ratios.\n")
     print("| model | batch | ms / batch (serial) | serial s | 2 workers s | speed-up | identical |")
     print("|---|---|---|---|---|---|---|")
     cases = [
@@ -153,17 +154,21 @@ def section_dask(n: int) -> None:
             small = causalgia.design(d.background, d.arms, n=2 * b, rng=0)
             simulate(serial_model, small, progress=False)
             simulate(model, small, client=client, progress=False, chunk_size=2 * b)
-            t0 = time.perf_counter()
-            serial = simulate(serial_model, d, progress=False)
-            t_serial = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            spread = simulate(model, d, client=client, progress=False)
-            t_dask = time.perf_counter() - t0
+            t_serial, t_dask = [], []
+            for _ in range(rounds):  # interleaved: drift on a shared VM hits both alike
+                t0 = time.perf_counter()
+                serial = simulate(serial_model, d, progress=False)
+                t_serial.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                spread = simulate(model, d, client=client, progress=False)
+                t_dask.append(time.perf_counter() - t0)
+            speedup = paired_ratio(t_serial, t_dask)
+            t_serial, t_dask = statistics.median(t_serial), statistics.median(t_dask)
             same = serial.table.equals(spread.table) and serial.n_forward == spread.n_forward
             per_batch = t_serial / -(-serial.n_forward // b)
             print(
                 f"| {label} | {b} | {per_batch * 1e3:.1f} | {t_serial:.2f} | {t_dask:.2f} | "
-                f"{t_serial / t_dask:.2f}x | {'yes' if same else 'NO'} |"
+                f"{speedup:.2f}x | {'yes' if same else 'NO'} |"
             )
 
 
@@ -241,7 +246,7 @@ def main() -> None:
     if "overhead" in sections:
         section_overhead(rounds, 1 if args.quick else 2)
     if "dask" in sections:
-        section_dask(4000 if args.quick else 20000)
+        section_dask(4000 if args.quick else 20000, 1 if args.quick else 3)
     if "memory" in sections:
         default = "20000,200000" if args.quick else "100000,1000000"
         section_memory([int(v) for v in (args.memory_n or default).split(",")])

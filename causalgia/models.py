@@ -375,8 +375,11 @@ def from_import_path(
     """
     source = ModelSource(target, kind, None if path is None else str(path))
     fn = source.load()
-    if isinstance(fn, Model):
-        return replace(as_model(fn, batch_size=batch_size), source=source)
+    if isinstance(fn, Model):  # its declaration stands; redeclaring it is an error
+        declared = as_model(
+            fn, layout=layout, alphabet=alphabet, output=output, batch_size=batch_size, name=name
+        )
+        return replace(declared, source=source)
     model = as_model(
         fn,
         layout=layout,

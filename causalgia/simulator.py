@@ -168,29 +168,29 @@ def _probe(
     """Score ``codes`` while timing consecutive slices of the candidate batch sizes.
 
     The rows scored by the probe are real rows of the chunk, so the probe costs no extra forward
-    pass. Returns the outputs and ``(chosen size, seconds per row by size)``, or None when the
-    chunk is too small to compare at least two sizes.
+    pass. Sizes are tried in increasing order and the probe stops once a size is more than 10 %
+    slower per row than the best so far (time per row is U-shaped in the batch size on CPUs),
+    so few rows are scored at a poor size. Returns the outputs and ``(chosen size, seconds per
+    row by size)``, or None when the chunk is too small to compare at least two sizes.
     """
-    fits, used = [], _PROBE_WARMUP
-    for size in PROBE_SIZES:
-        if used + size > len(codes):
-            break
-        fits.append(size)
-        used += size
-    if len(fits) < 2:
+    if len(codes) < _PROBE_WARMUP + PROBE_SIZES[0] + PROBE_SIZES[1]:
         return _evaluate(model, codes, model.batch_size, retries, where, log), None
     out = np.empty(len(codes), dtype=np.float64)
     out[:_PROBE_WARMUP] = _forward(model, codes[:_PROBE_WARMUP], retries, f"{where} probe", log)
-    per_row, pos = {}, _PROBE_WARMUP
-    for size in fits:
+    per_row: dict[int, float] = {}
+    pos = _PROBE_WARMUP
+    for size in PROBE_SIZES:
+        if pos + size > len(codes):
+            break
         t0 = time.perf_counter()
         out[pos : pos + size] = _forward(model, codes[pos : pos + size], retries, where, log)
         per_row[size] = (time.perf_counter() - t0) / size
         pos += size
+        if per_row[size] > 1.10 * min(per_row.values()):
+            break
     best = min(per_row.values())
     chosen = max(s for s, t in per_row.items() if t <= best * 1.02)  # near-ties: larger batch
-    rest = _evaluate(model, codes[pos:], chosen, retries, where, log)
-    out[pos:] = rest
+    out[pos:] = _evaluate(model, codes[pos:], chosen, retries, where, log)
     return out, (chosen, per_row)
 
 

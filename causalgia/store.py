@@ -188,7 +188,7 @@ class RunStore:
             self._db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")  # one transaction
         except sqlite3.DatabaseError as err:
             self._unlock()
             raise StoreError(

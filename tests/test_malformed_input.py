@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -241,3 +242,17 @@ def test_valid_spec_with_one_mutated_value_gives_config_error_or_runs(data):
         build_arms(spec, 1)
     except CausalgiaError:
         pass
+
+
+def test_regressions_found_by_these_properties(tmp_path):
+    from causalgia.errors import InputFileError, MotifError
+
+    # a malformed JASPAR row made the row regex backtrack for minutes (now: one way to split)
+    bad_row = ">MA0001.1 Foo\nA [ 2.341591656359022e+25 1,0 x 0 -5.780920614556227e+16 ]\n"
+    (tmp_path / "m.jaspar").write_text(bad_row)
+    with pytest.raises(MotifError, match="not a count row"):
+        read_motifs(tmp_path / "m.jaspar", format="jaspar")
+    # a truncated gzip stream raised EOFError from inside the gzip module
+    (tmp_path / "t.fa.gz").write_bytes(gzip.compress(b">a\nACGT\n")[:12])
+    with pytest.raises(InputFileError, match="not a readable gzip file"):
+        read_fasta(tmp_path / "t.fa.gz")

@@ -309,3 +309,63 @@ def test_importing_the_store_and_simulator_does_not_import_dask():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_model_from_import_path(tmp_path):
+    from causalgia.config import parse_spec
+    from causalgia.errors import ConfigError
+    from causalgia.models import ModelSource, from_import_path
+    from causalgia.study import build_model
+    from causalgia.testing import RBPOracle
+
+    model = from_import_path("causalgia.testing:RBPOracle")
+    assert model.source == ModelSource("causalgia.testing:RBPOracle")
+    assert model.fingerprint(41) == as_model(RBPOracle()).fingerprint(41) and model.auto_batch
+    with pytest.raises(OptionError, match="must look like 'package.module:attr'"):
+        from_import_path("causalgia.testing")
+    with pytest.raises(OptionError, match="cannot import 'no_such_module_xyz'"):
+        from_import_path("no_such_module_xyz:build")
+    (tmp_path / "mk_model.py").write_text(
+        "from causalgia.models import as_model\nfrom causalgia.testing import RBPOracle\n"
+        "def build():\n    return as_model(RBPOracle(), batch_size=9)\n"
+    )
+    built = from_import_path("mk_model:build", path=str(tmp_path))
+    assert built.batch_size == 9 and not built.auto_batch and built.source.path == str(tmp_path)
+    with pytest.raises(OptionError, match="existing Model"):
+        from_import_path("mk_model:build", path=str(tmp_path), layout="NLC")
+    raw = {
+        "model": {"factory": "mk_model:build"},
+        "background": {"kind": "iid", "length": 41},
+        "experiment": [{"type": "identity"}],
+    }
+    spec = parse_spec(raw, tmp_path)
+    assert build_model(spec).source.target == "mk_model:build"
+    raw["model"] = {"factory": "mk_model:nothing"}
+    with pytest.raises(ConfigError, match="model.factory: .*has no 'nothing'"):
+        build_model(parse_spec(raw, tmp_path))
+    raw["model"] = {"factory": "mk_model:build", "builtin": "rbp_oracle"}
+    with pytest.raises(ConfigError, match="exactly one of"):
+        parse_spec(raw, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "study,message",
+    [
+        ({"on_nonfinite": "ignore"}, "choose 'raise' or 'drop'"),
+        ({"retries": -1}, r"study.retries = -1 is out of range"),
+        ({"chunk_size": 0}, r"study.chunk_size = 0 is out of range"),
+        ({"dask": 3}, "study.dask = 3 must be str"),
+    ],
+)
+def test_spec_scale_keys_are_checked(study, message):
+    from causalgia.config import parse_spec
+    from causalgia.errors import ConfigError
+
+    raw = {
+        "study": study,
+        "model": {"builtin": "rbp_oracle"},
+        "background": {"kind": "iid", "length": 41},
+        "experiment": [{"type": "identity"}],
+    }
+    with pytest.raises(ConfigError, match=message):
+        parse_spec(raw)
