@@ -49,7 +49,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _timing import paired_ratio, ratio_quartiles, time_interleaved  # noqa: E402
-from bench_simulate import ToyCNN, bare_loop, chunk_parts  # noqa: E402
+from bench_simulate import ToyCNN, ZeroModel, bare_loop, chunk_parts  # noqa: E402
 
 import causalgia  # noqa: E402
 from causalgia.backgrounds import iid  # noqa: E402
@@ -100,8 +100,15 @@ def section_overhead(rounds: int, warmup: int) -> None:
         stores.append(folder)
         simulate(fixed, d, progress=False, store=folder)
 
+    zero = as_model(ZeroModel(), layout="NCL", batch_size=b)
+
+    def null_store() -> None:
+        simulate(zero, d, progress=False, store=tempfile.mkdtemp(prefix="bench-store-"))
+
     calls = {
         "simulate_auto": lambda: simulate(as_model(cnn, layout="NCL"), d, progress=False),
+        f"nullmodel_bs{b}": lambda: simulate(zero, d, progress=False),
+        f"nullmodel_store_bs{b}": null_store,
         f"simulate_bs{b}": lambda: simulate(fixed, d, progress=False),
         f"simulate_store_bs{b}": with_store,
         f"bare_bs{b}": lambda: bare_loop(cnn, x, b),
@@ -111,12 +118,20 @@ def section_overhead(rounds: int, warmup: int) -> None:
     print(f"\n### simulate vs a bare loop at the probe's batch size ({len(x):,} forward passes)\n")
     print(
         f"The probe chose batch size **{b}** (per-row times of 32…1024 measured on the first "
-        f"chunk). Median of {rounds} interleaved rounds; ratios are same-round medians.\n"
+        f"chunk). Median of {rounds} interleaved rounds; ratios are same-round medians. The "
+        "`nullmodel` rows run simulate with a model that returns zeros: all of simulate's own "
+        "work (generation, interventions, one-hot, checks, table; with `_store` also the "
+        "ledger), as a share of the bare forward time. That figure is robust to load noise.\n"
     )
     print("| call | ms / call | forward seq/s | / bare (paired) | IQR | overhead |")
     print("|---|---|---|---|---|---|")
     bare = times[f"bare_bs{b}"]
     for name, t in times.items():
+        if name.startswith("nullmodel"):
+            share = paired_ratio(t, bare)
+            cells = f"{share:.4f} | — | {100 * share:.1f} % of bare"
+            print(f"| {name} | {_ms(med[name])} | — | {cells} |")
+            continue
         if name.startswith("bare"):
             print(f"| {name} | {_ms(med[name])} | {len(x) / med[name]:,.0f} | 1 | — | — |")
             continue

@@ -1,6 +1,6 @@
 """The run store: a SQLite ledger of one run and of every completed chunk, and a forward cache.
 
-A run directory holds ``ledger.sqlite`` (WAL mode, ``synchronous=FULL``). Its ``meta`` table
+A run directory holds ``ledger.sqlite`` (WAL mode, ``synchronous=NORMAL``). Its ``meta`` table
 records who the run is (spec, design fingerprint, seed, model fingerprint, package versions,
 chosen batch size); its ``chunks`` table holds, for every completed chunk of backgrounds, the
 model outputs of that chunk as one ``.npy`` blob with its sha256; ``nonfinite`` lists every
@@ -13,6 +13,13 @@ leaves either the whole chunk or nothing; the write-ahead log is replayed on the
 are no orphaned or half-written files to detect, no ``os.replace`` ordering to get right and no
 second fsync per chunk; the outputs of a chunk are small (8 bytes per forward pass) next to the
 work that produced them. Only the driving process writes; Dask workers return chunks to it.
+
+Why ``synchronous=NORMAL``: in WAL mode a commit is then durable against the process dying
+(``kill -9``, out of memory, a pre-empted job) because it is in the OS's page cache, and the
+database stays consistent even after a power cut, which can only lose the last commits; those
+chunks are simply evaluated again on resume. ``FULL`` would add an fsync per chunk (about
+3.7 ms here, 3 % of a 2,048-sequence chunk of a 60 µs-per-sequence model) for no gain in what a
+resume produces.
 
 :class:`ForwardCache` is a second SQLite file keyed by ``(model fingerprint, sha of the sequence
 bytes)``: a re-run, or another design over the same backgrounds, skips forward passes already
@@ -187,7 +194,7 @@ class RunStore:
         try:
             self._db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
             self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")  # one transaction
         except sqlite3.DatabaseError as err:
             self._unlock()
