@@ -153,7 +153,7 @@ def render_markdown(raw: dict[str, Any], digest: str, *, raw_name: str = "valida
         f"Raw results: [`{raw_name}`]({raw_name}), SHA-256 of their canonical JSON "
         f"(`json.dumps(raw, sort_keys=True, separators=(',', ':'))`): `{digest}`.",
         "",
-        "Regenerate with `causalgia validate` (full, R = 4,000; about an hour on 2 cores) or "
+        "Regenerate with `causalgia validate` (full, R = 4,000; about half an hour on 2 cores) or "
         "`causalgia validate --quick` (R = 200, a few minutes); re-render from the raw results "
         f"with `causalgia validate --from-raw docs/{raw_name}`.",
         "",
