@@ -115,7 +115,10 @@ def main() -> None:
             }
         )
     table = pd.DataFrame(rows)
-    print(f"python {platform.python_version()}, import of causalgia.hierarchical {import_s:.1f} s")
+    print(
+        f"python {platform.python_version()}; import of causalgia.hierarchical {import_s:.1f} s "
+        "(PyMC itself is imported lazily, inside the first fit of the first row)"
+    )
     print(f"PyMC NUTS, {args.chains} chains x {args.draws} draws (tune {args.tune}), cores=1\n")
     print("| " + " | ".join(table.columns) + " |")
     print("|" + "---|" * len(table.columns))

@@ -143,6 +143,18 @@ def section_overhead(rounds: int, warmup: int) -> None:
         )
 
 
+def _cnn_ms_per_batch(repeats: int = 30) -> float:
+    """ms per ToyCNN batch of 128 in this process (used to see how many cores are really free)."""
+    cnn = ToyCNN(seed=0)
+    x = np.zeros((128, 4, LENGTH), dtype=np.float32)
+    x[:, 0, :] = 1
+    cnn(x)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        cnn(x)
+    return (time.perf_counter() - t0) / repeats * 1e3
+
+
 # --------------------------------------------------------------------------------------------
 def section_dask(n: int, rounds: int) -> None:
     from distributed import Client, LocalCluster
@@ -162,6 +174,14 @@ def section_dask(n: int, rounds: int) -> None:
         ) as cluster,
         Client(cluster) as client,
     ):
+        alone = _cnn_ms_per_batch()
+        both = client.run(_cnn_ms_per_batch)  # both workers at the same time
+        capacity = (
+            f"\nParallel capacity check: one toy-CNN batch of 128 takes {alone:.1f} ms in the "
+            f"driver alone and {', '.join(f'{v:.1f}' for v in both.values())} ms in the two "
+            "workers running at the same time; a ratio near 2 means the 2 cores are not both "
+            "free (other jobs, or hyperthreads of one core), so a CPU-bound model cannot speed up."
+        )
         for label, target, local, b in cases:
             model = from_import_path(target, path=str(HERE), layout="NCL", batch_size=b)
             serial_model = as_model(local, layout="NCL", batch_size=b, name=model.name)
@@ -185,6 +205,7 @@ def section_dask(n: int, rounds: int) -> None:
                 f"| {label} | {b} | {per_batch * 1e3:.1f} | {t_serial:.2f} | {t_dask:.2f} | "
                 f"{speedup:.2f}x | {'yes' if same else 'NO'} |"
             )
+    print(capacity)
 
 
 # --------------------------------------------------------------------------------------------
