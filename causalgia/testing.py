@@ -39,7 +39,7 @@ class AdditiveOracle:
     >>> from causalgia.backgrounds import iid
     >>> oracle = AdditiveOracle.from_motif("GATA", length=20)
     >>> round(oracle.true_ace(Substitute("GATA", 8), iid(20)), 6)
-    3.0
+    2.0
     """
 
     weights: np.ndarray
