@@ -105,20 +105,25 @@ def _decode(blob: bytes) -> np.ndarray:
 
 
 def versions() -> dict[str, str]:
-    """Versions recorded in a ledger: causalgia, Python, numpy, pandas and the platform.
+    """Package versions of a run (ledger, manifest, validation raw results) and the platform.
 
     Examples
     --------
     >>> sorted(versions())
-    ['causalgia', 'numpy', 'pandas', 'platform', 'python']
+    ['causalgia', 'numpy', 'pandas', 'platform', 'python', 'scipy', 'statsmodels']
     """
+    import scipy
+    import statsmodels
+
     from . import __version__
 
     return {
         "causalgia": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "scipy": scipy.__version__,
         "pandas": pd.__version__,
+        "statsmodels": statsmodels.__version__,
         "platform": platform.platform(),
     }
 

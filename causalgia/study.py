@@ -8,7 +8,6 @@ This is what ``causalgia run SPEC.toml`` and ``causalgia demo`` do; Python users
 from __future__ import annotations
 
 import importlib
-import platform
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,10 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from . import __version__
 from . import backgrounds as bgs
 from ._rng import root_seed
 from .config import StudySpec, parse_spec
@@ -33,7 +30,7 @@ from .models import Model, ModelSource, as_model, from_import_path
 from .motifs import Motif, read_motifs
 from .report import RunDirectory, write_report
 from .simulator import DEFAULT_CHUNK, SimulationResult, simulate
-from .store import RunStore
+from .store import RunStore, versions
 from .testing import AdditiveOracle, RBPOracle, reference_ace
 
 INTERVAL_COVERS = "Monte-Carlo sampling of backgrounds and motif instances (deterministic model)"
@@ -265,20 +262,6 @@ def _truth(
     return reference_ace(oracle, background, arms, n=spec.study.get("truth_n", 50_000))
 
 
-def _versions() -> dict[str, str]:
-    import scipy
-    import statsmodels
-
-    return {
-        "causalgia": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "pandas": pd.__version__,
-        "statsmodels": statsmodels.__version__,
-    }
-
-
 def run_study(
     spec: StudySpec,
     out_dir: str | Path,
@@ -361,7 +344,7 @@ def run_study(
     manifest = {
         "study": st.get("name", "study"),
         "created": datetime.now(UTC).isoformat(),
-        "versions": _versions(),
+        "versions": versions(),
         "seed": seed,
         "spec_hash": spec.spec_hash,
         "model": model.name,

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import platform
 import sys
 import time
 import warnings
@@ -38,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from ._rng import unit_keys
@@ -50,6 +48,7 @@ from .interventions import Ablate, Compose, Intervention, Mutate, Substitute
 from .models import as_model
 from .motifs import Motif
 from .simulator import simulate
+from .store import versions
 from .testing import AdditiveOracle, HeavyTailOracle, PlantedRBPOracle
 
 PWM = Motif.from_counts([[6, 2, 1, 1], [1, 1, 7, 1], [7, 1, 1, 1], [1, 1, 1, 7]], name="pwm")
@@ -619,22 +618,6 @@ def contrast_study(reps: int, *, seed: int, n: int = 100) -> list[dict[str, Any]
 # --- driver ---------------------------------------------------------------------------------
 
 
-def _versions() -> dict[str, str]:
-    import scipy
-    import statsmodels
-
-    from . import __version__
-
-    return {
-        "causalgia": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "statsmodels": statsmodels.__version__,
-        "pandas": pd.__version__,
-    }
-
-
 def run_validation(
     config: ValidationConfig | None = None,
     *,
@@ -655,7 +638,7 @@ def run_validation(
     """
     config = ValidationConfig.quick() if config is None else config
     say = log or (lambda msg: None)
-    raw: dict[str, Any] = {"config": _jsonable(asdict(config)), "versions": _versions()}
+    raw: dict[str, Any] = {"config": _jsonable(asdict(config)), "versions": versions()}
     path = None if checkpoint is None else Path(checkpoint)
     if path is not None and path.is_file():
         saved = json.loads(path.read_text())
