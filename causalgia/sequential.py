@@ -1,27 +1,37 @@
 """Sequential stopping: draw backgrounds in rounds until every effect is estimated precisely.
 
-:func:`simulate_until` runs a paired design round by round. After each round, every arm whose
-interval half-width is below its target stops being evaluated; the run ends when no arm is
-left or the budget is spent. Looking at the data after every round and stopping when the
-interval is narrow enough would break the coverage of an ordinary t interval, so the
-intervals here are **anytime-valid confidence sequences**: with probability ≥ 1 − α they
-cover the ACE simultaneously at every round, hence also at the data-dependent stopping round.
+:func:`simulate_until` runs a paired design in rounds and stops evaluating each arm once its
+interval is narrow enough. Looking at the data and stopping when an ordinary t interval is
+narrow enough would break its coverage, so two valid rules are offered:
 
-The confidence sequence is the two-sided normal-mixture boundary of Robbins (1970), in the
-asymptotic form of Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas (2024, "Time-uniform central
-limit theory and asymptotic confidence sequences", Ann. Statist. 52(6)), which plugs in the
-running sample SD σ̂_t::
+``rule="two_stage"`` (default): Stein's (1945) two-stage procedure ("A two-sample test for a
+linear hypothesis whose power is independent of the variance", Ann. Math. Statist. 16(3)).
+A first round of ``n0`` backgrounds estimates each arm's ICE SD ``s0``; the arm then gets
+``n = max(n0, ⌈(t_{n0−1} s0 / h)²⌉)`` backgrounds in total and its interval is
+``mean_n ± t_{n0−1} s0 / √n`` (half-width ≤ h). Because n depends on the first round only
+through ``s0``, which is independent of every sample mean for normal ICEs, the interval has
+exactly the nominal coverage for normal ICEs (the pivot is t with n0 − 1 df). Every arm reaches
+its target with one look; it is the cheapest valid rule when the SDs are unknown.
+
+``rule="mixture"``: an **anytime-valid confidence sequence** that covers the ACE simultaneously
+at every round with probability ≥ 1 − α, so a user may keep adding rounds for as long as they
+like (and stop for any reason). It is the two-sided normal-mixture boundary of Robbins (1970),
+in the asymptotic form of Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas (2024, "Time-uniform
+central limit theory and asymptotic confidence sequences", Ann. Statist. 52(6)), which plugs in
+the running sample SD σ̂_t::
 
     mean_t ± σ̂_t · sqrt( 2(tρ² + 1) / (t²ρ²) · log( sqrt(tρ² + 1) / α ) ),
     ρ² = (−2 log α + log(−2 log α + 1)) / t*,
 
 tuned to be narrowest at ``t* = t_star`` backgrounds (the normal-mixture boundary is reviewed by
 Howard, Ramdas, McAuliffe & Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic confidence
-sequences", Ann. Statist. 49(2)).
-Its validity is asymptotic in the first look (σ̂ must be a good estimate by then), so the
-first round should have a few dozen backgrounds. The price of anytime validity is a wider
-interval at a given n (≈1.5× the t interval near t*); the saving comes from dropping arms
-that are already precise and from not having to know the ICE variances in advance.
+sequences", Ann. Statist. 49(2)). Its validity is asymptotic in the first look (σ̂ must be a
+good estimate by then), so the first round should have a few dozen backgrounds. The price of
+anytime validity is a wider interval at a given n (≈1.5× the t interval near t*) and coverage
+well above 1 − α at any single stopping time (docs/validation.md measures both rules).
+
+Either way the saving against a fixed design comes from arms that are precise early: a fixed
+paired design must give every arm the n its noisiest arm needs.
 
 Backgrounds of round r are the unit ids following those of round r − 1, drawn from the same
 keyed streams as a fixed design with the same seed: the rows of every arm are exactly the
@@ -32,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -46,6 +56,9 @@ from .errors import OptionError
 from .estimators import AceEstimates, adjust_pvalues
 from .models import Model, as_model
 from .simulator import simulate
+
+Rule = Literal["two_stage", "mixture"]
+RULES: tuple[str, ...] = ("two_stage", "mixture")
 
 
 def mixture_rho2(alpha: float, t_star: float) -> float:
@@ -200,9 +213,10 @@ class SequentialResult:
     Attributes
     ----------
     estimates : AceEstimates
-        One row per arm: ``ace, se`` (σ̂/√n), ``ci_low, ci_high`` (the confidence sequence at
-        the arm's stopping round), ``n``, ``p_value`` (anytime-valid), ``q_value`` (BH within
-        experiment), ``half_width``, ``target`` and ``stopped`` (``"target"`` or
+        One row per arm: ``method`` (``"two_stage"`` or ``"confidence_sequence"``), ``ace``,
+        ``se``, ``ci_low, ci_high`` (valid at the arm's stopping round), ``n``, ``p_value``
+        (exact t with n0 − 1 df for two-stage; anytime-valid for the mixture), ``q_value`` (BH
+        within experiment), ``half_width``, ``target`` and ``stopped`` (``"target"`` or
         ``"budget"``).
     table : pandas.DataFrame
         The paired ICE table of every evaluated unit (arms stopped early have fewer rows).
@@ -287,6 +301,20 @@ def _targets(arms: Sequence[Arm], half_width: float | Mapping[str, float]) -> np
     return out
 
 
+def stein_n(sd: float, half_width: float, n0: int, ci: float = 0.95) -> int:
+    """Total backgrounds of Stein's two-stage rule: ``max(n0, ⌈(t_{n0−1}·sd/h)²⌉)``.
+
+    Examples
+    --------
+    >>> stein_n(1.0, 0.2, 50)
+    101
+    >>> stein_n(0.1, 0.2, 50)
+    50
+    """
+    q = float(stats.t.ppf(0.5 + ci / 2.0, n0 - 1))
+    return max(int(n0), int(np.ceil((q * sd / half_width) ** 2)))
+
+
 def simulate_until(
     model: Model | Any,
     background: Background,
@@ -294,6 +322,7 @@ def simulate_until(
     *,
     half_width: float | Mapping[str, float],
     ci: float = 0.95,
+    rule: Rule = "two_stage",
     batch: int = 50,
     first: int | None = None,
     max_n: int = 10_000,
@@ -304,19 +333,21 @@ def simulate_until(
 ) -> SequentialResult:
     """Run a paired design in rounds until every arm's interval is narrow enough.
 
-    Round 0 draws ``first`` backgrounds (default ``batch``), each later round ``batch``
-    more. After a round, an arm stops once its confidence-sequence half-width is ≤ its target
-    (``half_width``: one number, or one per arm label). The run ends when every arm has
-    stopped, ``max_n`` backgrounds were drawn, or the next round would exceed
-    ``max_forward`` forward passes (counting every arm as changing every sequence). See the
-    module docstring for the confidence sequence and its references; ``t_star`` (default
-    √(first·max_n)) is the n at which it is narrowest.
+    Round 0 draws ``first`` backgrounds (default ``batch``), each later round up to ``batch``
+    more. With ``rule="two_stage"`` round 0 fixes each arm's total n (Stein's rule, see the
+    module docstring) and later rounds only fill it up; with ``rule="mixture"`` an arm stops
+    after the first round at which its confidence-sequence half-width is ≤ its target
+    (``t_star``, default √(first·max_n), is the n at which the sequence is narrowest). Targets
+    are one number or one per arm label. The run ends when every arm has stopped, ``max_n``
+    backgrounds were drawn, or the next round would exceed ``max_forward`` forward passes
+    (counting every arm as changing every sequence); arms cut short say ``"budget"`` and keep
+    valid (wider) intervals.
 
     Returns
     -------
     SequentialResult
-        Estimates with anytime-valid intervals, the ICE table, the rounds, and the forward
-        passes used against a fixed-n design of equal width.
+        Estimates with valid intervals at the stopping round, the ICE table, the rounds, and
+        the forward passes used against a fixed-n design of equal width.
 
     Examples
     --------
@@ -325,11 +356,12 @@ def simulate_until(
     >>> from causalgia.testing import AdditiveOracle
     >>> res = simulate_until(AdditiveOracle.from_motif("GATA", 30), iid(30),
     ...                      sweep_positions("GATA", [2, 20]), half_width=0.4, rng=3)
-    >>> len(res.estimates), int(res.rounds["n_backgrounds"].iloc[-1]) <= 10_000
-    (2, True)
+    >>> res.estimates.table["stopped"].tolist(), bool((res.to_frame()["half_width"] <= 0.4).all())
+    (['target', 'target'], True)
     """
     ci = check_probability("ci", ci)
-    alpha = 1.0 - ci
+    if rule not in RULES:
+        raise OptionError(f"rule must be one of {RULES}, got {rule!r}")
     batch = check_int("batch", batch, minimum=2)
     first = batch if first is None else check_int("first", first, minimum=2)
     max_n = check_int("max_n", max_n, minimum=first)
@@ -340,18 +372,21 @@ def simulate_until(
     t_star = float(np.sqrt(first * max_n)) if t_star is None else float(t_star)
     if not t_star > 0:
         raise OptionError(f"t_star must be > 0, got {t_star}")
-    rho2 = mixture_rho2(alpha, t_star)
+    stopper = (
+        _TwoStage(targets, ci, first, max_n)
+        if rule == "two_stage"
+        else _Mixture(targets, ci, mixture_rho2(1.0 - ci, t_star))
+    )
     seed = root_seed(rng)
     model = as_model(model)
     ice: list[list[np.ndarray]] = [[] for _ in arms]
     active = np.ones(len(arms), dtype=bool)
-    stop_n = np.zeros(len(arms), dtype=np.int64)
-    reason = np.array(["budget"] * len(arms), dtype=object)
     tables: list[pd.DataFrame] = []
     rounds: list[dict[str, Any]] = []
     used, n = 0, 0
     while active.any() and n < max_n:
-        size = min(first if n == 0 else batch, max_n - n)
+        size = first if n == 0 else stopper.next_size(n, active, batch)
+        size = min(size, max_n - n)
         if size < 2:
             break
         if max_forward is not None and used + size * (1 + int(active.sum())) > max_forward:
@@ -367,16 +402,10 @@ def simulate_until(
         )
         used, n = used + passes, n + size
         tables.append(table)
-        widths = np.full(len(arms), np.nan)
         for j in np.flatnonzero(active):
             mine = (table["experiment"] == arms[j].experiment) & (table["label"] == arms[j].label)
-            rows = table[mine]
-            ice[j].append(rows["ice"].to_numpy(dtype=float))
-            x = np.concatenate(ice[j])
-            widths[j] = float(cs_radius(np.std(x, ddof=1), x.size, alpha=alpha, rho2=rho2))
-            stop_n[j] = x.size
-            if widths[j] <= targets[j]:
-                active[j], reason[j] = False, "target"
+            ice[j].append(table.loc[mine, "ice"].to_numpy(dtype=float))
+        widths = stopper.update(ice, active)
         rounds.append(
             {
                 "round": len(rounds),
@@ -386,56 +415,133 @@ def simulate_until(
                 "max_half_width": float(np.nanmax(widths)),
             }
         )
-    return _result(arms, ice, targets, reason, ci, rho2, tables, rounds, used, seed)
+    rows = [stopper.estimate(j, np.concatenate(parts)) for j, parts in enumerate(ice)]
+    return _result(arms, rows, targets, ci, stopper.method, tables, rounds, used, seed)
+
+
+class _TwoStage:
+    """Stein's rule: the first round fixes every arm's n; its SD sets every interval."""
+
+    method = "two_stage"
+
+    def __init__(self, targets: np.ndarray, ci: float, n0: int, max_n: int) -> None:
+        self.targets, self.ci, self.n0, self.max_n = targets, ci, n0, max_n
+        self.q = float(stats.t.ppf(0.5 + ci / 2.0, n0 - 1))
+        self.s0 = np.full(len(targets), np.nan)
+        self.need = np.zeros(len(targets), dtype=np.int64)
+
+    def next_size(self, n: int, active: np.ndarray, batch: int) -> int:
+        """Up to ``batch`` more, never past the next arm's planned n unless only one is missing.
+
+        A round has at least two backgrounds (a design's minimum); an arm then gets one more
+        background than planned, which keeps the interval exact (n still depends on the first
+        round only) and narrower.
+        """
+        return int(max(2, min(batch, self.need[active].min() - n)))
+
+    def update(self, ice: list[list[np.ndarray]], active: np.ndarray) -> np.ndarray:
+        if not self.need.any():  # the first round plans every arm
+            for j, parts in enumerate(ice):
+                self.s0[j] = float(np.std(parts[0], ddof=1))
+                planned = stein_n(self.s0[j], float(self.targets[j]), self.n0, self.ci)
+                self.need[j] = min(planned, self.max_n)
+        widths = np.full(len(ice), np.nan)
+        for j in np.flatnonzero(active):
+            n = sum(p.size for p in ice[j])
+            widths[j] = self.q * self.s0[j] / np.sqrt(n)
+            active[j] = n < self.need[j]
+        return widths
+
+    def estimate(self, j: int, x: np.ndarray) -> dict[str, Any]:
+        s0, n = float(self.s0[j]), x.size
+        mean, se = float(x.mean()), s0 / np.sqrt(n)
+        if se > 0:
+            p = float(2.0 * stats.t.sf(abs(mean) / se, self.n0 - 1))
+        else:
+            p = 1.0 if mean == 0 else 0.0
+        reached = n >= stein_n(s0, float(self.targets[j]), self.n0, self.ci)
+        return _row(mean, se, self.q * se, n, p, "target" if reached else "budget")
+
+
+class _Mixture:
+    """The normal-mixture confidence sequence: stop at the first round it is narrow enough."""
+
+    method = "confidence_sequence"
+
+    def __init__(self, targets: np.ndarray, ci: float, rho2: float) -> None:
+        self.targets, self.alpha, self.rho2 = targets, 1.0 - ci, rho2
+        self.stopped = np.zeros(len(targets), dtype=bool)
+
+    def next_size(self, n: int, active: np.ndarray, batch: int) -> int:
+        return batch
+
+    def update(self, ice: list[list[np.ndarray]], active: np.ndarray) -> np.ndarray:
+        widths = np.full(len(ice), np.nan)
+        for j in np.flatnonzero(active):
+            x = np.concatenate(ice[j])
+            widths[j] = float(
+                cs_radius(np.std(x, ddof=1), x.size, alpha=self.alpha, rho2=self.rho2)
+            )
+            if widths[j] <= self.targets[j]:
+                active[j], self.stopped[j] = False, True
+        return widths
+
+    def estimate(self, j: int, x: np.ndarray) -> dict[str, Any]:
+        t_star = _t_star_of(self.rho2, self.alpha)
+        last = confidence_sequence(x, alpha=self.alpha, t_star=t_star).iloc[-1]
+        se = float(np.std(x, ddof=1)) / np.sqrt(x.size)
+        why = "target" if self.stopped[j] else "budget"
+        return _row(
+            float(last["mean"]), se, float(last["radius"]), x.size, float(last["p_value"]), why
+        )
+
+
+def _row(mean: float, se: float, half: float, n: int, p: float, why: str) -> dict[str, Any]:
+    return {
+        "ace": mean,
+        "se": se,
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+        "n": int(n),
+        "p_value": p,
+        "half_width": half,
+        "stopped": why,
+    }
 
 
 def _result(
     arms: list[Arm],
-    ice: list[list[np.ndarray]],
+    rows: list[dict[str, Any]],
     targets: np.ndarray,
-    reason: np.ndarray,
     ci: float,
-    rho2: float,
+    method: str,
     tables: list[pd.DataFrame],
     rounds: list[dict[str, Any]],
     used: int,
     seed: int,
 ) -> SequentialResult:
-    alpha = 1.0 - ci
-    rows, n_fixed = [], 2
-    for arm, parts, target, why in zip(arms, ice, targets, reason, strict=True):
-        x = np.concatenate(parts)
-        sd = float(np.std(x, ddof=1))
-        cs = confidence_sequence(x, alpha=alpha, t_star=_t_star_of(rho2, alpha))
-        last = cs.iloc[-1]
+    table = pd.concat(tables, ignore_index=True)
+    frame_rows, n_fixed = [], 2
+    for arm, row, target in zip(arms, rows, targets, strict=True):
+        mine = (table["experiment"] == arm.experiment) & (table["label"] == arm.label)
+        sd = float(np.std(table.loc[mine, "ice"].to_numpy(dtype=float), ddof=1))
         n_fixed = max(n_fixed, fixed_n_for_width(sd, float(target), ci))
-        rows.append(
-            {
-                "experiment": arm.experiment,
-                "label": arm.label,
-                **arm.params,
-                "method": "confidence_sequence",
-                "ace": float(last["mean"]),
-                "se": sd / np.sqrt(x.size),
-                "ci_low": float(last["lower"]),
-                "ci_high": float(last["upper"]),
-                "n": int(x.size),
-                "p_value": float(last["p_value"]),
-                "half_width": float(last["radius"]),
-                "target": float(target),
-                "stopped": str(why),
-            }
+        frame_rows.append(
+            {"experiment": arm.experiment, "label": arm.label, **arm.params, "method": method}
+            | row
+            | {"target": float(target)}
         )
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(frame_rows)
     q = np.empty(len(frame))
     for idx in frame.groupby("experiment", sort=False).indices.values():
         q[idx] = adjust_pvalues(frame["p_value"].to_numpy()[idx], "fdr_bh")
     frame.insert(frame.columns.get_loc("p_value") + 1, "q_value", q)
-    first_n = int(rounds[0]["n_backgrounds"])
-    per_background = rounds[0]["n_forward"] / first_n
+    cols = [c for c in frame.columns if c not in ("stopped", "target")] + ["target", "stopped"]
+    frame = frame[cols]
+    per_background = rounds[0]["n_forward"] / rounds[0]["n_backgrounds"]
     return SequentialResult(
-        AceEstimates(frame, "confidence_sequence", ci),
-        pd.concat(tables, ignore_index=True),
+        AceEstimates(frame, method, ci),
+        table,
         pd.DataFrame(rounds),
         int(used),
         int(n_fixed),

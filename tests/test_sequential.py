@@ -20,6 +20,7 @@ from causalgia.sequential import (
     mixture_rho2,
     simulate_range,
     simulate_until,
+    stein_n,
 )
 from causalgia.simulator import simulate
 from causalgia.testing import AdditiveOracle
@@ -74,8 +75,10 @@ def test_simulate_range_equals_the_slice_of_a_fixed_design():
     assert 30 <= used <= 30 * 4
 
 
-def test_simulate_until_stops_each_arm_and_matches_the_fixed_design_rows():
-    res = simulate_until(ORACLE, iid(30), ARMS, half_width=0.6, batch=20, rng=7, max_n=2000)
+@pytest.mark.parametrize("rule", ["two_stage", "mixture"])
+def test_simulate_until_stops_each_arm_and_matches_the_fixed_design_rows(rule):
+    kw = {"half_width": 0.6, "batch": 20, "rng": 7, "max_n": 2000, "rule": rule}
+    res = simulate_until(ORACLE, iid(30), ARMS, **kw)
     est = res.estimates.table.set_index("label")
     assert (est["stopped"] == "target").all()
     assert (est["half_width"] <= 0.6).all()
@@ -89,16 +92,22 @@ def test_simulate_until_stops_each_arm_and_matches_the_fixed_design_rows():
     assert res.n_forward == int(res.rounds["n_forward"].iloc[-1])
     assert res.saved == res.n_forward_fixed - res.n_forward
     assert "forward passes" in res.summary() and "saved" in res.summary()
-    again = simulate_until(ORACLE, iid(30), ARMS, half_width=0.6, batch=20, rng=7, max_n=2000)
+    again = simulate_until(ORACLE, iid(30), ARMS, **kw)
     assert again.estimates.table.equals(res.estimates.table)
+    assert (
+        est["method"] == {"two_stage": "two_stage", "mixture": "confidence_sequence"}[rule]
+    ).all()
 
 
-def test_budgets_and_options():
-    res = simulate_until(ORACLE, iid(30), ARMS, half_width=0.01, batch=10, max_n=50, rng=1)
+@pytest.mark.parametrize("rule", ["two_stage", "mixture"])
+def test_budgets_and_options(rule):
+    res = simulate_until(
+        ORACLE, iid(30), ARMS, half_width=0.01, batch=10, max_n=50, rng=1, rule=rule
+    )
     assert (res.estimates.table["stopped"] == "budget").all()
     assert int(res.rounds["n_backgrounds"].iloc[-1]) == 50
     capped = simulate_until(
-        ORACLE, iid(30), ARMS, half_width=0.01, batch=10, max_forward=100, rng=1
+        ORACLE, iid(30), ARMS, half_width=0.01, batch=10, max_forward=100, rng=1, rule=rule
     )
     assert capped.n_forward <= 100
     with pytest.raises(OptionError, match="first round"):
@@ -109,10 +118,14 @@ def test_budgets_and_options():
         ORACLE, iid(30), ARMS, half_width={"pwm": 2.0, "m3": 0.5, "m20": 0.5}, batch=10, rng=3
     )
     assert per_arm.estimates.table.set_index("label").loc["pwm", "target"] == 2.0
-    placebo = simulate_until(ORACLE, iid(30), [Arm("p", Identity())], half_width=0.1, rng=1)
+    placebo = simulate_until(
+        ORACLE, iid(30), [Arm("p", Identity())], half_width=0.1, rng=1, rule=rule
+    )
     row = placebo.estimates.table.iloc[0]
     assert row["ace"] == 0.0 and row["ci_low"] == row["ci_high"] == 0.0
     assert placebo.n_forward == 50  # only the controls of the first round
+    with pytest.raises(OptionError, match="rule must be one of"):
+        simulate_until(ORACLE, iid(30), ARMS, half_width=0.1, rule="peek")
 
 
 def test_fixed_n_for_width_is_the_smallest_such_n():
@@ -132,3 +145,46 @@ def test_coverage_smoke_on_a_sweep():
         e = t.estimates.table
         hits += list((e["ci_low"] <= truth) & (truth <= e["ci_high"]))
     assert np.mean(hits) >= 0.9
+
+
+def test_two_stage_interval_is_steins_rule_recomputed_from_the_table():
+    n0, h = 40, 0.5
+    res = simulate_until(ORACLE, iid(30), ARMS, half_width=h, first=n0, batch=15, rng=11)
+    est = res.estimates.table.set_index("label")
+    q = stats.t.ppf(0.975, n0 - 1)
+    for label, row in est.iterrows():
+        x = res.table[res.table["label"] == label].sort_values("background_id")["ice"].to_numpy()
+        s0 = x[:n0].std(ddof=1)
+        planned = max(n0, int(np.ceil((q * s0 / h) ** 2)))
+        assert planned <= x.size <= planned + 1  # a round holds at least two backgrounds
+        assert row["n"] == x.size and row["stopped"] == "target"
+        assert row["ace"] == pytest.approx(x.mean(), rel=1e-12)
+        assert row["half_width"] == pytest.approx(q * s0 / np.sqrt(x.size), rel=1e-12)
+        assert row["half_width"] <= h
+        assert row["ci_low"] == pytest.approx(x.mean() - row["half_width"], rel=1e-12)
+        tstat = x.mean() / (s0 / np.sqrt(x.size))
+        assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(tstat), n0 - 1), rel=1e-10)
+    assert stein_n(float(x[:n0].std(ddof=1)), h, n0) == planned
+
+
+def test_two_stage_budget_keeps_the_pilot_sd_and_is_wider():
+    res = simulate_until(ORACLE, iid(30), ARMS, half_width=0.05, first=30, max_n=60, rng=2)
+    est = res.estimates.table
+    assert (est["stopped"] == "budget").all() and (est["n"] == 60).all()
+    assert (est["half_width"] > 0.05).all()
+
+
+def test_two_stage_pivot_is_t_with_pilot_df_and_coverage_is_nominal():
+    """Stein's pivot (mean − ACE)·√n / s0 is t with n0 − 1 df for normal ICEs, whatever n the
+    pilot chose. One near-normal arm (a sum of four discrete weights), R = 1,000 runs: the KS
+    test against t_19 and the coverage of the 95% intervals (band ±3 MCSE)."""
+    arm = [Arm("pwm", Substitute("GATA", 12))]
+    truth = ORACLE.true_ace(arm[0].intervention, iid(30))
+    pivots, hits = [], []
+    for r in range(1000):
+        res = simulate_until(ORACLE, iid(30), arm, half_width=0.35, first=20, batch=200, rng=r)
+        row = res.estimates.table.iloc[0]
+        pivots.append((row["ace"] - truth) / row["se"])
+        hits.append(row["ci_low"] <= truth <= row["ci_high"])
+    assert stats.kstest(pivots, stats.t(19).cdf).pvalue >= 0.001
+    assert abs(np.mean(hits) - 0.95) <= 3 * np.sqrt(0.05 * 0.95 / 1000)
