@@ -193,6 +193,26 @@ class OnnxCallable:
     dtype: Any
     fixed_batch: int | None = None
     name: str = "onnx"
+    source: str | bytes | None = None  # the .onnx file or serialized graph the session runs
+
+    def graph_source(self) -> str | bytes:
+        """The ONNX file path or serialized model the session was built from.
+
+        Needed to build modified copies of the graph (e.g.
+        :func:`causalgia.randomization.randomize_weights`). For a session passed in by the
+        user it is read from the session itself, where onnxruntime keeps it.
+        """
+        for value in (
+            self.source,
+            getattr(self.session, "_model_path", None),
+            getattr(self.session, "_model_bytes", None),
+        ):
+            if value is not None:
+                return value
+        raise OptionError(
+            f"ONNX model {self.name!r}: the session does not say which graph it runs; "
+            "build the model from the .onnx file (onnx_model(path, ...))"
+        )
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Outputs for a one-hot batch (padded to the fixed batch size when there is one)."""
@@ -264,9 +284,11 @@ def onnx_model(
             raise OptionError(f"ONNX model file {str(path)!r} does not exist")
         session = ort.InferenceSession(str(path), providers=list(providers))
         label = name or path.stem
+        source: str | None = str(path)
     else:
         session = model
         label = name or "onnx"
+        source = None
     inputs, outputs = session.get_inputs(), session.get_outputs()
     inp = _pick(inputs, input_name, "input", label)
     out = _pick(outputs, output_name, "output", label)
@@ -282,7 +304,9 @@ def onnx_model(
             f"{layout!r} needs 4 channels on axis {1 if layout == 'NCL' else 2}"
         )
     fixed = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
-    fn = OnnxCallable(session, layout, inp.name, out.name, _ONNX_TYPES[inp.type], fixed, label)
+    fn = OnnxCallable(
+        session, layout, inp.name, out.name, _ONNX_TYPES[inp.type], fixed, label, source
+    )
     return as_model(
         fn,
         layout=layout,

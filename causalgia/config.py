@@ -94,6 +94,10 @@ _CONTROLS: dict[str, tuple[type, ...]] = {
     "min_effect": (float, int),
     "sensitivity_backgrounds": (list,),
     "sensitivity_experiments": (list,),
+    "randomized_weights": (int,),  # copies of a framework model with randomized weights
+    "randomized_weights_mode": (str,),
+    "randomized_weights_experiments": (list,),
+    "randomized_weights_max_retained": (float, int),
 }
 # [pooling]: a hierarchical model of some experiments' ICEs; see hierarchical.fit_hierarchical
 _POOLING: dict[str, tuple[type, ...]] = {
@@ -235,6 +239,7 @@ def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
         raise ConfigError("the spec needs at least one [[experiment]] table")
     checked = tuple(_check_experiment(e, i) for i, e in enumerate(experiments))
     extra = _check_extras(raw, {e["name"] for e in checked})
+    _check_randomized_weights(extra.get("controls", {}), model)
     canonical = json.dumps({**sections, "experiment": list(checked), **extra}, sort_keys=True)
     return StudySpec(
         sections["study"],
@@ -257,7 +262,8 @@ def _check_extras(raw: Mapping[str, Any], names: set[str]) -> dict[str, dict]:
             continue
         table = _check_table(raw[section], keys, section)
         for key in ("positive", "negative", "placebo", "gc", "null", "calibrate",
-                    "sensitivity_experiments", "experiments"):  # fmt: skip
+                    "sensitivity_experiments", "randomized_weights_experiments",
+                    "experiments"):  # fmt: skip
             unknown = [v for v in table.get(key, []) if v not in names]
             if unknown:
                 raise ConfigError(
@@ -272,6 +278,49 @@ def _check_extras(raw: Mapping[str, Any], names: set[str]) -> dict[str, dict]:
             raise ConfigError("[pooling] needs pooling.experiments (a list of experiment names)")
         out[section] = table
     return out
+
+
+def _check_randomized_weights(controls: Mapping[str, Any], model: Mapping[str, Any]) -> None:
+    """[controls] randomized_weights*: copies, mode and margin, and a model that has weights.
+
+    Whether a ``model.callable`` / ``model.factory`` gives a torch, ONNX or DeepBind model is
+    only known once it is built; ``causalgia run`` checks that before simulating.
+    """
+    keys = [k for k in controls if k.startswith("randomized_weights_")]
+    if "randomized_weights" not in controls:
+        if keys:
+            raise ConfigError(
+                f"controls.{keys[0]} needs controls.randomized_weights (the number of "
+                "randomized-weights copies)"
+            )
+        return
+    copies = controls["randomized_weights"]
+    if copies < 1:
+        raise ConfigError(
+            f"controls.randomized_weights = {copies} must be >= 1 (the number of copies of "
+            "the model with randomized weights)"
+        )
+    modes = ("permute", "redraw", "reinit")  # causalgia.randomization.MODES
+    mode = controls.get("randomized_weights_mode", "permute")
+    if mode not in modes:
+        raise ConfigError(f"controls.randomized_weights_mode = {mode!r}; choose one of {modes}")
+    share = controls.get("randomized_weights_max_retained", 0.5)
+    if not 0 <= share <= 1:
+        raise ConfigError(
+            f"controls.randomized_weights_max_retained = {share} must lie in [0, 1] (the largest "
+            "fraction of an effect a randomized copy may keep)"
+        )
+    if "builtin" in model:
+        raise ConfigError(
+            f"controls.randomized_weights needs a model with weights: model.builtin = "
+            f"{model['builtin']!r} is an oracle without any; use model.deepbind, or a "
+            "model.factory / model.callable that gives a torch module or an ONNX session"
+        )
+    if mode == "reinit" and "deepbind" in model:
+        raise ConfigError(
+            "controls.randomized_weights_mode = 'reinit' needs a torch model "
+            "(reset_parameters); a model.deepbind model takes 'permute' or 'redraw'"
+        )
 
 
 def load_spec(path: str | Path) -> StudySpec:

@@ -17,7 +17,13 @@ shows.
   how far each background is from the reference sequences (k-mer spectrum Jensen-Shannon
   divergence; two-sample Kolmogorov-Smirnov test of the model outputs);
 - **empirical null** (:func:`empirical_null`): the distribution of negative-control effects
-  gives calibrated p-values and a minimum detectable effect.
+  gives calibrated p-values and a minimum detectable effect;
+- **randomized weights** (:func:`check_randomized_weights`): the model-parameter
+  randomization test of Adebayo et al. (NeurIPS 2018). The same design on copies of a torch,
+  ONNX or DeepBind model whose weights were randomized
+  (:func:`causalgia.randomization.randomized_weights_ace`); an effect the copies keep comes
+  from the architecture, the input encoding or the intervention, not from what the network
+  learned.
 """
 
 from __future__ import annotations
@@ -614,6 +620,180 @@ def background_sensitivity(
     return CheckResult("background_sensitivity", passed, table, text)
 
 
+# -- randomized weights (Adebayo et al. 2018) ---------------------------------------------------
+
+
+def _stack_copies(randomized: Any) -> pd.DataFrame:
+    if isinstance(randomized, pd.DataFrame):
+        if "copy" not in randomized.columns:
+            raise OptionError(
+                "randomized weights: the randomized ACE table needs a 'copy' column (as from "
+                "randomization.randomized_weights_ace), or pass a list of ACE tables, one per copy"
+            )
+        return randomized
+    frames = [r if isinstance(r, pd.DataFrame) else r.to_frame() for r in randomized]
+    if not frames:
+        raise OptionError("randomized weights: no randomized-weights ACE tables given")
+    return pd.concat([f.assign(copy=j) for j, f in enumerate(frames)], ignore_index=True)
+
+
+def check_randomized_weights(
+    trained: pd.DataFrame | Any,
+    randomized: pd.DataFrame | Sequence[pd.DataFrame | Any],
+    *,
+    experiments: Sequence[str] = (),
+    max_retained: float = 0.5,
+    alpha: float = 0.05,
+) -> CheckResult:
+    """Is each effect learned, or does it survive randomizing the weights?
+
+    The rule, for each tested effect (experiment, label) with trained ACE ``a`` (SE ``s``,
+    interval ``[ci_low, ci_high]`` from the trained table) and, for each randomized copy
+    ``j = 1..m``, ACE ``a_j`` (SE ``s_j``), with ``f = max_retained`` and
+    ``z = z_{1-alpha}`` (one-sided):
+
+    1. the trained effect must be *detected* (its interval excludes 0); an undetected effect
+       gets the verdict ``"not detected"`` and does not decide the check;
+    2. copy ``j`` retains the fraction ``r_j = |a_j| / |a|`` of the effect's size (either
+       sign: a random network's effects have an arbitrary sign);
+    3. copy ``j`` is *clearly below* when the one-sided ``1 - alpha`` lower bound of the margin
+       ``D_j = f |a| - |a_j|`` is positive: ``D_j - z sqrt(f^2 s^2 + s_j^2) > 0``, i.e. the copy
+       detectably keeps less than ``f`` of the trained effect;
+    4. a detected effect is ``"learned"`` when every copy is clearly below, otherwise
+       ``"survives randomization"``. The check passes when every detected effect is learned
+       (None when no tested effect is detected).
+
+    Steps 3-4 are intersection-union tests (every copy, every effect must pass), so the level
+    is ``alpha`` without a multiplicity correction. The two ACEs share backgrounds and are not
+    independent; ``sqrt(f^2 s^2 + s_j^2)`` is exact for independent estimates and conservative
+    whenever ``sign(a) sign(a_j) cov(a, a_j) >= 0`` (e.g. the copy's ICEs move with the trained
+    ICEs and both effects have the same sign).
+
+    Parameters
+    ----------
+    trained : DataFrame or AceEstimates
+        The trained model's ACE table.
+    randomized : DataFrame or sequence of DataFrame / AceEstimates
+        The copies' ACEs: a table with a ``copy`` column
+        (:func:`~causalgia.randomization.randomized_weights_ace`), or
+        one ACE table per copy.
+    experiments : sequence of str
+        Experiments to test; default every experiment the copies ran.
+    max_retained : float
+        f in [0, 1]: the largest fraction of an effect's size a randomized copy may keep.
+    alpha : float
+        One-sided level of step 3.
+
+    Returns
+    -------
+    CheckResult
+        ``table``: one row per effect: ``experiment, label, ace, se, ci_low, ci_high,
+        n_copies, randomized_mean, randomized_min, randomized_max`` (the copies' ACEs),
+        ``retained_max`` (max r_j), ``margin_lower`` (min over copies of the lower bound of
+        step 3) and ``verdict``. ``metadata["per_copy"]``: one row per (effect, copy).
+
+    Examples
+    --------
+    >>> trained = pd.DataFrame({"experiment": "motif", "label": ["m", "gc"], "ace": [2.0, 0.4],
+    ...     "se": 0.05, "ci_low": [1.9, 0.3], "ci_high": [2.1, 0.5]})
+    >>> copies = [pd.DataFrame({"experiment": "motif", "label": ["m", "gc"],
+    ...                         "ace": [0.1 * k, 0.38], "se": 0.05}) for k in (1, -1, 2)]
+    >>> res = check_randomized_weights(trained, copies)
+    >>> res.passed, res.table["verdict"].tolist()
+    (False, ['learned', 'survives randomization'])
+    """
+    f = check_probability("max_retained", max_retained, open_interval=False)
+    alpha = check_probability("alpha", alpha)
+    table = trained if isinstance(trained, pd.DataFrame) else trained.to_frame()
+    copies = _stack_copies(randomized)
+    keys = ["experiment", "label"]
+    for name, frame in (("trained", table), ("randomized", copies)):
+        absent = [c for c in (*keys, "ace", "se") if c not in frame.columns]
+        if absent:
+            raise OptionError(f"randomized weights: the {name} ACE table lacks {absent}")
+    if experiments:
+        tested = _select(table, experiments, "randomized weights")
+    else:
+        tested = table[table["experiment"].isin(set(copies["experiment"]))]
+        if tested.empty:
+            raise OptionError(
+                "randomized weights: the randomized copies ran none of the trained table's "
+                "experiments"
+            )
+    tested = tested[[c for c in (*keys, "ace", "se", "ci_low", "ci_high") if c in tested]]
+    tested = tested.reset_index(drop=True)
+    n_copies = int(copies["copy"].nunique())
+    per = tested[[*keys, "ace", "se"]].merge(
+        copies[["copy", *keys, "ace", "se"]], on=keys, how="left", suffixes=("", "_randomized")
+    )
+    have = per.dropna(subset=["copy"]).groupby(keys, sort=False)["copy"].nunique()
+    for row in tested.itertuples(index=False):
+        got = int(have.get((row.experiment, row.label), 0))
+        if got < n_copies:
+            raise OptionError(
+                f"randomized weights: arm {row.label!r} of experiment {row.experiment!r} has "
+                f"ACEs from {got} of the {n_copies} randomized copies"
+            )
+    size = per["ace"].abs().to_numpy(dtype=float)
+    rand = per["ace_randomized"].abs().to_numpy(dtype=float)
+    se_margin = np.sqrt((f * per["se"]) ** 2 + per["se_randomized"] ** 2).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per["retained"] = rand / size
+    per["margin_lower"] = f * size - rand - stats.norm.ppf(1 - alpha) * se_margin
+    per["clearly_below"] = per["margin_lower"] > 0
+    grouped = per.groupby(keys, sort=False)
+    agg = grouped.agg(
+        n_copies=("copy", "nunique"),
+        randomized_mean=("ace_randomized", "mean"),
+        randomized_min=("ace_randomized", "min"),
+        randomized_max=("ace_randomized", "max"),
+        retained_max=("retained", "max"),
+        margin_lower=("margin_lower", "min"),
+        all_below=("clearly_below", "all"),
+    ).reset_index()
+    out = tested.merge(agg, on=keys, how="left")
+    if {"ci_low", "ci_high"} <= set(out.columns):
+        detected = (out["ci_low"] > 0) | (out["ci_high"] < 0)
+    else:  # no interval given: a normal interval at the two-sided 1 - alpha level
+        half = stats.norm.ppf(1 - alpha / 2) * out["se"]
+        detected = (out["ace"] - half > 0) | (out["ace"] + half < 0)
+    out["verdict"] = np.where(
+        ~detected, "not detected",
+        np.where(out["all_below"], "learned", "survives randomization"),
+    )  # fmt: skip
+    out = out.drop(columns="all_below")
+    n_detected = int(detected.sum())
+    survivors = out[out["verdict"] == "survives randomization"]
+    modes = sorted(set(copies["mode"])) if "mode" in copies.columns else []
+    how = f"{n_copies} {'/'.join(modes) + ' ' if modes else ''}randomized-weights copies"
+    undetected = len(out) - n_detected
+    aside = f"; {undetected} of {len(out)} tested effects not detected" if undetected else ""
+    if n_detected == 0:
+        passed: bool | None = None
+        text = f"none of {len(out)} tested effects is detected: nothing to attribute ({how})"
+    elif survivors.empty:
+        passed = True
+        text = (
+            f"{n_detected} of {n_detected} detected effects are learned: each of {how} keeps "
+            f"detectably < {f:.0%} of the effect (at most "
+            f"{out.loc[detected, 'retained_max'].max():.0%}){aside}"
+        )
+    else:
+        passed = False
+        worst = survivors.loc[survivors["retained_max"].idxmax()]
+        text = (
+            f"{len(survivors)} of {n_detected} detected effects survive weight randomization "
+            f"({how}), e.g. {worst['label']!r}: trained ACE {worst['ace']:+.3g}, randomized "
+            f"{worst['randomized_mean']:+.3g} (range {worst['randomized_min']:+.3g} to "
+            f"{worst['randomized_max']:+.3g}, up to {worst['retained_max']:.0%} kept): it comes "
+            "from the architecture, the input encoding or the intervention, not from training"
+            + aside
+        )
+    meta = {"max_retained": f, "alpha": alpha, "n_copies": n_copies, "modes": modes,
+            "per_copy": per}  # fmt: skip
+    return CheckResult("randomized_weights", passed, out, text, meta)
+
+
 # -- all together ---------------------------------------------------------------------------------
 
 
@@ -629,6 +809,9 @@ def evaluate_controls(
     null: Sequence[str] = (),
     calibrate: Sequence[str] = (),
     sensitivity: CheckResult | None = None,
+    randomized: pd.DataFrame | Sequence[pd.DataFrame | Any] | None = None,
+    randomized_experiments: Sequence[str] = (),
+    max_retained: float = 0.5,
     alpha: float = 0.05,
     power: float = 0.8,
     min_effect: float = 0.0,
@@ -651,6 +834,15 @@ def evaluate_controls(
         Experiments that get null-calibrated p-values.
     sensitivity : CheckResult, optional
         A :func:`background_sensitivity` result to include.
+    randomized : DataFrame or sequence of DataFrame, optional
+        ACEs of randomized-weights copies of the model on the same design
+        (:func:`causalgia.randomization.randomized_weights_ace`): runs
+        :func:`check_randomized_weights`.
+    randomized_experiments : sequence of str
+        Experiments the randomized-weights check tests (default: all the copies ran).
+    max_retained : float
+        Largest fraction of an effect's size a randomized copy may keep
+        (:func:`check_randomized_weights`).
     alpha, power : float
         Error rate of the checks, and the power of the minimum detectable effect.
     min_effect : float
@@ -683,6 +875,13 @@ def evaluate_controls(
         results.append(check_gc(table, gc, positive=positive))
     if null:
         results.append(empirical_null(table, null, targets=calibrate, alpha=alpha, power=power))
+    if randomized is not None:
+        results.append(
+            check_randomized_weights(
+                table, randomized, experiments=randomized_experiments,
+                max_retained=max_retained, alpha=alpha,
+            )
+        )  # fmt: skip
     if sensitivity is not None:
         results.append(sensitivity)
     if not results:

@@ -339,7 +339,10 @@ def run_study(
     method = st.get("method", "paired_t" if d.kind == "paired" else "welch")
     ace = estimate_ace(result, method=method, ci=st.get("ci", 0.95), rng=seed).to_frame()
     truth = _truth(spec, model, background, arms)
-    controls = _controls(spec, model, background, arms, ace, result.table, truth, seed)
+    controls = _controls(
+        spec, model, background, arms, ace, result.table, truth, seed,
+        study_design=d, method=method, batch_size=result.batch_size,
+    )  # fmt: skip
     pooled = _pooling(spec, result.table, seed)
     manifest = {
         "study": st.get("name", "study"),
@@ -398,12 +401,37 @@ def _controls(
     ice: pd.DataFrame,
     truth: pd.DataFrame | None,
     seed: int,
+    *,
+    study_design: Any = None,
+    method: str = "paired_t",
+    batch_size: int | None = None,
 ) -> Any:
-    """The controls named in ``[controls]`` (a ControlReport), or None."""
+    """The controls named in ``[controls]`` (a ControlReport), or None.
+
+    ``randomized_weights = m`` runs the study's design on m copies of the model with randomized
+    weights (seeds from the study seed), estimates their ACEs with the same method and compares
+    them with the trained model's (:func:`~causalgia.controls.check_randomized_weights`).
+    """
     c = spec.controls
     if not c:
         return None
     from .controls import background_sensitivity, evaluate_controls
+
+    randomized = None
+    if c.get("randomized_weights"):
+        from .randomization import framework_of, randomized_weights_ace
+
+        try:
+            framework_of(model)
+        except OptionError as err:
+            raise ConfigError(f"controls.randomized_weights: {err}") from None
+        randomized = randomized_weights_ace(
+            model, study_design, copies=c["randomized_weights"],
+            mode=c.get("randomized_weights_mode", "permute"),
+            experiments=c.get("randomized_weights_experiments", ()), method=method,
+            ci=spec.study.get("ci", 0.95), batch_size=batch_size,
+            on_nonfinite=spec.study.get("on_nonfinite", "raise"), rng=seed,
+        )  # fmt: skip
 
     sensitivity = None
     if c.get("sensitivity_backgrounds"):
@@ -419,7 +447,9 @@ def _controls(
     return evaluate_controls(
         ace, ice=ice, truth=truth, positive=c.get("positive", ()), negative=c.get("negative", ()),
         placebo=c.get("placebo", ()), gc=c.get("gc", ()), null=c.get("null", ()),
-        calibrate=c.get("calibrate", ()), sensitivity=sensitivity, alpha=c.get("alpha", 0.05),
+        calibrate=c.get("calibrate", ()), sensitivity=sensitivity, randomized=randomized,
+        randomized_experiments=c.get("randomized_weights_experiments", ()),
+        max_retained=c.get("randomized_weights_max_retained", 0.5), alpha=c.get("alpha", 0.05),
         power=c.get("power", 0.8), min_effect=c.get("min_effect", 0.0),
     )  # fmt: skip
 
