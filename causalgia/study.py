@@ -415,7 +415,8 @@ def _controls(
     c = spec.controls
     if not c:
         return None
-    from .controls import background_sensitivity, evaluate_controls
+    from .controls import evaluate_controls
+    from .sensitivity import background_sensitivity
 
     randomized = None
     if c.get("randomized_weights"):

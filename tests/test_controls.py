@@ -11,14 +11,12 @@ from causalgia.backgrounds import iid
 from causalgia.controls import (
     CheckResult,
     ControlReport,
-    background_sensitivity,
     check_gc,
     check_negative,
     check_placebo,
     empirical_null,
     evaluate_controls,
     gc_control_arm,
-    kmer_spectrum,
     null_kmer_arms,
     placebo_arm,
     random_kmers,
@@ -28,6 +26,7 @@ from causalgia.designs import design, sweep_positions
 from causalgia.errors import EstimationError, OptionError
 from causalgia.estimators import estimate_ace
 from causalgia.models import as_model
+from causalgia.sensitivity import background_sensitivity, kmer_spectrum
 from causalgia.simulator import simulate
 from causalgia.testing import RBPOracle, reference_ace
 
