@@ -1,11 +1,15 @@
 """The calibration report: plumbing with tiny R (fast tier) and the R = 1,000 gates (slow tier,
-bands of DESIGN.md §6: coverage 0.926–0.971, type-I error 0.029–0.074)."""
+bands of DESIGN.md §6: coverage 0.926–0.971, type-I error 0.029–0.074).
+
+The tiny configuration runs the partial-pooling section with exactly the settings (and seed) of
+``causalgia validate --quick``, so its claims are checked on the quick run's numbers."""
 
 from __future__ import annotations
 
 import json
 import sys
 import types
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,6 +22,7 @@ from causalgia.estimators import estimate_ace
 from causalgia.models import as_model
 from causalgia.simulator import simulate
 
+QUICK = V.ValidationConfig.quick()
 TINY = V.ValidationConfig(
     reps=6,
     ns=(10, 30),
@@ -31,7 +36,12 @@ TINY = V.ValidationConfig(
     reference_n=2000,
     mode="test",
     sbc=False,
+    pooling_reps=QUICK.pooling_reps,
+    pooling_draws=QUICK.pooling_draws,
+    pooling_tune=QUICK.pooling_tune,
+    pooling_chains=QUICK.pooling_chains,
 )
+NO_POOLING = replace(TINY, pooling_reps=0)
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +63,7 @@ def test_report_has_every_section_and_the_raw_hash(report):
         "## 7. Sequential stopping",
         "## 8. Contrast tests",
         "## 9. Hierarchical model",
+        "## 10. Partial pooling",
     ):
         assert heading in text, heading
     raw = json.loads(report.raw_path.read_text())
@@ -77,13 +88,13 @@ def test_report_re_renders_identically_from_the_raw_results(report, tmp_path):
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     path = tmp_path / "partial.json"
-    whole = V.run_validation(TINY, checkpoint=path)
+    whole = V.run_validation(NO_POOLING, checkpoint=path)
     saved = json.loads(path.read_text())
     for key in ("sequential", "contrasts", "sbc"):
         del saved[key]
     path.write_text(json.dumps(saved))
     seen: list[str] = []
-    resumed = V.run_validation(TINY, checkpoint=path, log=seen.append)
+    resumed = V.run_validation(NO_POOLING, checkpoint=path, log=seen.append)
     assert seen[0].startswith("resuming") and "coverage" in seen[0]
     assert not any(msg.startswith("coverage") for msg in seen)
     assert _stable(resumed) == _stable(whole)
@@ -92,6 +103,59 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
 def _stable(raw: dict) -> dict:
     canonical = json.loads(json.dumps(raw, sort_keys=True))
     return {k: v for k, v in canonical.items() if k not in ("runtime_s", "versions")}
+
+
+def test_type_one_rows_carry_the_dkw_band_and_the_report_links_its_figure(report):
+    raw, text = report.raw, report.markdown.read_text()
+    for row in raw["type_one"]:
+        eps = np.sqrt(np.log(2 / 0.05) / (2 * row["reps"]))
+        assert row["dkw_eps"] == pytest.approx(eps, rel=1e-12)
+        assert row["max_abs_ecdf_dev"] == row["ks_statistic"]
+        assert row["inside_band"] == (row["max_abs_ecdf_dev"] <= eps)
+        grid = np.asarray(row["ecdf_minus_u"])  # the supremum bounds the curve on its grid
+        assert len(grid) == 201 and np.abs(grid).max() <= row["max_abs_ecdf_dev"] + 1e-5
+    assert "DKW" in text and "Massart" in text and "inside band" in text
+    figure = report.markdown.parent / "validation" / "pvalue_ecdf.png"
+    assert figure.is_file() and "](validation/pvalue_ecdf.png)" in text
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dkw_band_holds_for_uniform_p_values_and_rejects_skewed_ones():
+    gen = np.random.default_rng(3)
+    inside = [V.pvalue_uniformity(gen.uniform(size=200))["inside_band"] for _ in range(1000)]
+    assert np.mean(inside) >= 0.95 - 3 * np.sqrt(0.05 * 0.95 / 1000)  # simultaneous 95%
+    skewed = V.pvalue_uniformity(gen.uniform(size=4000) ** 1.3)  # anti-conservative p-values
+    assert not skewed["inside_band"] and skewed["max_abs_ecdf_dev"] > skewed["dkw_eps"]
+    assert V.dkw_epsilon(4000) == pytest.approx(np.sqrt(np.log(40) / 8000))
+
+
+def test_partial_pooling_beats_no_pooling_in_the_quick_run(report):
+    pool = report.raw["pooling"]
+    assert pool["available"] and pool["settings"]["reps"] == QUICK.pooling_reps
+    assert pool["settings"]["draws"] == QUICK.pooling_draws
+    rmse = {row["estimate"]: row for row in pool["summary"]}
+    assert set(rmse) == {"raw", "exchangeable", "curve"}
+    for pooled in ("exchangeable", "curve"):
+        assert rmse[pooled]["rmse"] < rmse["raw"]["rmse"], rmse
+        assert rmse[pooled]["reduction"] > 0 and rmse[pooled]["beats_raw"] > 0.5
+    truth = np.asarray(pool["example"]["truth"])
+    assert np.allclose(truth, V.bump(np.asarray(pool["example"]["position"])))
+    text = report.markdown.read_text()
+    section = text[text.index("## 10. Partial pooling") :]
+    assert "RMSE ± MCSE" in section and "random-walk curve over position" in section
+    assert f"{rmse['raw']['rmse']:.4f} ± {rmse['raw']['rmse_mcse']:.4f}" in section
+    assert "](validation/pooling.png)" in section
+    assert (report.markdown.parent / "validation" / "pooling.png").is_file()
+
+
+def test_report_without_matplotlib_says_so(report, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    again = V.validate(from_raw=report.raw_path, out=tmp_path / "validation.md")
+    text = again.markdown.read_text()
+    assert again.figures == {} and "![" not in text
+    assert text.count("matplotlib is not installed") == 2
+    assert not (tmp_path / "validation").exists()
 
 
 def test_hash_changes_with_the_results():
