@@ -73,17 +73,22 @@ def _headline(raw: dict[str, Any]) -> list[str]:
         )
     seq = pd.DataFrame(raw.get("sequential", []))
     if not seq.empty:
-        panel = seq[seq["regime"] == "mixed_panel"]
-        text = (
-            f"Sequential confidence sequences cover {seq['coverage'].min():.3f}–"
-            f"{seq['coverage'].max():.3f} at the stopping round"
-        )
-        if not panel.empty:
-            text += (
-                f"; on a mixed panel they save {100 * panel['saved_fraction'].iloc[0]:.0f}% of "
-                "the forward passes of the fixed design of equal width"
+        if "rule" not in seq:
+            seq["rule"] = "mixture"
+        names = {"two_stage": "Two-stage (Stein) sequential stopping", "mixture": "Anytime-valid"
+                 " confidence sequences"}  # fmt: skip
+        for rule, rows in seq.groupby("rule", sort=False):
+            panel = rows[rows["regime"] == "mixed_panel"]
+            text = (
+                f"{names.get(rule, rule)} cover {rows['coverage'].min():.3f}–"
+                f"{rows['coverage'].max():.3f} at the stopping round"
             )
-        lines.append(text + ".")
+            if not panel.empty:
+                text += (
+                    f"; on a mixed panel they save {100 * panel['saved_fraction'].iloc[0]:.0f}%"
+                    " of the forward passes of the fixed design of equal width"
+                )
+            lines.append(text + ".")
     con = pd.DataFrame(raw.get("contrasts", []))
     if not con.empty:
         planted = con[con["oracle"] == "planted"]["rejection_rate"]

@@ -251,16 +251,20 @@ def _step_type_one(config: ValidationConfig, raw: dict[str, Any], say: Any) -> l
 
 
 def _step_sequential(config: ValidationConfig, raw: dict[str, Any], say: Any) -> list[Any]:
-    say("sequential")
+    """Both rules on the three regimes and the mixed panel: the two-stage rule at ``reps``
+    replicates, the (slower, conservative) confidence sequence at ``seq_reps``."""
     sds = _sds(raw)
-    rows = [
-        sequential_study(r, config.seq_reps, seed=_seed(config, "seq", name), sd_true=sds[name])
-        for name, r in regimes().items()
-    ]
     panel = mixed_panel()
-    panel_sd = reference_sd(panel, config.reference_n, _seed(config, "reference", "panel"))
-    seed = _seed(config, "seq", "panel")
-    rows.append(sequential_study(panel, config.seq_reps, seed=seed, sd_true=panel_sd))
+    sds["mixed_panel"] = reference_sd(
+        panel, config.reference_n, _seed(config, "reference", "panel")
+    )
+    studies = [*regimes().values(), panel]
+    rows = []
+    for rule, reps in (("two_stage", config.reps), ("mixture", config.seq_reps)):
+        for r in studies:
+            say(f"sequential: {rule}, {r.name}")
+            seed = _seed(config, "seq", rule, r.name)
+            rows.append(sequential_study(r, reps, seed=seed, sd_true=sds[r.name], rule=rule))
     return rows
 
 
