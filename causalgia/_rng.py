@@ -11,6 +11,7 @@ once to produce a seed, and ``None`` draws fresh OS entropy (the resolved seed i
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -22,6 +23,8 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _MASK63 = (1 << 63) - 1
+_MASK64 = (1 << 64) - 1
+_GOLDEN_INT = 0x9E3779B97F4A7C15
 
 
 def root_seed(rng: RngLike) -> int:
@@ -52,11 +55,95 @@ def mix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def _label_code(label: int | str) -> np.uint64:
+def label_code(label: int | str) -> int:
+    """The 64-bit code of one purpose label: blake2b (8 bytes) of a string, or an int mod 2**64.
+
+    Examples
+    --------
+    >>> label_code(5), label_code(-1) == 2**64 - 1
+    (5, True)
+    """
     if isinstance(label, str):
         digest = hashlib.blake2b(label.encode(), digest_size=8).digest()
-        return np.uint64(int.from_bytes(digest, "little"))
-    return np.uint64(int(label) & 0xFFFFFFFFFFFFFFFF)
+        return int.from_bytes(digest, "little")
+    return int(label) & _MASK64
+
+
+def _mix64_int(z: int) -> int:
+    """:func:`mix64` of one value as a Python int (the same wrapping arithmetic, mod 2**64)."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def purpose_base(seed: int, codes: Sequence[int]) -> int:
+    """The stream base of ``seed`` under a purpose path given by its label codes.
+
+    ``codes`` are :func:`label_code` values of the purpose labels; cache them when the same
+    path is used many times (an arm, a bootstrap group). Computed in Python integers: it equals,
+    bit for bit, the numpy uint64 arithmetic that :func:`unit_keys` has always used.
+
+    Examples
+    --------
+    >>> base = purpose_base(1, [label_code("background")])
+    >>> bool(keyed(base, [0, 1]).tolist() == unit_keys(1, [0, 1], "background").tolist())
+    True
+    """
+    base = _mix64_int((int(seed) + _GOLDEN_INT) & _MASK64)
+    for code in codes:
+        base = _mix64_int(base ^ ((int(code) + _GOLDEN_INT) & _MASK64))
+    return base
+
+
+def purpose_bases(seed: int, codes: np.ndarray) -> np.ndarray:
+    """:func:`purpose_base` of many purpose paths at once: ``codes`` is uint64 ``(m, depth)``.
+
+    Examples
+    --------
+    >>> codes = np.array([[label_code("a")], [label_code("b")]], dtype=np.uint64)
+    >>> bool(purpose_bases(3, codes)[1] == purpose_base(3, [label_code("b")]))
+    True
+    """
+    codes = np.asarray(codes, dtype=np.uint64)
+    if codes.ndim != 2:
+        raise OptionError(f"purpose codes must have shape (m, depth), got {codes.shape}")
+    start = np.uint64(_mix64_int((int(seed) + _GOLDEN_INT) & _MASK64))
+    base = np.full(codes.shape[0], start, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in codes.T:
+            base = mix64(base ^ (column + _GOLDEN))
+    return base
+
+
+def _id_hash(ids: np.ndarray | list[int]) -> np.ndarray:
+    """The per-id half of a key, ``mix64(id + φ) + φ``, shared by every purpose."""
+    ids = np.asarray(ids, dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        return mix64(ids + _GOLDEN) + _GOLDEN
+
+
+def keyed(base: int | np.uint64, ids: np.ndarray | list[int]) -> np.ndarray:
+    """Stream keys of units ``ids`` under one purpose base (see :func:`purpose_base`).
+
+    Examples
+    --------
+    >>> keyed(purpose_base(0, []), [0, 1]).shape
+    (2,)
+    """
+    return mix64(np.uint64(base) ^ _id_hash(ids))
+
+
+def keyed_many(bases: np.ndarray, ids: np.ndarray | list[int]) -> np.ndarray:
+    """Stream keys ``(len(bases), len(ids))``: row ``a`` equals ``keyed(bases[a], ids)``.
+
+    Examples
+    --------
+    >>> bases = purpose_bases(0, np.zeros((3, 1), dtype=np.uint64))
+    >>> keyed_many(bases, [4, 5]).shape
+    (3, 2)
+    """
+    bases = np.asarray(bases, dtype=np.uint64)
+    return mix64(bases[:, None] ^ _id_hash(ids)[None, :])
 
 
 def unit_keys(seed: int, ids: np.ndarray | list[int], *purpose: int | str) -> np.ndarray:
@@ -64,6 +151,9 @@ def unit_keys(seed: int, ids: np.ndarray | list[int], *purpose: int | str) -> np
 
     The same ``(seed, purpose, id)`` always gives the same key; different purposes give
     independent keys, so e.g. a background draw and an intervention draw never share a stream.
+    Key of id ``i``: ``mix64(base ^ (mix64(i + φ) + φ))`` with ``base`` the seed mixed with
+    every purpose label in turn (:func:`purpose_base`); :func:`purpose_bases` and
+    :func:`keyed_many` give the keys of many purpose paths in one vectorised call.
 
     Examples
     --------
@@ -71,12 +161,7 @@ def unit_keys(seed: int, ids: np.ndarray | list[int], *purpose: int | str) -> np
     >>> k.dtype, k.shape
     (dtype('uint64'), (3,))
     """
-    with np.errstate(over="ignore"):
-        base = mix64(np.array([seed], dtype=np.uint64) + _GOLDEN)
-        for label in purpose:
-            base = mix64(base ^ _label_code(label) + _GOLDEN)
-        ids = np.asarray(ids, dtype=np.int64).astype(np.uint64)
-        return mix64(base ^ mix64(ids + _GOLDEN) + _GOLDEN)
+    return keyed(purpose_base(seed, [label_code(label) for label in purpose]), ids)
 
 
 def raw_draws(keys: np.ndarray, size: int, offset: int = 0) -> np.ndarray:

@@ -11,16 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
 from ._options import check_int, check_option
-from ._rng import RngLike, root_seed, uniforms, unit_keys
+from ._rng import (
+    RngLike,
+    keyed,
+    keyed_many,
+    label_code,
+    purpose_base,
+    purpose_bases,
+    root_seed,
+    uniforms,
+    unit_keys,
+)
 from .backgrounds import Background
 from .errors import InterventionError, OptionError
-from .interventions import Compose, Intervention, Strand, Substitute, _motif
+from .interventions import Compose, Edit, Intervention, Strand, Substitute, _motif
 from .motifs import Motif
 
 DesignKind = Literal["paired", "randomized"]
@@ -51,9 +62,123 @@ class Arm:
             raise OptionError(f"arm {self.label!r}: intervention must be an Intervention")
         object.__setattr__(self, "params", dict(self.params))
 
+    @cached_property
+    def purpose_codes(self) -> tuple[int, int, int]:
+        """Label codes of this arm's purpose path ``("arm", experiment, label)``, hashed once.
+
+        Examples
+        --------
+        >>> len(Arm("a", Substitute("GATA", 3)).purpose_codes)
+        3
+        """
+        return (_ARM_CODE, label_code(self.experiment), label_code(self.label))
+
     def keys(self, seed: int, ids: np.ndarray) -> np.ndarray:
-        """The stream key of this arm's intervention for each background id."""
-        return unit_keys(seed, ids, "arm", self.experiment, self.label)
+        """The stream key of this arm's intervention for each background id.
+
+        Equal to ``unit_keys(seed, ids, "arm", experiment, label)``; :func:`arm_keys` gives the
+        keys of many arms in one vectorised call.
+
+        Examples
+        --------
+        >>> arm, ids = Arm("a", Substitute("GATA", 3)), np.arange(3)
+        >>> bool((arm.keys(1, ids) == unit_keys(1, ids, "arm", "main", "a")).all())
+        True
+        """
+        return keyed(purpose_base(seed, self.purpose_codes), ids)
+
+
+_ARM_CODE = label_code("arm")
+
+
+def arm_keys(arms: Sequence[Arm], seed: int, ids: np.ndarray) -> np.ndarray:
+    """Stream keys of many arms, ``(len(arms), len(ids))``: row a is ``arms[a].keys(seed, ids)``.
+
+    Arms of the plain :class:`Arm` class are keyed in one vectorised call; an arm of a subclass
+    that overrides :meth:`Arm.keys` is asked for its own keys.
+
+    Examples
+    --------
+    >>> arms = [Arm("a", Substitute("GATA", 3)), Arm("b", Substitute("GATA", 5))]
+    >>> bool((arm_keys(arms, 1, np.arange(4))[1] == arms[1].keys(1, np.arange(4))).all())
+    True
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    out = np.empty((len(arms), ids.size), dtype=np.uint64)
+    plain = [type(arm).keys is Arm.keys for arm in arms]
+    rows = np.flatnonzero(plain)
+    if rows.size:
+        codes = np.array([arms[r].purpose_codes for r in rows], dtype=np.uint64)
+        out[rows] = keyed_many(purpose_bases(seed, codes), ids)
+    for r in np.flatnonzero(~np.asarray(plain, dtype=bool)):
+        out[r] = arms[r].keys(seed, ids)
+    return out
+
+
+@dataclass(frozen=True)
+class FixedGroup:
+    """Arms whose interventions write fixed codes into windows of the same widths.
+
+    ``arms`` are arm indices of the design; arm ``arms[g]`` writes window ``j`` (width
+    ``widths[j]``) at ``starts[g, j]``, with the letters ``codes[g]`` (windows concatenated in
+    order). Nothing is drawn at random, so no stream key is needed.
+    """
+
+    arms: np.ndarray
+    widths: tuple[int, ...]
+    starts: np.ndarray
+    codes: np.ndarray
+
+    def columns(self, window: int, rows: np.ndarray) -> np.ndarray:
+        """Positions written by window ``window`` of group members ``rows``: ``(len(rows), w)``."""
+        width = self.widths[window]
+        return self.starts[rows, window][:, None] + np.arange(width)[None, :]
+
+    def letters(self, window: int, rows: np.ndarray) -> np.ndarray:
+        """Letters written by window ``window`` of group members ``rows``: ``(len(rows), w)``."""
+        offset = sum(self.widths[:window])
+        return self.codes[rows, offset : offset + self.widths[window]]
+
+
+@dataclass(frozen=True)
+class ArmPlan:
+    """How a simulator applies the arms of a design (see :meth:`Design.arm_plan`).
+
+    ``groups`` hold the arms whose edit is fixed (:meth:`Intervention.fixed_edits`), grouped by
+    window widths so that a group is applied to a whole chunk in one vectorised write;
+    ``group_of`` / ``row_of`` give each arm's group and row in it (-1 for the others);
+    ``keyed`` lists, in order, the arms applied one by one with their stream keys.
+    """
+
+    groups: tuple[FixedGroup, ...]
+    group_of: np.ndarray
+    row_of: np.ndarray
+    keyed: np.ndarray
+
+
+def _plan(arms: Sequence[Arm], length: int) -> ArmPlan:
+    by_widths: dict[tuple[int, ...], list[tuple[int, tuple[Edit, ...]]]] = {}
+    keyed_arms = []
+    for index, arm in enumerate(arms):
+        edits = arm.intervention.fixed_edits(length)
+        if edits is None:
+            keyed_arms.append(index)
+        else:
+            by_widths.setdefault(tuple(len(row) for _, row in edits), []).append((index, edits))
+    group_of = np.full(len(arms), -1, dtype=np.int64)
+    row_of = np.full(len(arms), -1, dtype=np.int64)
+    groups = []
+    for number, (widths, members) in enumerate(by_widths.items()):
+        indices = np.array([index for index, _ in members], dtype=np.int64)
+        starts = np.array([[s for s, _ in edits] for _, edits in members], dtype=np.int64)
+        codes = np.zeros((len(members), sum(widths)), dtype=np.uint8)
+        for row, (_, edits) in enumerate(members):
+            if widths:
+                codes[row] = np.concatenate([np.asarray(w, dtype=np.uint8) for _, w in edits])
+        group_of[indices] = number
+        row_of[indices] = np.arange(len(members))
+        groups.append(FixedGroup(indices, widths, starts.reshape(len(members), len(widths)), codes))
+    return ArmPlan(tuple(groups), group_of, row_of, np.array(keyed_arms, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -90,6 +215,25 @@ class Design:
         ids = self.background_ids if ids is None else np.asarray(ids)
         u = uniforms(unit_keys(self.seed, ids, "assign"), 1)[:, 0]
         return np.floor(u * (len(self.arms) + 1)).astype(np.int64) - 1
+
+    def arm_plan(self) -> ArmPlan:
+        """Arms grouped for batched application: fixed edits by window layout, the rest keyed.
+
+        Computed once per design object (it does not depend on the seed).
+
+        Examples
+        --------
+        >>> from causalgia.backgrounds import iid
+        >>> arms = sweep_positions("GATA", [0, 5]) + [Arm("pwm", Substitute("GAYA", 9))]
+        >>> plan = design(iid(20), arms, n=4, rng=1).arm_plan()
+        >>> [g.arms.tolist() for g in plan.groups], plan.keyed.tolist()
+        ([[0, 1]], [2])
+        """
+        return self._arm_plan
+
+    @cached_property
+    def _arm_plan(self) -> ArmPlan:
+        return _plan(self.arms, self.background.length)
 
     def with_seed(self, rng: RngLike) -> Design:
         """The same design under another root seed."""

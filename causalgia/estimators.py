@@ -182,6 +182,49 @@ def welch(y_treated: np.ndarray, y_control: np.ndarray, ci: float = 0.95) -> Est
     }
 
 
+def _fill_t(
+    out: list[Estimate], live: np.ndarray, ace: Any, se: Any, res: Any, ci: float, sizes: Estimate
+) -> list[Estimate]:
+    """Write the t results of rows ``live`` (one scipy result for all of them) into ``out``."""
+    low, high = res.confidence_interval(ci)
+    cols = [np.asarray(c).tolist() for c in (ace, se, low, high, res.pvalue)]
+    for j, i in enumerate(live.tolist()):
+        a, e, lo, hi, p = (c[j] for c in cols)
+        out[i] = {"ace": a, "se": e, "ci_low": lo, "ci_high": hi, **sizes, "p_value": p}
+    return out
+
+
+def _paired_t_rows(ice: np.ndarray, ci: float) -> list[Estimate]:
+    """:func:`paired_t` of every row of an ``(effects, n)`` matrix with one scipy call.
+
+    Row by row equal, bit for bit, to ``paired_t(ice[i], ci)`` (tests/test_many_arms.py).
+    """
+    n = ice.shape[1]
+    constant = np.all(ice == ice[:, :1], axis=1)
+    out: list[Estimate] = [{**_degenerate(float(row[0])), "n": n} for row in ice]
+    live = np.flatnonzero(~constant)
+    if not live.size:
+        return out
+    x = ice[live]
+    res = stats.ttest_1samp(x, 0.0, axis=1)
+    return _fill_t(out, live, np.mean(x, axis=1), stats.sem(x, axis=1), res, ci, {"n": n})
+
+
+def _welch_rows(y1: np.ndarray, y0: np.ndarray, ci: float) -> list[Estimate]:
+    """:func:`welch` of every row pair of ``(effects, n1)`` and ``(effects, n0)`` matrices."""
+    sizes = {"n": y1.shape[1], "n_control": y0.shape[1]}
+    se = np.sqrt(
+        np.var(y1, axis=1, ddof=1) / y1.shape[1] + np.var(y0, axis=1, ddof=1) / y0.shape[1]
+    )
+    ace = np.mean(y1, axis=1) - np.mean(y0, axis=1)
+    out: list[Estimate] = [{**_degenerate(float(a)), **sizes} for a in ace]
+    live = np.flatnonzero(se != 0.0)
+    if not live.size:
+        return out
+    res = stats.ttest_ind(y1[live], y0[live], axis=1, equal_var=False)
+    return _fill_t(out, live, ace[live], se[live], res, ci, sizes)
+
+
 def adjust_pvalues(p: np.ndarray, method: Adjustment = "fdr_bh") -> np.ndarray:
     """Multiple-testing adjustment with ``statsmodels.stats.multitest.multipletests``.
 
@@ -351,6 +394,112 @@ def _effects(
             yield first, _randomized_effect(sub, y0, method, ci, gen, n_res)
 
 
+@dataclass(frozen=True)
+class _Grouped:
+    """Rows of a table grouped by (experiment, label) in one pass.
+
+    ``order`` lists row positions group by group (groups in order of first appearance, rows
+    by background_id, ties in table order: the order of :func:`_effects`); group ``g`` is
+    ``order[starts[g] : starts[g] + sizes[g]]`` and its first row in table order is
+    ``first[g]``.
+    """
+
+    order: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+    first: np.ndarray
+
+    def matrix(self, values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+        """``(len(groups), n)`` values of groups that all have ``n`` rows, in group order."""
+        return values[self.order[self.starts[groups][:, None] + np.arange(n)[None, :]]]
+
+    def part(self, values: np.ndarray, g: int) -> np.ndarray:
+        """Values of group ``g`` in group order."""
+        return values[self.order[self.starts[g] : self.starts[g] + self.sizes[g]]]
+
+
+def _group_rows(table: pd.DataFrame) -> _Grouped | None:
+    """Group ``table`` once; None when the per-group path must run (it raises or handles
+    what this one does not: missing keys, non-integer background ids, a group below 2 rows)."""
+    if table.empty or table[["experiment", "label"]].isna().to_numpy().any():
+        return None
+    ids = table["background_id"].to_numpy()
+    if ids.dtype.kind not in "iu":
+        return None
+    codes = table.groupby(["experiment", "label"], sort=False, dropna=False).ngroup().to_numpy()
+    sizes = np.bincount(codes)
+    if sizes.min() < 2:
+        return None
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    first = np.unique(codes, return_index=True)[1]
+    return _Grouped(np.lexsort((ids, codes)), starts, sizes, first)
+
+
+def _fast_effects(
+    table: pd.DataFrame, kind: str, method: str, ci: float, rng: RngLike, n_res: int
+) -> tuple[pd.DataFrame, list[Estimate]] | None:
+    """The estimates of :func:`_effects`, computed for all groups at once where possible.
+
+    The t tests of all groups of the same size go to scipy as one matrix; resampling methods
+    and ``cluster`` still run group by group, on arrays rather than sub-frames. Returns (first
+    row of every group, estimates), or None to fall back to :func:`_effects`.
+    """
+    y0 = np.empty(0)
+    if kind == "randomized":
+        is_control = (table["label"] == "control").to_numpy(dtype=bool, na_value=False)
+        y0 = table.loc[is_control].sort_values("background_id", kind="stable")["y"].to_numpy(float)
+        if y0.size < 2:
+            return None
+        table = table.loc[~is_control]
+    grouped = _group_rows(table)
+    if grouped is None:
+        return None
+    firsts = table.iloc[grouped.first]
+    ests: list[Estimate] = [{} for _ in grouped.sizes]
+    if kind == "paired" and method != "welch":
+        outcome = table["ice"].to_numpy(dtype=float)
+    else:
+        outcome = table["y_do" if kind == "paired" else "y"].to_numpy(dtype=float)
+    sizes = [] if method == "cluster" else np.unique(grouped.sizes).tolist()
+    for n in sizes:  # one scipy call per distinct group size
+        groups = np.flatnonzero(grouped.sizes == n)
+        values = grouped.matrix(outcome, groups, n)
+        if kind == "paired" and method == "welch":
+            control = grouped.matrix(table["y_control"].to_numpy(dtype=float), groups, n)
+            rows = _welch_rows(values, control, ci)
+            for r in rows:
+                r.pop("n_control")
+        elif kind == "paired":
+            rows = _paired_t_rows(values, ci)
+        else:
+            rows = []
+            for a in range(0, len(groups), 256):  # bounded memory: y0 is repeated per row
+                block = values[a : a + 256]
+                rows += _welch_rows(block, np.repeat(y0[None, :], len(block), axis=0), ci)
+        for g, r in zip(groups.tolist(), rows, strict=True):
+            ests[g] = r
+    purpose = _KEYED.get(method)
+    if method == "cluster" or purpose is not None:
+        seed = root_seed(rng) if purpose is not None else 0
+        ids = table["background_id"].to_numpy()
+        keys = zip(firsts["experiment"].tolist(), firsts["label"].tolist(), strict=True)
+        for g, (experiment, label) in enumerate(keys):
+            x = grouped.part(outcome, g)
+            if method == "cluster":
+                ests[g] = cluster_robust(x, grouped.part(ids, g), ci=ci)
+                continue
+            r = ests[g]
+            if r["se"] == 0.0:
+                continue
+            gen = bootstrap_generator(seed, experiment, label, purpose)
+            data = (x,) if kind == "paired" else (x, y0)
+            if method in _BOOT_METHOD:
+                r["ci_low"], r["ci_high"], r["se"] = _bootstrap(data, ci, method, n_res, gen)
+            else:
+                r["p_value"] = permutation_test(*data, n_resamples=n_res, rng=gen)
+    return firsts, ests
+
+
 def estimate_ace(
     data: pd.DataFrame | _HasTable,
     *,
@@ -439,6 +588,13 @@ def estimate_ace(
     outcomes = _outcome_columns(kind, method)
     _require(table, ["experiment", "label", "background_id", *outcomes], kind)
     _check_finite(table, outcomes)
+    fast = _fast_effects(table, kind, method, ci, rng, n_resamples)
+    if fast is not None:
+        firsts, ests = fast
+        params = [c for c in table.columns if c not in RESERVED]
+        records = firsts[["experiment", "label", *params]].to_dict("records")
+        rows = [{**rec, "method": method, **est} for rec, est in zip(records, ests, strict=True)]
+        return _ace_table(rows, params, kind, method, ci, multiple_testing)
     pairs = _effects(table, kind, method, ci, rng, n_resamples)
     return _assemble(table, kind, pairs, method, ci, multiple_testing)
 
@@ -463,6 +619,18 @@ def _assemble(
         }
         for first, est in pairs
     ]
+    return _ace_table(rows, params, kind, method, ci, multiple_testing)
+
+
+def _ace_table(
+    rows: list[dict[str, Any]],
+    params: list[str],
+    kind: str,
+    method: str,
+    ci: float,
+    multiple_testing: str,
+) -> AceEstimates:
+    """The ACE table from one dict per effect; q-values within each experiment."""
     columns = ["experiment", "label", *params, "method", "ace", "se", "ci_low", "ci_high", "n"]
     columns += ["n_control"] if kind == "randomized" else []
     out = pd.DataFrame(rows, columns=[*columns, "p_value"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 Strand = Literal["+", "-"]
 Fill = Literal["shuffle", "random", "background"]
 _LETTER_CODES = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
+Edit = tuple[int, np.ndarray]
 
 
 def _motif(motif: str | Motif) -> Motif:
@@ -71,6 +73,25 @@ class Intervention(ABC):
     def label(self) -> str:
         """A short human-readable name."""
 
+    def fixed_edits(self, length: int) -> tuple[Edit, ...] | None:
+        """The edit as window writes ``(start, codes)`` when it draws nothing at random.
+
+        Returns None (the default) for an intervention whose result depends on the stream key
+        or on the sequence beyond overwriting fixed windows (a sampled motif instance, a
+        shuffle, an insertion). When not None, ``apply_keyed(codes, keys)`` equals ``codes``
+        with every ``codes[:, start:start + len(w)] = w`` written, for any ``keys``, so a
+        simulator may apply many such arms at once without stream keys. Raises like
+        :meth:`spans` when the windows do not fit ``length``.
+
+        Examples
+        --------
+        >>> Substitute("GATA", 3).fixed_edits(10)
+        ((3, array([2, 0, 3, 0], dtype=uint8)),)
+        >>> Substitute("GAYA", 3).fixed_edits(10) is None
+        True
+        """
+        return None
+
     def apply(self, codes: np.ndarray, rng: RngLike = None) -> np.ndarray:
         """Apply to a batch of codes ``(N, L)``; row i's random draws are keyed by its index.
 
@@ -102,6 +123,10 @@ class Identity(Intervention):
     def apply_keyed(self, codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """Return an unchanged copy."""
         return _codes(codes).copy()
+
+    def fixed_edits(self, length: int) -> tuple[Edit, ...] | None:
+        """No window is written."""
+        return () if type(self).apply_keyed is Identity.apply_keyed else None
 
     @property
     def label(self) -> str:
@@ -152,13 +177,23 @@ class Substitute(Intervention):
         _check_window(self.position, self.width, length, f"motif {self._pwm.name!r}")
         return [(self.position, self.position + self.width)]
 
+    @cached_property
+    def _fixed_row(self) -> np.ndarray | None:
+        """The written codes, strand applied, when no instance is drawn (else None)."""
+        if not (self.instance == "consensus" or self._pwm.is_deterministic):
+            return None
+        row = np.array([_LETTER_CODES[c] for c in self._pwm.consensus()], dtype=np.uint8)
+        if self.strand == "-":
+            row = (3 - row[::-1]).astype(np.uint8)
+        row.setflags(write=False)
+        return row
+
     def instances(self, keys: np.ndarray) -> np.ndarray:
         """The motif codes written for each key, ``(len(keys), width)``, strand applied."""
-        if self.instance == "consensus" or self._pwm.is_deterministic:
-            row = np.array([_LETTER_CODES[c] for c in self._pwm.consensus()], dtype=np.uint8)
-            inst = np.broadcast_to(row, (len(keys), self.width))
-        else:
-            inst = self._pwm.sample_keyed(np.asarray(keys, dtype=np.uint64))
+        row = self._fixed_row
+        if row is not None:
+            return np.broadcast_to(row, (len(keys), self.width))
+        inst = self._pwm.sample_keyed(np.asarray(keys, dtype=np.uint64))
         if self.strand == "-":
             inst = (3 - inst[:, ::-1]).astype(np.uint8)
         return inst
@@ -170,6 +205,13 @@ class Substitute(Intervention):
         out = arr.copy()
         out[:, start:stop] = self.instances(keys)
         return out
+
+    def fixed_edits(self, length: int) -> tuple[Edit, ...] | None:
+        """The consensus or exact-string window; None when an instance is drawn per unit."""
+        if type(self).apply_keyed is not Substitute.apply_keyed or self._fixed_row is None:
+            return None
+        self.spans(length)
+        return ((self.position, self._fixed_row),)
 
 
 @dataclass(frozen=True)
@@ -339,6 +381,13 @@ class Mutate(Intervention):
         out[:, self.position] = self.code
         return out
 
+    def fixed_edits(self, length: int) -> tuple[Edit, ...] | None:
+        """The one-base window."""
+        if type(self).apply_keyed is not Mutate.apply_keyed:
+            return None
+        self.spans(length)
+        return ((self.position, np.array([self.code], dtype=np.uint8)),)
+
 
 @dataclass(frozen=True)
 class Compose(Intervention):
@@ -388,3 +437,16 @@ class Compose(Intervention):
                 part_keys = mix64(keys + np.uint64(index + 1) * np.uint64(0x632BE59BD9B4E019))
             out = part.apply_keyed(out, part_keys)
         return out
+
+    def fixed_edits(self, length: int) -> tuple[Edit, ...] | None:
+        """All parts' windows, when every part is fixed (the derived keys are then unused)."""
+        if type(self).apply_keyed is not Compose.apply_keyed:
+            return None
+        self.spans(length)
+        edits: list[Edit] = []
+        for part in self.parts:
+            fixed = part.fixed_edits(length)
+            if fixed is None:
+                return None
+            edits.extend(fixed)
+        return tuple(edits)

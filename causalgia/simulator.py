@@ -5,6 +5,9 @@ with its own keyed stream, and the model is run in batches. In a paired design e
 control prediction f(x) is computed once and shared by every arm, so P arms over n backgrounds
 cost at most (P + 1)·n forward passes; an arm that leaves a sequence unchanged (the placebo, a
 mutation to the base already there) reuses f(x) and costs nothing, so its ICE is exactly 0.
+Arms whose edit draws nothing (an exact motif string, a mutation: ``fixed_edits``) are compared
+and written for a whole chunk at once, so a screen of thousands of k-mer arms pays no per-arm
+Python cost; the table is the same as applying the arms one by one.
 
 A chunk (a fixed range of background ids) is the unit of work, of storage and of distribution:
 it is generated, scored and, with ``store=``, committed to the run's ledger before the next one
@@ -35,7 +38,7 @@ from tqdm.auto import tqdm
 from ._options import check_int, check_option
 from ._rng import RngLike
 from .alphabet import one_hot
-from .designs import CONTROL, Design
+from .designs import CONTROL, Design, FixedGroup, arm_keys
 from .errors import CausalgiaError, ModelOutputError, OptionError, SimulationError
 from .models import Model, as_model
 from .store import SCHEMA_VERSION, ChunkRecord, ForwardCache, RunStore, open_cache
@@ -124,11 +127,68 @@ def design_fingerprint(design: Design) -> str:
     ids = np.arange(min(design.n, 8), dtype=np.int64)
     bg = design.background.generate(ids, design.seed)
     h.update(bg.tobytes())
-    for arm in design.arms:
-        h.update(arm.intervention.apply_keyed(bg, arm.keys(design.seed, ids)).tobytes())
+    keys = arm_keys(design.arms, design.seed, ids)
+    for arm, arm_key in zip(design.arms, keys, strict=True):
+        h.update(arm.intervention.apply_keyed(bg, arm_key).tobytes())
     if design.kind == "randomized":
         h.update(design.assignment(ids).tobytes())
     return h.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------
+# applying the arms of a paired design
+# ------------------------------------------------------------------------------------------
+def _fixed_changed(group: FixedGroup, bg: np.ndarray) -> np.ndarray:
+    """(arms of the group, backgrounds): whether the group's writes change the background."""
+    diff = np.zeros((len(group.arms), len(bg)), dtype=bool)
+    rows = np.arange(len(group.arms))
+    for window in range(len(group.widths)):
+        now = bg[:, group.columns(window, rows)]  # (backgrounds, arms, width)
+        written = group.letters(window, rows)
+        diff |= np.any(now != written[None, :, :], axis=2).T
+    return diff
+
+
+def _paired_sequences(
+    design: Design, bg: np.ndarray, ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sequences to score for one chunk of a paired design, and which units changed.
+
+    Returns ``stacked`` (the backgrounds, then every changed (arm, background) sequence in
+    arm-major order) and ``changed`` of shape (arms, backgrounds); an unchanged sequence reuses
+    the control prediction. Arms with fixed edits
+    (:meth:`~causalgia.interventions.Intervention.fixed_edits`) are compared and written for the
+    whole chunk at once, group by group; the others are applied one by one with their keyed
+    streams (:func:`~causalgia.designs.arm_keys`). The result equals applying every arm as
+    ``arm.intervention.apply_keyed(bg, arm.keys(design.seed, ids))``.
+    """
+    plan = design.arm_plan()
+    changed = np.zeros((len(design.arms), len(ids)), dtype=bool)
+    for group in plan.groups:
+        changed[group.arms] = _fixed_changed(group, bg)
+    keyed_do: dict[int, np.ndarray] = {}
+    if plan.keyed.size:
+        arms = [design.arms[i] for i in plan.keyed]
+        keys = arm_keys(arms, design.seed, ids)
+        for row, (index, arm) in enumerate(zip(plan.keyed.tolist(), arms, strict=True)):
+            do = arm.intervention.apply_keyed(bg, keys[row])
+            diff = np.any(do != bg, axis=1)
+            changed[index] = diff
+            keyed_do[index] = do[diff]
+    arm_of, unit_of = np.nonzero(changed)
+    stacked = np.concatenate([bg, bg[unit_of]])
+    extra = stacked[len(ids) :]
+    group_of = plan.group_of[arm_of]
+    for number, group in enumerate(plan.groups):
+        mine = np.flatnonzero(group_of == number)
+        rows = plan.row_of[arm_of[mine]]
+        for window in range(len(group.widths)):
+            extra[mine[:, None], group.columns(window, rows)] = group.letters(window, rows)
+    if keyed_do:
+        ends = np.cumsum(changed.sum(axis=1))
+        for index, do in keyed_do.items():
+            extra[ends[index] - len(do) : ends[index]] = do
+    return stacked, changed
 
 
 # ------------------------------------------------------------------------------------------
@@ -244,38 +304,22 @@ def _compute_chunk(
     where = f"chunk {number} (backgrounds {first}..{stop - 1})"
     bg = design.background.generate(ids, design.seed)
     if design.kind == "paired":
-        seqs, owners, rows, changed = [bg], [np.full(len(ids), -1)], [ids], []
-        for index, arm in enumerate(design.arms):
-            do = arm.intervention.apply_keyed(bg, arm.keys(design.seed, ids))
-            diff = np.any(do != bg, axis=1)
-            changed.append(diff)
-            seqs.append(do[diff])
-            owners.append(np.full(int(diff.sum()), index))
-            rows.append(ids[diff])
-        stacked = np.concatenate(seqs)
-        owner, unit = np.concatenate(owners), np.concatenate(rows)
+        stacked, changed = _paired_sequences(design, bg, ids)
+        arm_of, unit_of = np.nonzero(changed)  # arm-major: the order of the stacked rows
+        owner = np.concatenate([np.full(len(ids), -1), arm_of])
+        unit = np.concatenate([ids, ids[unit_of]])
     else:
         assign = design.assignment(ids)
         stacked = bg.copy()
-        for index, arm in enumerate(design.arms):
-            mine = assign == index
-            if mine.any():
-                stacked[mine] = arm.intervention.apply_keyed(
-                    bg[mine], arm.keys(design.seed, ids[mine])
-                )
+        for index in np.unique(assign[assign >= 0]):
+            arm, mine = design.arms[index], assign == index
+            stacked[mine] = arm.intervention.apply_keyed(bg[mine], arm.keys(design.seed, ids[mine]))
         owner, unit = assign, ids
     y, n_cached, log, probe = _score(model, stacked, size, retries, where, cache, fingerprint)
     if design.kind == "paired":
-        y_control = y[: len(ids)]
         values = np.empty((len(design.arms) + 1, len(ids)), dtype=np.float64)
-        values[0] = y_control
-        offset = len(ids)
-        for index, diff in enumerate(changed):
-            arm_y = y_control.copy()
-            k = int(diff.sum())
-            arm_y[diff] = y[offset : offset + k]
-            offset += k
-            values[index + 1] = arm_y
+        values[:] = y[: len(ids)]  # every arm starts from the shared control f(x)
+        values[1:][changed] = y[len(ids) :]
     else:
         values = np.vstack([assign.astype(np.float64), y])
     bad = np.flatnonzero(~np.isfinite(y))

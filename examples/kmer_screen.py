@@ -1,10 +1,12 @@
 """A 7-mer screen on DeepBind Vts1p, compared with the wet-lab top 7-mers of RNAcompete.
 
-Every one of the 4^7 = 16,384 7-mers is substituted at position 17 of the same n 41-nt iid RNA
-backgrounds (a paired design: the backgrounds are causalgia's keyed draws, so the ICEs equal
-those of ``causalgia.simulate`` on the same design and seed; tests/test_seed_experiments.py
-checks this). Each 7-mer's ACE gets a paired t interval and p-value; q-values control the false
-discovery rate over all 16,384 tests (Benjamini-Hochberg, causalgia.estimators.adjust_pvalues).
+Every one of the 4^7 = 16,384 7-mers is one arm (``Substitute(kmer, 17)``) of a paired design on
+the same n 41-nt iid RNA backgrounds, run with ``causalgia.simulate`` and estimated with
+``causalgia.estimate_ace``: each 7-mer's ACE gets a paired t interval and p-value, and q-values
+control the false discovery rate over all 16,384 tests (Benjamini-Hochberg within the one
+experiment). simulate applies the 16,384 fixed substitutions to a chunk at once and estimate_ace
+runs the 16,384 t tests as one scipy call, so the screen costs little more than its forward
+passes (benchmarks/bench_many_arms.py, docs/performance.md).
 
 The top 10 by ACE are compared with the wet-lab top 10 7-mers (set A+B, Z-scores) of the VTS1
 RNAcompete experiment RNCMPT00111 (../shared/data/rnacompete2013_top7mers/summary.tsv), with a
@@ -26,11 +28,11 @@ from scipy import stats
 
 import causalgia as cg
 from causalgia import backgrounds as bgs
-from causalgia._rng import root_seed
 from causalgia.alphabet import decode
 from causalgia.compare import concordance
 from causalgia.deepbind import read_deepbind
-from causalgia.estimators import adjust_pvalues
+from causalgia.designs import Arm
+from causalgia.interventions import Substitute
 from causalgia.models import Model
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -45,6 +47,11 @@ def all_kmers(k: int) -> np.ndarray:
     return grid.astype(np.uint8)
 
 
+def kmer_arms(k: int = 7, position: int = POSITION) -> list[Arm]:
+    """One arm per k-mer (RNA letters, lexicographic ACGU order): the k-mer at ``position``."""
+    return [Arm(kmer, Substitute(kmer, position), "kmer") for kmer in decode(all_kmers(k), "rna")]
+
+
 def kmer_screen(
     model: Model,
     background: bgs.Background,
@@ -54,36 +61,17 @@ def kmer_screen(
     n: int = 64,
     seed: int = 0,
     ci: float = 0.95,
-    chunk: int = 1024,
 ) -> pd.DataFrame:
     """ACE of every k-mer substituted at ``position``, with paired t intervals and BH q-values.
 
     Columns: kmer, ace, se, ci_low, ci_high, n, p_value, q_value (sorted by ACE, descending).
     """
-    ids = np.arange(n, dtype=np.int64)
-    bg = background.generate(ids, root_seed(seed))
-    y0 = model.predict(bg)
-    kmers = all_kmers(k)
-    ice = np.empty((len(kmers), n))
-    for a in range(0, len(kmers), chunk):
-        part = kmers[a : a + chunk]
-        seqs = np.repeat(bg[None], len(part), axis=0)
-        seqs[:, :, position : position + k] = part[:, None, :]
-        ice[a : a + len(part)] = model.predict(seqs.reshape(-1, bg.shape[1])).reshape(-1, n) - y0
-    test = stats.ttest_1samp(ice, 0.0, axis=1)
-    low, high = test.confidence_interval(ci)
-    table = pd.DataFrame(
-        {
-            "kmer": decode(kmers, "rna"),
-            "ace": ice.mean(axis=1),
-            "se": stats.sem(ice, axis=1),
-            "ci_low": low,
-            "ci_high": high,
-            "n": n,
-            "p_value": test.pvalue,
-        }
-    )
-    table["q_value"] = adjust_pvalues(table["p_value"].to_numpy(), "fdr_bh")
+    screen = cg.design(background, kmer_arms(k, position), n=n, rng=seed)
+    result = cg.simulate(model, screen, progress=False)
+    ace = cg.estimate_ace(result, ci=ci, multiple_testing="fdr_bh").to_frame()
+    table = ace.rename(columns={"label": "kmer"})[
+        ["kmer", "ace", "se", "ci_low", "ci_high", "n", "p_value", "q_value"]
+    ]
     return table.sort_values("ace", ascending=False, kind="stable").reset_index(drop=True)
 
 
