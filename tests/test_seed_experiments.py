@@ -81,7 +81,7 @@ def test_kmer_screen_top10_matches_the_wet_lab(shared_data):
     assert cmp["n_overlap"] >= 6, cmp
 
 
-def test_kmer_screen_equals_simulate_on_the_same_design(shared_data):
+def test_kmer_screen_of_all_4mers_equals_a_design_of_a_few(shared_data):
     ex = example("kmer_screen.py")
     model = cg.as_model(read_deepbind(shared_data / "deepbind/params/D00162.001.txt"))
     background = bgs.iid(41, alphabet="rna")
