@@ -75,19 +75,18 @@ def _headline(raw: dict[str, Any]) -> list[str]:
     if not seq.empty:
         if "rule" not in seq:
             seq["rule"] = "mixture"
-        names = {"two_stage": "Two-stage (Stein) sequential stopping", "mixture": "Anytime-valid"
-                 " confidence sequences"}  # fmt: skip
+        names = {
+            "two_stage": "Two-stage (Stein) sequential stopping covers",
+            "mixture": "The anytime-valid confidence sequence covers",
+        }
         for rule, rows in seq.groupby("rule", sort=False):
             panel = rows[rows["regime"] == "mixed_panel"]
             text = (
-                f"{names.get(rule, rule)} cover {rows['coverage'].min():.3f}–"
+                f"{names.get(rule, rule + ' covers')} {rows['coverage'].min():.3f}–"
                 f"{rows['coverage'].max():.3f} at the stopping round"
             )
             if not panel.empty:
-                text += (
-                    f"; on a mixed panel they save {100 * panel['saved_fraction'].iloc[0]:.0f}%"
-                    " of the forward passes of the fixed design of equal width"
-                )
+                text += f"; on a mixed panel it {_saving(panel['saved_fraction'].iloc[0])}"
             lines.append(text + ".")
     con = pd.DataFrame(raw.get("contrasts", []))
     if not con.empty:
@@ -108,3 +107,14 @@ def _headline(raw: dict[str, Any]) -> list[str]:
             f"{s['curve']['rmse']:.3f} with a curve prior over position."
         )
     return lines
+
+
+def _saving(fraction: float) -> str:
+    """'saves 40% of …', 'uses 7% more … than', or 'uses as many … as' the fixed design."""
+    pct = 100.0 * fraction
+    what = "the forward passes of the fixed design of equal width"
+    if pct >= 0.5:
+        return f"saves {pct:.0f}% of {what}"
+    if pct <= -0.5:
+        return f"uses {-pct:.0f}% more forward passes than the fixed design of equal width"
+    return "uses as many forward passes as the fixed design of equal width"
