@@ -45,8 +45,8 @@ def check_contract(build, reference: np.ndarray | None = None, atol: float = 1e-
     y = model.predict(CODES)
     assert y.dtype == np.float64 and y.shape == (len(CODES),) and np.isfinite(y).all()
     np.testing.assert_array_equal(model.predict(CODES), y)  # deterministic
-    for size in (1, 7, 1000):
-        np.testing.assert_allclose(model.predict(CODES, batch_size=size), y, atol=1e-6, rtol=0)
+    for size in (1, 7, 1000):  # float32 kernels may differ by a few ULP across batch sizes
+        np.testing.assert_allclose(model.predict(CODES, batch_size=size), y, atol=1e-6, rtol=1e-6)
     if reference is not None:
         np.testing.assert_allclose(y, reference, atol=atol, rtol=0)
     with pytest.raises(LayoutError, match="layout"):
