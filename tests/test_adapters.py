@@ -10,6 +10,7 @@ them with ``pip install -e ".[test,torch,onnx]"``).
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,10 @@ def weights(shared) -> DeepBindModel:
     path = shared / "deepbind" / "params" / "D00210.001.txt"
     if path.is_file():
         return read_deepbind(path)
-    return DeepBindModel.random(num_hidden=32, rng=0)
+    m = DeepBindModel.random(num_hidden=32, rng=0)
+    # to_torch stores float32 parameters: use weights it represents exactly
+    arrays = ("detectors", "thresholds", "weights1", "biases1", "weights2", "biases2")
+    return replace(m, **{a: getattr(m, a).astype(np.float32).astype(np.float64) for a in arrays})
 
 
 @pytest.fixture
