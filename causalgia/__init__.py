@@ -55,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "global_ice_map": "icemap",
     "validate": "validation",
     "fit_hierarchical": "hierarchical",
+    "fit_count_model": "countmodel",
     "evaluate_controls": "controls",
     "write_report": "report",
     "run_study": "study",

@@ -12,10 +12,10 @@ shows.
 - **placebo**: the identity intervention must give ICE exactly 0 for every background;
 - **gc**: a GC-rich pattern without the motif at the same place (:func:`gc_control_arm`)
   measures how much of an effect GC content alone explains;
-- **background sensitivity** (:func:`causalgia.sensitivity.background_sensitivity`): the same arms under several
-  background populations, the spread of the ACE, a heterogeneity test across backgrounds, and
-  how far each background is from the reference sequences (k-mer spectrum Jensen-Shannon
-  divergence; two-sample Kolmogorov-Smirnov test of the model outputs);
+- **background sensitivity** (:func:`causalgia.sensitivity.background_sensitivity`): the same
+  arms under several background populations, the spread of the ACE, a heterogeneity test
+  across backgrounds, and how far each background is from the reference sequences (k-mer
+  spectrum Jensen-Shannon divergence; two-sample Kolmogorov-Smirnov test of the model outputs);
 - **empirical null** (:func:`empirical_null`): the distribution of negative-control effects
   gives calibrated p-values and a minimum detectable effect;
 - **randomized weights** (:func:`check_randomized_weights`): the model-parameter

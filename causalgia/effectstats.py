@@ -1,5 +1,6 @@
 """Sufficient statistics, model structure and convergence thresholds of the hierarchical
-effect models: the numpy/pandas half of :mod:`causalgia.hierarchical` (no PyMC or ArviZ here).
+effect models: the numpy/pandas half of :mod:`causalgia.hierarchical` and
+:mod:`causalgia.countmodel` (no PyMC or ArviZ here).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ DIAGNOSTICS: tuple[str, ...] = ("warn", "raise", "ignore")
 EFFECTS: tuple[str, ...] = ("normal", "student_t")
 LIKELIHOODS: tuple[str, ...] = ("summary", "full")
 PARAMETERIZATIONS: tuple[str, ...] = ("auto", "noncentred", "marginal")
+CURVE_PRIORS: tuple[str, ...] = ("rw", "gp")
 _ACE_COLUMNS = frozenset(
     {"method", "ace", "se", "ci_low", "ci_high", "n", "n_control", "p_value", "q_value",
      "true_ace", "mc_se"}
@@ -230,6 +232,14 @@ class _Structure:
     rows: tuple[np.ndarray, np.ndarray] | None  # (cell index, ice) for likelihood="full"
     settings: dict[str, Any]
 
+    def periodic_basis(self) -> np.ndarray:
+        """``(n_values, 2)``: cos and sin of 2πx/P at the curve values, each centred to mean 0
+        (the level stays in mu; centring does not change amplitude or phase)."""
+        _name, values, _index = self.curve  # type: ignore[misc]
+        w = 2.0 * np.pi * values / self.settings["periodic"]
+        basis = np.column_stack([np.cos(w), np.sin(w)])
+        return basis - basis.mean(axis=0)
+
 
 def _labels(frame: pd.DataFrame, columns: Sequence[str], what: str) -> list[str]:
     labels = [" / ".join(str(v) for v in row) for row in frame[list(columns)].itertuples(False)]
@@ -265,6 +275,80 @@ def _curve(conditions: pd.DataFrame, column: str) -> tuple[str, np.ndarray, np.n
     return column, values, index.astype(np.int64)
 
 
+GP_C = 2.0  # HSGP boundary factor: L = c · half-range of the curve values
+
+
+def lengthscale_bounds(values: np.ndarray) -> tuple[float, float]:
+    """Central 95% range of the GP lengthscale prior for sorted curve values ``x``.
+
+    Lower: ``min(2 · median gap, range / 4)`` (below it neighbouring conditions are hardly
+    smoothed); upper: half the range (a lengthscale that long already makes the curve a gentle
+    arc over the data; the amplitude prior handles flat curves).
+
+    Examples
+    --------
+    >>> lengthscale_bounds(np.arange(50.0))
+    (2.0, 24.5)
+    """
+    span = float(values[-1] - values[0])
+    return min(2.0 * float(np.median(np.diff(values))), span / 4.0), span / 2.0
+
+
+def hsgp_size(values: np.ndarray, lengthscale_low: float) -> tuple[int, float]:
+    """Basis size ``m`` and boundary factor ``c`` of the Hilbert-space GP approximation.
+
+    ``c = 2`` and Ruitort-Mayol et al.'s (2022) rule for a Matern 5/2 kernel,
+    ``m = ceil(2.65 · c · S / ℓ_low)`` (S: half-range of the values; the same constants as
+    ``pymc.gp.hsgp_approx.approx_hsgp_hyperparams``), capped at twice the number of values.
+    PyMC's recommendation sizes ``c`` for the largest lengthscale of the prior (``c = 4.1``,
+    ``m`` = 100 instead of 65 for 50 positions); on the 50-position benchmark both fit equally
+    well (docs/hierarchical.md), so the smaller basis is used.
+
+    Examples
+    --------
+    >>> hsgp_size(np.arange(50.0), 2.0)
+    (65, 2.0)
+    """
+    half = float(values[-1] - values[0]) / 2.0
+    m = int(np.ceil(2.65 * GP_C * half / lengthscale_low))
+    return max(min(m, 2 * len(values)), 4), GP_C
+
+
+def periodic_interval(cos: np.ndarray, sin: np.ndarray, prob: float) -> tuple[float, float] | None:
+    """Interval of the amplitude ``sqrt(a² + b²)`` over the joint credible region of (a, b).
+
+    The region is the ellipse of the draws' posterior covariance that holds a fraction
+    ``prob`` of the draws (Mahalanobis distance to the posterior mean). The interval is the
+    range of the amplitude inside it, so its lower end is exactly 0 when the region contains
+    the origin (no credible periodicity) and its coverage is at least ``prob``. The marginal
+    HDI of an amplitude never reaches 0 (its posterior, like a Rayleigh density, vanishes at
+    0), so it cannot say "no periodicity". ``None`` when the draws are degenerate.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> periodic_interval(rng.normal(0, 1, 4000), rng.normal(0, 1, 4000), 0.95)[0]
+    0.0
+    >>> low, high = periodic_interval(rng.normal(3, .1, 4000), rng.normal(4, .1, 4000), .95)
+    >>> bool(4.6 < low < 5 < high < 5.4)
+    True
+    """
+    x = np.column_stack([np.ravel(cos), np.ravel(sin)])
+    mean, cov = x.mean(axis=0), np.cov(x, rowvar=False)
+    try:
+        chol = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return None
+    inv = np.linalg.inv(cov)
+    d2 = np.einsum("ij,jk,ik->i", x - mean, inv, x - mean)
+    q = float(np.quantile(d2, prob))
+    phi = np.linspace(0.0, 2.0 * np.pi, 3601)
+    edge = mean[:, None] + np.sqrt(q) * chol @ np.vstack([np.cos(phi), np.sin(phi)])
+    radius = np.hypot(*edge)
+    inside = float(mean @ inv @ mean) <= q
+    return (0.0 if inside else float(radius.min())), float(radius.max())
+
+
 def _curve_parameterization(conditions: pd.DataFrame, curve: tuple) -> str:
     """Centred random-walk steps when the data pin the curve down (step SD, estimated by the
     method of moments from adjacent raw means, exceeds the typical SE); non-centred otherwise."""
@@ -290,8 +374,11 @@ def _structure(
     likelihood: str,
     parameterization: str,
     se: SeKind,
+    curve_prior: str = "rw",
+    periodic: float | None = None,
 ) -> _Structure:
     check_option("effects", effects, EFFECTS)
+    check_option("curve_prior", curve_prior, CURVE_PRIORS)
     check_option("likelihood", likelihood, LIKELIHOODS)
     check_option("parameterization", parameterization, PARAMETERIZATIONS)
     by, within = list(by), list(within)
@@ -324,9 +411,29 @@ def _structure(
     names = [s[0] for s in group_specs] + within + ([curve] if curve else [])
     if len(set(names)) != len(names) or "condition" in names:
         raise OptionError(f"groups, within and curve must name distinct levels, got {names}")
+    if curve_spec is None and (curve_prior != "rw" or periodic is not None):
+        what = f"curve_prior={curve_prior!r}" if periodic is None else f"periodic={periodic!r}"
+        raise OptionError(f"{what} needs curve= (the numeric column of the ordered conditions)")
+    gp_bounds, gp_size = None, (None, None)
+    if curve_spec is not None:
+        gaps = np.diff(curve_spec[1])
+        numeric = isinstance(periodic, int | float | np.number) and not isinstance(periodic, bool)
+        if periodic is not None and not (
+            numeric and np.isfinite(periodic) and periodic > 2 * gaps.min()
+        ):
+            raise OptionError(
+                f"periodic={periodic!r} must be a period (in units of {curve!r}) longer than "
+                f"twice the smallest gap between curve values ({gaps.min():g}): shorter "
+                "periods alias"
+            )
+        if curve_prior == "gp":
+            gp_bounds = lengthscale_bounds(curve_spec[1])
+            gp_size = hsgp_size(curve_spec[1], gp_bounds[0])
     curve_parameterization, tau_given = None, tau is not None
     if curve_spec is not None:
-        curve_parameterization = _curve_parameterization(conditions, curve_spec)
+        curve_parameterization = (
+            _curve_parameterization(conditions, curve_spec) if curve_prior == "rw" else "noncentred"
+        )
         if tau is None and len(curve_spec[1]) == len(conditions):
             tau = 0.0  # one condition per curve value: the curve is the condition effect
     marginal_ok = effects == "normal" and not within and likelihood == "summary" and tau is None
@@ -368,6 +475,19 @@ def _structure(
         "likelihood": likelihood,
         "parameterization": parameterization,
         "curve_parameterization": curve_parameterization,
+        "curve_prior": curve_prior,
+        "periodic": None if periodic is None else float(periodic),
+        "gp_lengthscale_bounds": None if gp_bounds is None else list(gp_bounds),
+        "gp_basis": gp_size[0],
+        "gp_c": gp_size[1],
+        "curve_scale": (
+            None
+            if gp_bounds is None
+            else min(
+                float(prior_scale),
+                2.5 * max(float(np.std(conditions["ace"])), float(np.median(cells["se"]))),
+            )
+        ),
     }
     return _Structure(
         cells, conditions, cell_condition, tuple(group_specs), tuple(within_specs),
@@ -431,3 +551,131 @@ def check_diagnostics(diagnostics: Diagnostics, mode: DiagnosticsMode = "warn") 
     if mode == "raise":
         raise EstimationError(text)
     warnings.warn(text, ConvergenceWarning, stacklevel=3)
+
+
+# -- netCDF round trip of the condition table -----------------------------------------------------
+
+
+def _encode_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    out, kinds = pd.DataFrame(index=pd.RangeIndex(len(frame), name="row")), {}
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_bool_dtype(s):
+            out[col], kinds[col] = s.astype(np.int8).to_numpy(), "bool"
+        elif pd.api.types.is_numeric_dtype(s):
+            out[col], kinds[col] = s.to_numpy(), "num"
+        else:
+            values = np.array(["" if pd.isna(v) else str(v) for v in s], dtype=object)
+            out[col], kinds[col] = values, "str"
+    return out, kinds
+
+
+def _decode_frame(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
+    out = pd.DataFrame(index=range(len(frame)))
+    for col, kind in kinds.items():
+        s = frame[col]
+        if kind == "bool":
+            out[col] = s.astype(bool).to_numpy()
+        elif kind == "num":
+            out[col] = s.to_numpy()
+        else:
+            out[col] = pd.Series([None if v == "" else str(v) for v in s])
+    return out
+
+
+# -- count model: sufficient statistics per (family, copy number) -------------------------------
+
+
+@dataclass(frozen=True)
+class _CountStructure:
+    cells: pd.DataFrame  # one row per arm: <by>, [label], count, n, ace, se, se_kind, family
+    families: pd.DataFrame  # one row per family: family, <by>, counts
+    family: np.ndarray  # family index of each cell
+    k: np.ndarray  # integer copy number of each cell
+    settings: dict[str, Any]
+
+
+def count_statistics(
+    data: Any,
+    *,
+    experiment: str | Sequence[str] | None = "count",
+    count: str = "count",
+    by: Sequence[str] = ("experiment", "motif"),
+    se: SeKind = "auto",
+    prior_scale: float | None = None,
+) -> _CountStructure:
+    """Per-arm sufficient statistics of a copy-number sweep, grouped into count curves.
+
+    A *family* is one value of ``by`` (one count curve, e.g. one motif); each arm (``label``)
+    is one observation ``(k, ace, se)`` of its family's curve (:func:`effect_statistics`).
+
+    Raises
+    ------
+    EstimationError
+        A missing column; a count that is not a positive integer (naming the row); a family
+        with fewer than two distinct counts (naming the family and its counts).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"experiment": "count", "motif": "GATA", "label": ["x1", "x2"],
+    ...                   "count": [1, 2], "ace": [1.0, 1.8], "se": [0.1, 0.1]})
+    >>> count_statistics(t).cells[["label", "count", "ace", "family"]]
+      label  count  ace  family
+    0    x1      1  1.0       0
+    1    x2      2  1.8       0
+    """
+    table = _as_table(data)
+    if experiment is not None:
+        _require(table, ["experiment"], "the table")
+        wanted = [experiment] if isinstance(experiment, str) else list(experiment)
+        absent = [e for e in wanted if not (table["experiment"] == e).any()]
+        if absent:
+            raise EstimationError(
+                f"no rows with experiment {absent}; experiments are "
+                f"{sorted(map(str, table['experiment'].unique()))}"
+            )
+        table = table[table["experiment"].isin(wanted)]
+    by = list(by)
+    _require(table, [*by, count], "the count table")
+    k = pd.to_numeric(table[count], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = ~(np.isfinite(k) & (k >= 1) & (k == np.round(k)))
+    if bad.any():
+        i = int(np.argmax(bad))
+        row = table.iloc[i]
+        named = [f"{c}={row[c]!r}" for c in ("label", "background_id") if c in table.columns]
+        raise EstimationError(
+            f"column {count!r} must hold positive integer copy numbers; row "
+            f"{', '.join(named) if named else i} has {count}={row[count]!r}"
+        )
+    keys = [*by, count] + (["label"] if "label" in table.columns and "label" not in by else [])
+    cells = effect_statistics(table, by=keys, se=se)
+    names, family = _factor(cells, by)
+    cells["family"] = family
+    ks = cells[count].to_numpy(dtype=float).astype(np.int64)
+    rows = []
+    for g, name in enumerate(names):
+        counts = sorted(set(ks[family == g].tolist()))
+        if len(counts) < 2:
+            raise EstimationError(
+                f"count curve {name!r} ({', '.join(by)}) has counts {counts}; separating "
+                "additive from saturating needs at least two distinct copy numbers"
+            )
+        first = int(np.argmax(family == g))
+        rows.append(
+            {"family": name, **cells.loc[first, by].to_dict(), "counts": ",".join(map(str, counts))}
+        )
+    families = pd.DataFrame(rows)
+    ace = cells["ace"].to_numpy()
+    if prior_scale is None:
+        per_copy = ace / ks
+        prior_scale = 2.5 * max(float(np.sqrt(np.mean(per_copy**2))), float(np.median(cells["se"])))
+    if not (np.isfinite(prior_scale) and prior_scale > 0):
+        raise OptionError(f"prior_scale must be a positive number, got {prior_scale!r}")
+    settings = {
+        "experiment": experiment,
+        "count": count,
+        "by": by,
+        "se": se,
+        "prior_scale": float(prior_scale),
+    }
+    return _CountStructure(cells, families, family, ks, settings)

@@ -12,9 +12,13 @@ table; cluster-robust when units share backgrounds)::
     m_c     = theta_j(c) + sum_w sd_w * z_w[j(c), w_c]          (``within`` levels, e.g. replicate)
     theta_j = mu + sum_g sd_g * z_g[g_j] + curve[x_j] + tau * z_j  (non-centred)
     z_j     ~ Normal(0, 1)   or  StudentT(nu, 0, 1)   (``effects``)
-    curve   = Gaussian random walk over the sorted values of ``curve`` (steps scaled by
-              sqrt(gap / median gap), step SD ``curve_sd``), centred to mean 0
-    mu ~ Normal(0, s);  tau, sd_g, sd_w, curve_sd ~ HalfNormal(s)   (s = ``prior_scale``)
+    curve   = smooth(x) + a·cos(2πx/P) + b·sin(2πx/P) over the sorted values x of ``curve``,
+              centred to mean 0; smooth = Gaussian random walk (``curve_prior="rw"``: steps
+              scaled by sqrt(gap / median gap), step SD ``curve_sd``) or Hilbert-space GP
+              (``"gp"``: pymc.gp.HSGP, Matern 5/2, ``curve_amplitude``,
+              ``curve_lengthscale``); the periodic terms only with ``periodic=P``
+    mu ~ Normal(0, s);  tau, sd_g, sd_w, curve_sd ~ HalfNormal(s);  a, b ~ Normal(0, s)
+    curve_amplitude ~ HalfNormal(min(s, 2.5 · max(SD(ace_j), median se)))  (s = prior_scale)
 
 With a curve and one condition per curve value the deviation ``tau * z_j`` is left out (it is
 not identified apart from the curve; ``tau=0``). The random-walk steps are centred when the data
@@ -24,9 +28,10 @@ pin the curve down and non-centred otherwise (``settings["curve_parameterization
 analytically, samples the few remaining parameters with NUTS and then draws each theta_j exactly
 from its conditional normal: the same posterior, fast enough for a 7-mer screen.
 
-PyMC and ArviZ are imported here only, and only when a model is built, sampled or loaded:
-``import causalgia`` stays light. The numpy/pandas half (sufficient statistics, structure,
-thresholds) is :mod:`causalgia.effectstats`.
+PyMC and ArviZ are imported only here and in the two modules split from it (the count model
+:mod:`causalgia.countmodel`, simulation-based calibration :mod:`causalgia._sbc`), and only when
+a model is built, sampled or loaded: ``import causalgia`` stays light. The numpy/pandas half
+(sufficient statistics, structure, thresholds) is :mod:`causalgia.effectstats`.
 """
 
 from __future__ import annotations
@@ -53,11 +58,14 @@ from .effectstats import (
     DiagnosticsMode,
     SeKind,
     Thresholds,
+    _decode_frame,
+    _encode_frame,
     _labels,
     _Structure,
     _structure,
     check_diagnostics,
     effect_statistics,
+    periodic_interval,
 )
 from .errors import OptionError
 
@@ -74,10 +82,11 @@ __all__ = [
     "check_diagnostics",
     "effect_statistics",
     "fit_hierarchical",
-    "sbc_section",
+    "sbc_section",  # noqa: F822 (lazy: module __getattr__ -> causalgia._sbc)
 ]
 
 Effects = Literal["normal", "student_t"]
+CurvePrior = Literal["rw", "gp"]
 Likelihood = Literal["summary", "full"]
 Parameterization = Literal["auto", "noncentred", "marginal"]
 Sampler = Literal["pymc", "nutpie"]
@@ -99,6 +108,11 @@ def _quiet() -> Iterator[None]:
             warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
             warnings.filterwarnings("ignore", message=".*group is not defined in the Inference")
             warnings.filterwarnings("ignore", message=".*could not link to a BLAS")
+            # early tuning steps can overflow the kinetic energy; NUTS rejects them, and any
+            # such step after tuning is counted as a divergence in the diagnostics
+            warnings.filterwarnings(
+                "ignore", "overflow encountered", RuntimeWarning, "pymc.step_methods.hmc"
+            )
             yield
     finally:
         logger.setLevel(level)
@@ -127,20 +141,48 @@ def _eta(pm: Any, s: _Structure, scale: float) -> Any:
         z = pm.Normal(f"z_{name}", 0.0, 1.0, dims=name)
         eta = eta + sd * z[index]
     if s.curve is not None:
-        name, values, index = s.curve
-        gaps = np.diff(values)
-        step_scale = np.sqrt(gaps / np.median(gaps))
-        sd = pm.HalfNormal("curve_sd", scale)
-        import pytensor.tensor as pt
+        eta = eta + _curve_term(pm, s, scale)[s.curve[2]]
+    return eta
 
-        if s.settings["curve_parameterization"] == "centred":
+
+def _curve_term(pm: Any, s: _Structure, scale: float) -> Any:
+    """The centred curve over the sorted curve values: random walk or HSGP, plus periodic."""
+    import pytensor.tensor as pt
+
+    name, values, _index = s.curve  # type: ignore[misc]
+    st = s.settings
+    if st["curve_prior"] == "rw":
+        step_scale = np.sqrt(np.diff(values) / np.median(np.diff(values)))
+        sd = pm.HalfNormal("curve_sd", scale)
+        if st["curve_parameterization"] == "centred":
             steps = pm.Normal("curve_steps", 0.0, sd * step_scale, dims=f"{name}_step")
         else:
             steps = sd * step_scale * pm.Normal("curve_steps", 0.0, 1.0, dims=f"{name}_step")
-        walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
-        curve = pm.Deterministic("curve", walk - walk.mean(), dims=name)
-        eta = eta + curve[index]
-    return eta
+        smooth = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
+    else:
+        low, high = st["gp_lengthscale_bounds"]
+        z975 = 1.959963984540054
+        ls = pm.LogNormal(
+            "curve_lengthscale",
+            mu=0.5 * (np.log(low) + np.log(high)),
+            sigma=(np.log(high) - np.log(low)) / (2 * z975),
+        )
+        amplitude = pm.HalfNormal("curve_amplitude", st["curve_scale"])
+        gp = pm.gp.HSGP(m=[st["gp_basis"]], c=st["gp_c"], cov_func=pm.gp.cov.Matern52(1, ls=ls))
+        phi, sqrt_psd = gp.prior_linearized(values[:, None].astype(float))
+        # non-centred always: most basis coefficients are prior-dominated, and centring them
+        # gave R-hat 1.7 in trials (docs/hierarchical.md)
+        z = pm.Normal("curve_coeffs", 0.0, 1.0, dims=f"{name}_basis")
+        smooth = phi @ (amplitude * sqrt_psd * z)
+    smooth = smooth - smooth.mean()
+    if st["periodic"] is not None:
+        basis = s.periodic_basis()
+        a = pm.Normal("periodic_cos", 0.0, scale)
+        b = pm.Normal("periodic_sin", 0.0, scale)
+        pm.Deterministic("periodic_amplitude", pm.math.sqrt(a**2 + b**2))
+        pm.Deterministic("periodic_phase", pt.arctan2(b, a))
+        smooth = smooth + a * basis[:, 0] + b * basis[:, 1]
+    return pm.Deterministic("curve", smooth, dims=name)
 
 
 def _model(s: _Structure) -> pm.Model:
@@ -156,7 +198,10 @@ def _model(s: _Structure) -> pm.Model:
     if s.curve is not None:
         name, values, _ = s.curve
         coords[name] = values.tolist()
-        coords[f"{name}_step"] = values[1:].tolist()
+        if st["curve_prior"] == "rw":
+            coords[f"{name}_step"] = values[1:].tolist()
+        else:
+            coords[f"{name}_basis"] = list(range(st["gp_basis"]))
     with pm.Model(coords=coords) as model:
         ace = pm.Data("ace_obs", s.cells["ace"].to_numpy(dtype=float), dims="cell")
         se = pm.Data("se_obs", s.cells["se"].to_numpy(dtype=float), dims="cell")
@@ -198,6 +243,8 @@ def build_effect_model(
     within: Sequence[str] = (),
     groups: Sequence[str | Sequence[str]] = (),
     curve: str | None = None,
+    curve_prior: CurvePrior = "rw",
+    periodic: float | None = None,
     effects: Effects = "normal",
     nu: float = 4.0,
     prior_scale: float | None = None,
@@ -223,7 +270,21 @@ def build_effect_model(
         tuple nests columns (``("experiment", "motif")`` = motif within experiment).
     curve : str, optional
         A numeric column of ordered conditions (``"position"``, ``"spacing"``) with a smooth
-        random-walk curve prior.
+        curve prior (``curve_prior``).
+    curve_prior : {"rw", "gp"}
+        ``"rw"``: Gaussian random walk (steps scaled by sqrt(gap / median gap), step SD
+        ``curve_sd``). ``"gp"``: Hilbert-space approximate Gaussian process
+        (``pymc.gp.HSGP``, Matern 5/2; Ruitort-Mayol et al. 2022) with amplitude
+        ``curve_amplitude ~ HalfNormal(curve_scale)``, ``curve_scale = min(prior_scale, 2.5 ·
+        max(SD of the condition ACEs, median se))`` (the curve is centred, so its scale is the
+        spread of the effects, not their RMS), and lengthscale ``curve_lengthscale ~
+        LogNormal`` whose central 95% lies between ``min(2 · median gap, range / 4)`` and half
+        the range of the curve values (``settings["gp_lengthscale_bounds"]``).
+    periodic : float, optional
+        A period in units of the curve column (``10.5`` for the helical period of B-DNA in
+        bp): adds ``a·cos(2πx/P) + b·sin(2πx/P)`` to the curve, ``a, b ~ Normal(0,
+        prior_scale)``, reported as ``periodic_amplitude`` sqrt(a² + b²) and
+        ``periodic_phase`` atan2(b, a) (radians; the effect peaks at x = phase·P/2π mod P).
     effects : {"normal", "student_t"}
         Distribution of the condition deviations z_j (Student-t with ``nu`` degrees of freedom
         for families with a few outlying conditions).
@@ -259,7 +320,7 @@ def build_effect_model(
     s = _structure(
         data, by=by, within=within, groups=groups, curve=curve, effects=effects, nu=nu,
         prior_scale=prior_scale, tau=tau, likelihood=likelihood,
-        parameterization=parameterization, se=se,
+        parameterization=parameterization, se=se, curve_prior=curve_prior, periodic=periodic,
     )  # fmt: skip
     return _model(s)
 
@@ -341,8 +402,14 @@ class HierarchicalFit:
         """Readable summary: settings, diagnostics, hyperparameters and one line per condition."""
         st, d = self.settings, self.diagnostics
         level = f"{st['hdi_prob']:.0%} HDI"
+        curve = ""
+        if st.get("curve") is not None:
+            periodic = st.get("periodic")
+            curve = f"curve={st['curve']} ({st.get('curve_prior', 'rw')}"
+            curve += f", periodic {periodic:g})" if periodic is not None else ")"
+            curve += ", "
         lines = [
-            f"HierarchicalFit: {len(self.table)} conditions, effects={st['effects']}, "
+            f"HierarchicalFit: {len(self.table)} conditions, effects={st['effects']}, {curve}"
             f"parameterization={st['parameterization']}, sampler={st['sampler']}, "
             f"{st['chains']} chains x {st['draws']} draws (tune {st['tune']})",
             f"  diagnostics: max R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
@@ -407,36 +474,9 @@ class HierarchicalFit:
         return _summarise(idata, conditions, settings, thresholds)
 
 
-def _encode_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    out, kinds = pd.DataFrame(index=pd.RangeIndex(len(frame), name="row")), {}
-    for col in frame.columns:
-        s = frame[col]
-        if pd.api.types.is_bool_dtype(s):
-            out[col], kinds[col] = s.astype(np.int8).to_numpy(), "bool"
-        elif pd.api.types.is_numeric_dtype(s):
-            out[col], kinds[col] = s.to_numpy(), "num"
-        else:
-            values = np.array(["" if pd.isna(v) else str(v) for v in s], dtype=object)
-            out[col], kinds[col] = values, "str"
-    return out, kinds
-
-
-def _decode_frame(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
-    out = pd.DataFrame(index=range(len(frame)))
-    for col, kind in kinds.items():
-        s = frame[col]
-        if kind == "bool":
-            out[col] = s.astype(bool).to_numpy()
-        elif kind == "num":
-            out[col] = s.to_numpy()
-        else:
-            out[col] = pd.Series([None if v == "" else str(v) for v in s])
-    return out
-
-
-def _hdi(az: Any, draws: Any, prob: float) -> tuple[np.ndarray, np.ndarray]:
+def _hdi(az: Any, draws: Any, prob: float, circular: bool = False) -> tuple[np.ndarray, np.ndarray]:
     with _quiet():
-        hdi = az.hdi(draws, hdi_prob=prob)
+        hdi = az.hdi(draws, hdi_prob=prob, circular=circular)
     name = next(iter(hdi.data_vars))
     arr = np.asarray(hdi[name])
     return arr[..., 0], arr[..., 1]
@@ -456,7 +496,8 @@ def _summarise(
     table["hdi_low"], table["hdi_high"] = _hdi(az, post[["theta"]], prob)
     table["p_positive"] = (values > 0).mean(axis=1)
     table["p_meaningful"] = (np.abs(values) > min_effect).mean(axis=1)
-    others = [n for n in post.data_vars if n not in ("theta", "z", "curve")]
+    # the phase is circular (and arbitrary when the amplitude is ~0): its cos/sin are gated
+    others = [n for n in post.data_vars if n not in ("theta", "z", "curve", "periodic_phase")]
     checked = ["theta", *others] if settings.get("condition_diagnostics", True) else others
     stats = _convergence(az, post, checked)
     nan = (np.full(len(table), np.nan),) * 3
@@ -464,7 +505,7 @@ def _summarise(
     hyper_names = [
         n
         for n in post.data_vars
-        if n not in ("theta",) and not n.startswith("z") and n != "curve_steps"
+        if n not in ("theta", "curve_steps", "curve_coeffs") and not n.startswith("z")
         and not (n == "sigma" and settings["likelihood"] == "full")
     ]  # fmt: skip
     hyper = _hyper_table(az, post, hyper_names, prob)
@@ -473,6 +514,11 @@ def _summarise(
 
 
 def _hyper_table(az: Any, post: Any, names: list[str], prob: float) -> pd.DataFrame:
+    """Posterior summaries of the scalar parameters and the curve. ``periodic_phase`` gets a
+    circular mean, SD and HDI; ``periodic_amplitude`` the interval of
+    :func:`~causalgia.effectstats.periodic_interval` (0 when the joint region holds 0)."""
+    from scipy.stats import circmean, circstd
+
     rows = []
     for name in names:
         da = post[name]
@@ -481,16 +527,21 @@ def _hyper_table(az: Any, post: Any, names: list[str], prob: float) -> pd.DataFr
         with _quiet(), np.errstate(invalid="ignore", divide="ignore"):
             rhat = np.atleast_1d(np.asarray(az.rhat(post[[name]])[name]))
             bulk = np.atleast_1d(np.asarray(az.ess(post[[name]], method="bulk")[name]))
-        low, high = _hdi(az, post[[name]], prob)
+        low, high = _hdi(az, post[[name]], prob, circular=name == "periodic_phase")
+        if name == "periodic_amplitude":  # the amplitude range of the joint (a, b) region
+            joint = periodic_interval(post["periodic_cos"], post["periodic_sin"], prob)
+            low, high = (low, high) if joint is None else joint
         low, high = np.atleast_1d(low), np.atleast_1d(high)
         values = np.atleast_2d(flat.transpose(*extra, "sample").to_numpy())
         labels = [name] if not extra else [f"{name}[{v}]" for v in da[extra[0]].to_numpy()]
+        circular = name == "periodic_phase"
         for i, label in enumerate(labels):
+            v = values[i]
             rows.append(
                 {
                     "parameter": label,
-                    "post_mean": float(values[i].mean()),
-                    "post_sd": float(values[i].std(ddof=1)),
+                    "post_mean": float(circmean(v, np.pi, -np.pi) if circular else v.mean()),
+                    "post_sd": float(circstd(v, np.pi, -np.pi) if circular else v.std(ddof=1)),
                     "hdi_low": float(low[i]),
                     "hdi_high": float(high[i]),
                     "r_hat": float(rhat[i]),
@@ -537,6 +588,8 @@ def fit_hierarchical(
     within: Sequence[str] = (),
     groups: Sequence[str | Sequence[str]] = (),
     curve: str | None = None,
+    curve_prior: CurvePrior = "rw",
+    periodic: float | None = None,
     effects: Effects = "normal",
     nu: float = 4.0,
     prior_scale: float | None = None,
@@ -548,7 +601,7 @@ def fit_hierarchical(
     tune: int = 1000,
     chains: int = 4,
     cores: int = 1,
-    target_accept: float = 0.95,
+    target_accept: float | None = None,
     random_seed: int | None = None,
     sampler: Sampler = "pymc",
     hdi_prob: float = HDI_PROB,
@@ -567,15 +620,19 @@ def fit_hierarchical(
 
     Parameters
     ----------
-    data, by, within, groups, curve, effects, nu, prior_scale, tau, likelihood, parameterization, se
+    data, by, within, groups, curve, curve_prior, periodic, effects, nu
+        See :func:`build_effect_model`.
+    prior_scale, tau, likelihood, parameterization, se
         See :func:`build_effect_model`.
     draws, tune, chains : int
         NUTS draws and tuning steps per chain, and the number of chains (R-hat needs >= 2).
     cores : int
         Chains sampled in parallel (1: sequentially, in this process).
-    target_accept : float
-        NUTS target acceptance (0.95: the curve models need it); raise it to 0.99 when
-        divergences are reported.
+    target_accept : float, optional
+        NUTS target acceptance: default 0.95 (the curve models need it), 0.99 with
+        ``curve_prior="gp"`` (its lengthscale–amplitude ridge gave divergent transitions in
+        half of the 2-chain fits at 0.95, none at 0.99; docs/hierarchical.md); raise it to 0.99
+        when divergences are reported.
     random_seed : int, optional
         Seed of the sampler and of the exact theta draws of the marginal parameterization.
     sampler : {"pymc", "nutpie"}
@@ -615,13 +672,15 @@ def fit_hierarchical(
     chains = check_int("chains", chains, minimum=1)
     cores = check_int("cores", cores, minimum=1)
     hdi_prob = check_probability("hdi_prob", hdi_prob)
+    if target_accept is None:
+        target_accept = 0.99 if curve_prior == "gp" else 0.95
     target_accept = check_probability("target_accept", target_accept)
     if not (np.isfinite(min_effect) and min_effect >= 0):
         raise OptionError(f"min_effect must be a non-negative number, got {min_effect!r}")
     s = _structure(
         data, by=by, within=within, groups=groups, curve=curve, effects=effects, nu=nu,
         prior_scale=prior_scale, tau=tau, likelihood=likelihood,
-        parameterization=parameterization, se=se,
+        parameterization=parameterization, se=se, curve_prior=curve_prior, periodic=periodic,
     )  # fmt: skip
     seed = root_seed(random_seed)
     idata = _sample(
@@ -658,14 +717,19 @@ def _sample(
     sampler: str,
     progressbar: bool,
 ) -> Any:
+    """NUTS draws of ``model``: PyMC's sampler, or nutpie's (numba-compiled, chains in
+    ``cores`` threads, warm-up draws not kept) through ``pm.sample(nuts_sampler="nutpie")``."""
     pm = _pymc()
+    extra: dict[str, Any] = {}
     if sampler == "nutpie":
         try:
             import nutpie  # noqa: F401
         except ImportError:
             raise OptionError(
-                "sampler='nutpie' needs the nutpie package: pip install nutpie"
+                "sampler='nutpie' needs the nutpie package: pip install nutpie "
+                "(or pip install 'causalgia[nutpie]')"
             ) from None
+        extra["nuts_sampler_kwargs"] = {"cores": cores, "save_warmup": False}
     with _quiet(), model:
         return pm.sample(
             draws=draws,
@@ -677,121 +741,18 @@ def _sample(
             nuts_sampler=sampler,
             progressbar=progressbar,
             compute_convergence_checks=False,
+            **extra,
         )
 
 
-# -- simulation-based calibration ----------------------------------------------------------------
-
-SBC_PARAMETERS: tuple[str, ...] = ("mu", "tau", "theta[0]", "theta[1]", "theta[2]")
+# -- simulation-based calibration (causalgia._sbc) ------------------------------------------------
 
 
-def sbc_fits(
-    *,
-    n_replicates: int,
-    n_conditions: int,
-    se: float,
-    prior_scale: float,
-    parameterization: Parameterization,
-    draws: int,
-    tune: int,
-    chains: int,
-    seed: int,
-) -> Iterator[tuple[dict[str, float], dict[str, np.ndarray], Diagnostics]]:
-    """Yield (truth, posterior draws, diagnostics) per SBC replicate of the production model.
+def __getattr__(name: str) -> Any:
+    """``sbc_fits``, ``sbc_section`` and ``SBC_PARAMETERS`` live in :mod:`causalgia._sbc`
+    (imported on first use; ``from causalgia.hierarchical import sbc_section`` still works)."""
+    if name in ("sbc_fits", "sbc_section", "SBC_PARAMETERS"):
+        from . import _sbc
 
-    Truths are drawn from the model's own prior (mu ~ N(0, s), tau ~ HalfNormal(s),
-    theta_j = mu + tau z_j, ace_j ~ N(theta_j, se)) with a stream keyed by (seed, replicate).
-    One model is built and compiled; each replicate only replaces ``ace_obs`` with
-    ``pm.set_data``. Used by :func:`causalgia.testing.simulation_based_calibration`.
-    """
-    pm = _pymc()
-    labels = [f"c{j}" for j in range(n_conditions)]
-    placeholder = pd.DataFrame({"experiment": "sbc", "label": labels, "ace": 0.0, "se": se})
-    s = _structure(
-        placeholder, by=("experiment", "label"), within=(), groups=(), curve=None,
-        effects="normal", nu=4.0, prior_scale=prior_scale, tau=None, likelihood="summary",
-        parameterization=parameterization, se="auto",
-    )  # fmt: skip
-    model = _model(s)
-    for r in range(n_replicates):
-        key = unit_keys(seed, [r], "sbc")[0]
-        gen = generator(key)
-        mu = gen.normal(0.0, prior_scale)
-        tau = abs(gen.normal(0.0, prior_scale))
-        theta = mu + tau * gen.standard_normal(n_conditions)
-        y = theta + se * gen.standard_normal(n_conditions)
-        pm.set_data({"ace_obs": y}, model=model)
-        idata = _sample(model, draws, tune, chains, 1, 0.95, int(key) % 2**32, "pymc", False)
-        if s.settings["parameterization"] == "marginal":
-            _marginal_theta(idata, s, int(key), y)
-        post = idata.posterior
-        draws_ = {
-            "mu": post["mu"].to_numpy().ravel(),
-            "tau": post["tau"].to_numpy().ravel(),
-            **{f"theta[{j}]": post["theta"].to_numpy()[..., j].ravel() for j in range(3)},
-        }
-        truth = {"mu": mu, "tau": tau, **{f"theta[{j}]": theta[j] for j in range(3)}}
-        names = ["theta", *[n for n in post.data_vars if n not in ("theta", "z")]]
-        yield truth, draws_, _diagnostics(idata, _convergence(_az(), post, names), THRESHOLDS)
-
-
-def sbc_section(quick: bool) -> tuple[str, dict[str, Any]]:
-    """The SBC section of docs/validation.md: markdown text and the raw numbers.
-
-    ``quick=True`` runs R = 20 replicates of 250 draws x 2 chains (a smoke run, ~20 s);
-    otherwise R = 200 of 500 draws x 2 chains (~7 min on 2 cores). Rank uniformity is a χ²
-    test over 10 bins of 100 rank values. The text has no heading of its own (the caller's
-    section heading introduces it).
-
-    Examples
-    --------
-    >>> text, numbers = sbc_section(quick=True)  # doctest: +SKIP
-    >>> sorted(numbers)[:3]  # doctest: +SKIP
-    ['coverage_50', 'coverage_90', 'divergences']
-    """
-    from .testing import simulation_based_calibration
-
-    n, draws = (20, 250) if quick else (200, 500)
-    res = simulation_based_calibration(
-        n_replicates=n, draws=draws, tune=draws, parameterization="marginal", rng=2026
-    )
-    unif, cov = res.uniformity(), res.coverage()
-    diag = res.diagnostics
-    numbers: dict[str, Any] = {
-        "n_replicates": n,
-        "chi2": dict(zip(unif["parameter"], unif["chi2"].round(3), strict=True)),
-        "chi2_p": dict(zip(unif["parameter"], unif["p_value"].round(4), strict=True)),
-        "min_chi2_p": float(unif["p_value"].min()),
-        "coverage_50": float(cov.loc[cov["level"] == 0.5, "coverage"].mean()),
-        "coverage_90": float(cov.loc[cov["level"] == 0.9, "coverage"].mean()),
-        "worst_r_hat": float(diag["max_r_hat"].max()),
-        "min_ess_bulk": float(diag["min_ess_bulk"].min()),
-        "min_ess_tail": float(diag["min_ess_tail"].min()),
-        "divergences": int(diag["divergences"].sum()),
-    }
-    st = res.settings
-    lines = [
-        f"R = {n} replicates drawn from the prior of the production model ({st['n_conditions']} "
-        f"conditions, SE {st['se']}, prior scale {st['prior_scale']}, parameterization "
-        f"{st['parameterization']}, {st['chains']} chains x {st['draws']} draws after "
-        f"{st['tune']} tuning steps); ranks of the truth among {res.n_draws} thinned draws, "
-        "χ² over 10 bins (Talts et al. 2018). Gate: every p ≥ 0.001 and 90% coverage in "
-        f"0.825–0.960{' (applies to R = 200; this quick run is a smoke test)' if quick else ''}.",
-        "",
-        "| parameter | χ² | p | 50% coverage | 90% coverage |",
-        "|---|---|---|---|---|",
-    ]
-    for row in unif.itertuples(index=False):
-        c = cov[cov["parameter"] == row.parameter].set_index("level")["coverage"]
-        lines.append(
-            f"| {row.parameter} | {row.chi2:.2f} | {row.p_value:.3g} | {c[0.5]:.3f} | "
-            f"{c[0.9]:.3f} |"
-        )
-    lines += [
-        "",
-        f"Worst R-hat {numbers['worst_r_hat']:.3f}, smallest bulk ESS "
-        f"{numbers['min_ess_bulk']:.0f}, smallest tail ESS {numbers['min_ess_tail']:.0f}, "
-        f"{numbers['divergences']} divergent transitions over all replicates.",
-        "",
-    ]
-    return "\n".join(lines), numbers
+        return getattr(_sbc, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

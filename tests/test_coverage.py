@@ -1,6 +1,7 @@
 """Calibration of the paired 95% interval over many simulated experiments with a known truth.
 
-Fast tier: R = 200 experiments (400 intervals), band 0.90-0.99 (the smoke test of the walking skeleton).
+Fast tier: R = 200 experiments (400 intervals), band 0.90-0.99 (the smoke test of the walking
+skeleton).
 Slow tier: R = 1,000, band 0.926-0.971 for coverage and 0.029-0.074 for the type-I error of a
 negative control whose true ACE is exactly 0 but whose ICEs vary (a shuffle ablation under an iid
 background) — the binomial 99.9% bands of DESIGN.md §6.
