@@ -103,6 +103,8 @@ _CONTROLS: dict[str, tuple[type, ...]] = {
 _POOLING: dict[str, tuple[type, ...]] = {
     "experiments": (list,),
     "curve": (str,),
+    "curve_prior": (str,),
+    "periodic": (float, int),
     "groups": (list,),
     "effects": (str,),
     "draws": (int,),

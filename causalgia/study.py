@@ -464,9 +464,10 @@ def _pooling(spec: StudySpec, ice: pd.DataFrame, seed: int) -> Any:
 
     sub = ice[ice["experiment"].isin(p["experiments"])].dropna(axis=1, how="all")
     return fit_hierarchical(
-        sub, curve=p.get("curve"), groups=p.get("groups", ()), effects=p.get("effects", "normal"),
+        sub, curve=p.get("curve"), curve_prior=p.get("curve_prior", "rw"),
+        periodic=p.get("periodic"), groups=p.get("groups", ()), effects=p.get("effects", "normal"),
         draws=p.get("draws", 1000), tune=p.get("tune", 1000), chains=p.get("chains", 2),
-        target_accept=p.get("target_accept", 0.95), random_seed=seed,
+        target_accept=p.get("target_accept"), random_seed=seed,
         hdi_prob=p.get("hdi_prob", 0.95), min_effect=p.get("min_effect", 0.0),
         diagnostics=p.get("diagnostics", "warn"),
     )  # fmt: skip

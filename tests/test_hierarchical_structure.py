@@ -282,3 +282,29 @@ def test_nutpie_matches_pymc_and_the_closed_form():
     idata = fits["nutpie"].idata
     assert idata.posterior.sizes["draw"] == 1000 and "warmup_posterior" not in idata.groups()
     assert fits["nutpie"].settings["sampler"] == "nutpie"
+
+
+def test_spec_pooling_passes_curve_prior_and_periodic(monkeypatch):
+    import causalgia.hierarchical as H
+    from causalgia.config import parse_spec
+    from causalgia.errors import ConfigError
+    from causalgia.study import _pooling
+
+    raw = {
+        "study": {"n": 10, "seed": 5},
+        "model": {"builtin": "rbp_oracle"},
+        "background": {"kind": "iid", "length": 41},
+        "experiment": [{"name": "spacing", "type": "spacing", "motif": "UGCAUG",
+                        "start": 2, "spacings": [0, 2, 4, 6, 8, 10, 12]}],
+        "pooling": {"experiments": ["spacing"], "curve": "spacing", "curve_prior": "gp",
+                    "periodic": 10.5},
+    }  # fmt: skip
+    spec = parse_spec(raw)
+    seen = {}
+    monkeypatch.setattr(H, "fit_hierarchical", lambda data, **kw: seen.update(kw) or "fit")
+    ice = pd.DataFrame({"experiment": ["spacing"], "label": ["s0"], "ice": [0.0]})
+    assert _pooling(spec, ice, seed=1) == "fit"
+    assert seen["curve_prior"] == "gp" and seen["periodic"] == 10.5
+    assert seen["target_accept"] is None  # the GP's own default (0.99) applies
+    with pytest.raises(ConfigError, match="periodic"):
+        parse_spec({**raw, "pooling": {**raw["pooling"], "periodic": "helical"}})
