@@ -44,10 +44,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._options import check_int, check_option, check_probability
+from ._options import check_probability
 from ._rng import root_seed
 from .effectstats import (
-    DIAGNOSTICS,
     THRESHOLDS,
     Diagnostics,
     DiagnosticsMode,
@@ -60,7 +59,6 @@ from .effectstats import (
 from .errors import OptionError
 from .hierarchical import (
     HDI_PROB,
-    SAMPLERS,
     Sampler,
     _az,
     _convergence,
@@ -69,6 +67,7 @@ from .hierarchical import (
     _pymc,
     _quiet,
     _sample,
+    sampling_options,
 )
 
 __all__ = ["CountFit", "fit_count_model"]
@@ -328,13 +327,9 @@ def fit_count_model(
     >>> fit = fit_count_model(t, chains=2, random_seed=1)  # doctest: +SKIP
     >>> fit.to_frame()[["family", "r", "r_low", "r_high", "p_saturating"]]  # doctest: +SKIP
     """
-    check_option("sampler", sampler, SAMPLERS)
-    check_option("diagnostics", diagnostics, DIAGNOSTICS)
-    draws = check_int("draws", draws, minimum=1)
-    tune = check_int("tune", tune, minimum=0)
-    chains = check_int("chains", chains, minimum=1)
-    cores = check_int("cores", cores, minimum=1)
-    hdi_prob = check_probability("hdi_prob", hdi_prob)
+    draws, tune, chains, cores, hdi_prob = sampling_options(
+        sampler, diagnostics, draws, tune, chains, cores, hdi_prob
+    )
     target_accept = check_probability("target_accept", target_accept)
     if tau is not None and not (np.isfinite(tau) and tau >= 0):
         raise OptionError(f"tau must be None or a non-negative number, got {tau!r}")

@@ -91,6 +91,29 @@ Likelihood = Literal["summary", "full"]
 Parameterization = Literal["auto", "noncentred", "marginal"]
 Sampler = Literal["pymc", "nutpie"]
 SAMPLERS: tuple[str, ...] = ("pymc", "nutpie")
+
+
+def sampling_options(
+    sampler: str, diagnostics: str, draws: int, tune: int, chains: int, cores: int, hdi: float
+) -> tuple[int, int, int, int, float]:
+    """Check the sampling options shared by every fit; returns draws, tune, chains, cores, hdi.
+
+    Examples
+    --------
+    >>> sampling_options("pymc", "warn", 1000, 1000, 4, 1, 0.95)
+    (1000, 1000, 4, 1, 0.95)
+    """
+    check_option("sampler", sampler, SAMPLERS)
+    check_option("diagnostics", diagnostics, DIAGNOSTICS)
+    return (
+        check_int("draws", draws, minimum=1),
+        check_int("tune", tune, minimum=0),
+        check_int("chains", chains, minimum=1),
+        check_int("cores", cores, minimum=1),
+        check_probability("hdi_prob", hdi),
+    )
+
+
 HDI_PROB = 0.95
 
 
@@ -665,13 +688,9 @@ def fit_hierarchical(
     >>> fit = fit_hierarchical(t, draws=500, tune=500, chains=2, random_seed=1)  # doctest: +SKIP
     >>> fit.to_frame()[["label", "ace", "post_mean", "hdi_low", "hdi_high"]]  # doctest: +SKIP
     """
-    check_option("sampler", sampler, SAMPLERS)
-    check_option("diagnostics", diagnostics, DIAGNOSTICS)
-    draws = check_int("draws", draws, minimum=1)
-    tune = check_int("tune", tune, minimum=0)
-    chains = check_int("chains", chains, minimum=1)
-    cores = check_int("cores", cores, minimum=1)
-    hdi_prob = check_probability("hdi_prob", hdi_prob)
+    draws, tune, chains, cores, hdi_prob = sampling_options(
+        sampler, diagnostics, draws, tune, chains, cores, hdi_prob
+    )
     if target_accept is None:
         target_accept = 0.99 if curve_prior == "gp" else 0.95
     target_accept = check_probability("target_accept", target_accept)
