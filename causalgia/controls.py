@@ -119,6 +119,10 @@ class ControlReport:
             }
         )
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Each check's full table by check name (``controls/<name>.csv`` in a run)."""
+        return {r.check_name: r.table for r in self.results}
+
     def summary(self) -> str:
         """One line per check: PASS / FAIL / INFO and its explanation."""
         mark = {True: "PASS", False: "FAIL", None: "INFO"}

@@ -125,6 +125,7 @@ def write_report(
     figures: bool = True,
     controls: pd.DataFrame | None = None,
     pooled: pd.DataFrame | None = None,
+    control_tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> RunDirectory:
     """Write a run directory: tables, ``manifest.json``, figures and ``report.md``.
 
@@ -151,6 +152,8 @@ def write_report(
         ``ControlReport.to_frame()`` (check_name, passed, text), written as ``controls.csv``.
     pooled : DataFrame, optional
         ``HierarchicalFit.to_frame()``, written as ``pooled.csv``, with a pooled-curve figure.
+    control_tables : mapping of check name to DataFrame, optional
+        Each check's full table (``CheckResult.table``), written as ``controls/<name>.csv``.
 
     Returns
     -------
@@ -174,8 +177,10 @@ def write_report(
     written = ["ace.csv", f"ice.{_write_ice(ice, out)}"]
     tables = (("design.csv", design), ("truth.csv", truth), ("controls.csv", controls),
               ("pooled.csv", pooled))  # fmt: skip
+    tables += tuple((f"controls/{k}.csv", t) for k, t in (control_tables or {}).items())
     for name, table in tables:
         if table is not None:
+            (out / name).parent.mkdir(exist_ok=True)
             table.to_csv(out / name, index=False)
             written.append(name)
     full = dict(manifest)

@@ -382,6 +382,7 @@ def run_study(
         figures=figures,
         controls=None if controls is None else controls.to_frame(),
         pooled=None if pooled is None else pooled.to_frame(),
+        control_tables=None if controls is None else controls.tables(),
     )
     if pooled is not None:
         run.files["posterior.nc"] = pooled.save(run.path / "posterior.nc")

@@ -279,6 +279,10 @@ def test_spec_controls_run_and_report(tmp_path):
     assert len(out.ace[out.ace["experiment"] == "null"]) == 8
     table = pd.read_csv(tmp_path / "run" / "controls.csv")
     assert table["check_name"].tolist() == names
+    for result in out.controls:  # every check's full table is kept, and hashed in the manifest
+        path = tmp_path / "run" / "controls" / f"{result.check_name}.csv"
+        assert len(pd.read_csv(path)) == len(result.table)
+        assert f"controls/{result.check_name}.csv" in out.run.files
     report = (tmp_path / "run" / "report.md").read_text()
     assert "## Controls" in report and "| placebo | PASS |" in report
     assert "controls:" in out.summary()
