@@ -10,8 +10,8 @@
   the same contrasts with the same estimators as the in-silico ACEs.
 - :func:`probe_contexts` folds probes (ViennaRNA) and classifies where a motif sits;
   :func:`compare_groups` contrasts two groups of measurements (Welch interval + Mann-Whitney).
-- :func:`calibrate` (PyMC, imported inside the function) maps in-silico effects to lab effects:
-  offset, slope and extra variance with credible intervals.
+- :func:`~causalgia.labcalibration.calibrate` (PyMC, imported inside the function) maps
+  in-silico effects to lab effects: offset, slope and extra variance with credible intervals.
 
 Statistics are delegated to :mod:`scipy.stats` and :mod:`causalgia.estimators`.
 """
@@ -32,6 +32,8 @@ from ._rng import RngLike, generator, root_seed, unit_keys
 from .errors import CausalgiaError, EstimationError, OptionError
 from .estimators import AceEstimates, Method, estimate_ace, paired_t, welch
 from .io import open_text
+from .labcalibration import Calibration as Calibration  # re-exported
+from .labcalibration import calibrate as calibrate  # re-exported
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -688,115 +690,6 @@ def compare_groups(
             }
         ]
     )
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Posterior of lab = offset + slope·in_silico + noise (sd = sqrt(se² + extra²)).
-
-    ``table`` columns: ``parameter`` (offset, slope, extra_sd), ``mean``, ``sd``, ``hdi_low``,
-    ``hdi_high`` (equal-tailed credible interval at ``prob``), ``r_hat``.
-    """
-
-    table: pd.DataFrame
-    prob: float
-    samples: dict[str, np.ndarray]
-
-    def to_frame(self) -> pd.DataFrame:
-        """A copy of the posterior summary."""
-        return self.table.copy()
-
-    def summary(self) -> str:
-        """One line per parameter."""
-        lines = [f"Calibration (posterior mean, {self.prob:.0%} credible interval)"]
-        for r in self.table.itertuples(index=False):
-            lines.append(
-                f"  {r.parameter:>8}: {r.mean:+.4f} [{r.hdi_low:+.4f}, {r.hdi_high:+.4f}]"
-                f"  r_hat={r.r_hat:.3f}"
-            )
-        return "\n".join(lines)
-
-
-def calibrate(
-    in_silico: np.ndarray,
-    lab: np.ndarray,
-    *,
-    in_silico_se: np.ndarray | None = None,
-    lab_se: np.ndarray | None = None,
-    prob: float = 0.95,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 2,
-    rng: RngLike = None,
-) -> Calibration:
-    """Bayesian calibration of in-silico effects to lab effects (PyMC, imported here).
-
-    Model: ``x_true ~ Normal(in_silico, in_silico_se)`` (errors in variables; fixed at the
-    estimates when no SE is given), ``lab ~ Normal(offset + slope * x_true,
-    sqrt(lab_se² + extra_sd²))`` with weakly informative priors on the standardised scale
-    (offset, slope ~ Normal(0, 2.5 sd(lab)/sd(x)), extra_sd ~ HalfNormal(sd(lab))).
-
-    Examples
-    --------
-    >>> x = np.linspace(0, 1, 20)
-    >>> cal = calibrate(x, 1 + 2 * x, draws=200, tune=200, chains=1, rng=0)  # doctest: +SKIP
-    >>> round(cal.to_frame().set_index("parameter").loc["slope", "mean"])  # doctest: +SKIP
-    2
-    """
-    import pymc as pm
-
-    x = np.asarray(in_silico, dtype=float)
-    y = np.asarray(lab, dtype=float)
-    if x.shape != y.shape or x.size < 3:
-        raise EstimationError("calibrate needs two 1-D arrays of one length >= 3")
-    prob = check_probability("prob", prob)
-    sx, sy = float(np.std(x)) or 1.0, float(np.std(y)) or 1.0
-    with pm.Model():
-        offset = pm.Normal("offset", float(np.mean(y)), 2.5 * sy)
-        slope = pm.Normal("slope", 0.0, 2.5 * sy / sx)
-        extra = pm.HalfNormal("extra_sd", sy)
-        if in_silico_se is not None:
-            x_true = pm.Normal("x_true", x, np.asarray(in_silico_se, dtype=float), shape=x.shape)
-        else:
-            x_true = x
-        sd = extra if lab_se is None else pm.math.sqrt(np.asarray(lab_se, float) ** 2 + extra**2)
-        pm.Normal("lab", offset + slope * x_true, sd, observed=y)
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=1,
-            random_seed=root_seed(rng) % (2**32),
-            progressbar=False,
-            compute_convergence_checks=False,
-        )
-    post = idata.posterior
-    rows, samples = [], {}
-    for name in ("offset", "slope", "extra_sd"):
-        arr = post[name].values  # (chains, draws)
-        samples[name] = arr.reshape(-1)
-        lo, hi = np.quantile(samples[name], [(1 - prob) / 2, (1 + prob) / 2])
-        rows.append(
-            {
-                "parameter": name,
-                "mean": float(arr.mean()),
-                "sd": float(arr.std()),
-                "hdi_low": float(lo),
-                "hdi_high": float(hi),
-                "r_hat": _rhat(arr),
-            }
-        )
-    return Calibration(pd.DataFrame(rows), prob, samples)
-
-
-def _rhat(arr: np.ndarray) -> float:
-    """Split-chain Gelman-Rubin R-hat of a (chains, draws) array."""
-    half = arr.shape[1] // 2
-    chains = np.concatenate([arr[:, :half], arr[:, half : 2 * half]])
-    n = chains.shape[1]
-    w = chains.var(axis=1, ddof=1).mean()
-    b = n * chains.mean(axis=1).var(ddof=1)
-    return float(np.sqrt(((n - 1) / n * w + b / n) / w)) if w > 0 else float("nan")
 
 
 def plot_predicted_vs_measured(
