@@ -415,8 +415,11 @@ def simulate_until(
                 "max_half_width": float(np.nanmax(widths)),
             }
         )
-    rows = [stopper.estimate(j, np.concatenate(parts)) for j, parts in enumerate(ice)]
-    return _result(arms, rows, targets, ci, stopper.method, tables, rounds, used, seed)
+    x = [np.concatenate(parts) for parts in ice]
+    rows = [stopper.estimate(j, xj) for j, xj in enumerate(x)]
+    sds = [float(np.std(xj, ddof=1)) for xj in x]
+    fixed = max(fixed_n_for_width(sd, t, ci) for sd, t in zip(sds, targets, strict=True))
+    return _result(arms, rows, targets, ci, stopper.method, tables, rounds, used, fixed, seed)
 
 
 class _TwoStage:
@@ -428,7 +431,12 @@ class _TwoStage:
         self.targets, self.ci, self.n0, self.max_n = targets, ci, n0, max_n
         self.q = float(stats.t.ppf(0.5 + ci / 2.0, n0 - 1))
         self.s0 = np.full(len(targets), np.nan)
-        self.need = np.zeros(len(targets), dtype=np.int64)
+        self.planned = np.zeros(len(targets), dtype=np.int64)  # Stein's n, after round 0
+
+    @property
+    def need(self) -> np.ndarray:
+        """Backgrounds each arm gets: its planned n, capped by the budget."""
+        return np.minimum(self.planned, self.max_n)
 
     def next_size(self, n: int, active: np.ndarray, batch: int) -> int:
         """Up to ``batch`` more, never past the next arm's planned n unless only one is missing.
@@ -440,11 +448,10 @@ class _TwoStage:
         return int(max(2, min(batch, self.need[active].min() - n)))
 
     def update(self, ice: list[list[np.ndarray]], active: np.ndarray) -> np.ndarray:
-        if not self.need.any():  # the first round plans every arm
+        if not self.planned.any():  # the first round plans every arm
             for j, parts in enumerate(ice):
                 self.s0[j] = float(np.std(parts[0], ddof=1))
-                planned = stein_n(self.s0[j], float(self.targets[j]), self.n0, self.ci)
-                self.need[j] = min(planned, self.max_n)
+                self.planned[j] = stein_n(self.s0[j], float(self.targets[j]), self.n0, self.ci)
         widths = np.full(len(ice), np.nan)
         for j in np.flatnonzero(active):
             n = sum(p.size for p in ice[j])
@@ -459,7 +466,7 @@ class _TwoStage:
             p = float(2.0 * stats.t.sf(abs(mean) / se, self.n0 - 1))
         else:
             p = 1.0 if mean == 0 else 0.0
-        reached = n >= stein_n(s0, float(self.targets[j]), self.n0, self.ci)
+        reached = n >= self.planned[j]
         return _row(mean, se, self.q * se, n, p, "target" if reached else "budget")
 
 
@@ -518,30 +525,23 @@ def _result(
     tables: list[pd.DataFrame],
     rounds: list[dict[str, Any]],
     used: int,
+    n_fixed: int,
     seed: int,
 ) -> SequentialResult:
-    table = pd.concat(tables, ignore_index=True)
-    frame_rows, n_fixed = [], 2
+    frame_rows = []
     for arm, row, target in zip(arms, rows, targets, strict=True):
-        mine = (table["experiment"] == arm.experiment) & (table["label"] == arm.label)
-        sd = float(np.std(table.loc[mine, "ice"].to_numpy(dtype=float), ddof=1))
-        n_fixed = max(n_fixed, fixed_n_for_width(sd, float(target), ci))
-        frame_rows.append(
-            {"experiment": arm.experiment, "label": arm.label, **arm.params, "method": method}
-            | row
-            | {"target": float(target)}
-        )
+        head = {"experiment": arm.experiment, "label": arm.label, **arm.params, "method": method}
+        estimate = {k: v for k, v in row.items() if k != "stopped"}
+        frame_rows.append(head | estimate | {"target": float(target), "stopped": row["stopped"]})
     frame = pd.DataFrame(frame_rows)
     q = np.empty(len(frame))
     for idx in frame.groupby("experiment", sort=False).indices.values():
         q[idx] = adjust_pvalues(frame["p_value"].to_numpy()[idx], "fdr_bh")
     frame.insert(frame.columns.get_loc("p_value") + 1, "q_value", q)
-    cols = [c for c in frame.columns if c not in ("stopped", "target")] + ["target", "stopped"]
-    frame = frame[cols]
     per_background = rounds[0]["n_forward"] / rounds[0]["n_backgrounds"]
     return SequentialResult(
         AceEstimates(frame, method, ci),
-        table,
+        pd.concat(tables, ignore_index=True),
         pd.DataFrame(rounds),
         int(used),
         int(n_fixed),

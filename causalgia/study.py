@@ -21,7 +21,7 @@ import pandas as pd
 from . import backgrounds as bgs
 from ._rng import root_seed
 from .config import StudySpec, parse_spec
-from .designs import Arm, design, sweep_counts, sweep_positions, sweep_spacing
+from .designs import Arm, Design, design, sweep_counts, sweep_positions, sweep_spacing
 from .errors import ConfigError, OptionError, StoreError
 from .estimators import estimate_ace
 from .interventions import Ablate, Identity, Mutate, Substitute, _motif
@@ -403,9 +403,9 @@ def _controls(
     truth: pd.DataFrame | None,
     seed: int,
     *,
-    study_design: Any = None,
-    method: str = "paired_t",
-    batch_size: int | None = None,
+    study_design: Design,
+    method: str,
+    batch_size: int | None,
 ) -> Any:
     """The controls named in ``[controls]`` (a ControlReport), or None.
 
