@@ -66,7 +66,7 @@ def main() -> None:
         return
 
     t0 = time.perf_counter()
-    from causalgia.hierarchical import fit_hierarchical
+    from causalgia.pooling.hierarchical import fit_hierarchical
 
     import_s = time.perf_counter() - t0
     sampling = dict(draws=args.draws, tune=args.tune, chains=args.chains, diagnostics="ignore")
@@ -116,7 +116,7 @@ def main() -> None:
         )
     table = pd.DataFrame(rows)
     print(
-        f"python {platform.python_version()}; import of causalgia.hierarchical {import_s:.1f} s "
+        f"python {platform.python_version()}; import of causalgia.pooling.hierarchical {import_s:.1f} s "
         "(PyMC itself is imported lazily, inside the first fit of the first row)"
     )
     print(f"PyMC NUTS, {args.chains} chains x {args.draws} draws (tune {args.tune}), cores=1\n")
@@ -129,7 +129,7 @@ def main() -> None:
 
 def pooling_study(reps: int, args: argparse.Namespace) -> None:
     """RMSE of per-position effects against the truth: pooled posterior means vs raw means."""
-    from causalgia.hierarchical import fit_hierarchical
+    from causalgia.pooling.hierarchical import fit_hierarchical
 
     rows = []
     for r in range(reps):

@@ -1,6 +1,6 @@
 """Benchmark: causalgia's uniform k-let shuffle against plain baselines (not a test).
 
-Times ``causalgia.backgrounds.shuffle_keyed`` on 10,000 random sequences at L = 200 and L = 1000
+Times ``causalgia.experiment.backgrounds.shuffle_keyed`` on 10,000 random sequences at L = 200 and L = 1000
 against
 
 - a DeepLIFT-style dinucleotide shuffle written here in plain numpy/Python (one Euler walk per
@@ -28,8 +28,8 @@ import numpy as np
 from scipy import stats
 
 from causalgia._rng import unit_keys
-from causalgia.alphabet import decode, encode
-from causalgia.backgrounds import shuffle_keyed
+from causalgia.experiment.backgrounds import shuffle_keyed
+from causalgia.sequences.alphabet import decode, encode
 
 USHUFFLE_REF = {200: 189_320, 1000: 28_586}  # seq/s with one-hot I/O, performance-anchors.md §1
 USHUFFLE_BYTES = {200: 267_265, 1000: 46_322}  # seq/s, uShuffle core on bytes only (same table)

@@ -40,12 +40,12 @@ from _timing import paired_ratio, ratio_quartiles, time_interleaved  # noqa: E40
 
 import causalgia as cg  # noqa: E402
 from causalgia._rng import mix64  # noqa: E402
-from causalgia.backgrounds import iid  # noqa: E402
-from causalgia.designs import Arm, Design  # noqa: E402
-from causalgia.estimators import RESERVED, adjust_pvalues, paired_t  # noqa: E402
-from causalgia.interventions import Substitute  # noqa: E402
-from causalgia.models import Model  # noqa: E402
-from causalgia.simulator import DEFAULT_CHUNK, _assemble, _evaluate, _per_chunk  # noqa: E402
+from causalgia.engine.models import Model  # noqa: E402
+from causalgia.engine.simulator import DEFAULT_CHUNK, _assemble, _evaluate, _per_chunk  # noqa: E402
+from causalgia.experiment.backgrounds import iid  # noqa: E402
+from causalgia.experiment.designs import Arm, Design  # noqa: E402
+from causalgia.experiment.interventions import Substitute  # noqa: E402
+from causalgia.stats.estimators import RESERVED, adjust_pvalues, paired_t  # noqa: E402
 from causalgia.testing import AdditiveOracle  # noqa: E402
 
 LENGTH, POSITION = 30, 10

@@ -52,9 +52,9 @@ from _timing import paired_ratio, ratio_quartiles, time_interleaved  # noqa: E40
 from bench_simulate import ToyCNN, ZeroModel, bare_loop, chunk_parts  # noqa: E402
 
 import causalgia  # noqa: E402
-from causalgia.backgrounds import iid  # noqa: E402
-from causalgia.models import as_model, from_import_path  # noqa: E402
-from causalgia.simulator import simulate  # noqa: E402
+from causalgia.engine.models import as_model, from_import_path  # noqa: E402
+from causalgia.engine.simulator import simulate  # noqa: E402
+from causalgia.experiment.backgrounds import iid  # noqa: E402
 
 LENGTH = 200
 MOTIF = "TGACTCA"
@@ -213,9 +213,9 @@ MEMORY_CHILD = """
 import json, os, resource, sys, tempfile, time, tracemalloc
 sys.path.insert(0, sys.argv[3])
 import causalgia
-from causalgia.backgrounds import iid
-from causalgia.models import as_model
-from causalgia.simulator import simulate
+from causalgia.experiment.backgrounds import iid
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
 from bench_scale import LinearModel
 
 n, collect = int(sys.argv[1]), sys.argv[2] == "1"

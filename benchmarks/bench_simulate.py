@@ -87,7 +87,7 @@ design = causalgia.design
 sweep_positions = causalgia.sweep_positions
 as_model = causalgia.as_model
 one_hot = causalgia.one_hot
-iid = causalgia.backgrounds.iid
+iid = causalgia.experiment.backgrounds.iid
 sim_mod = sys.modules[simulate.__module__]
 Design = type(design(iid(20), sweep_positions("GATA", [0]), n=2, rng=0))
 

@@ -19,9 +19,9 @@ from .errors import OptionError
 
 RngLike = int | np.integer | np.random.Generator | None
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+M1 = np.uint64(0xBF58476D1CE4E5B9)
+M2 = np.uint64(0x94D049BB133111EB)
 _MASK63 = (1 << 63) - 1
 _MASK64 = (1 << 64) - 1
 _GOLDEN_INT = 0x9E3779B97F4A7C15
@@ -50,8 +50,8 @@ def mix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser, elementwise on a uint64 array (wrapping arithmetic)."""
     z = np.asarray(x, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
+        z = (z ^ (z >> np.uint64(30))) * M1
+        z = (z ^ (z >> np.uint64(27))) * M2
     return z ^ (z >> np.uint64(31))
 
 
@@ -111,7 +111,7 @@ def purpose_bases(seed: int, codes: np.ndarray) -> np.ndarray:
     base = np.full(codes.shape[0], start, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for column in codes.T:
-            base = mix64(base ^ (column + _GOLDEN))
+            base = mix64(base ^ (column + GOLDEN))
     return base
 
 
@@ -119,7 +119,7 @@ def _id_hash(ids: np.ndarray | list[int]) -> np.ndarray:
     """The per-id half of a key, ``mix64(id + φ) + φ``, shared by every purpose."""
     ids = np.asarray(ids, dtype=np.int64).astype(np.uint64)
     with np.errstate(over="ignore"):
-        return mix64(ids + _GOLDEN) + _GOLDEN
+        return mix64(ids + GOLDEN) + GOLDEN
 
 
 def keyed(base: int | np.uint64, ids: np.ndarray | list[int]) -> np.ndarray:
@@ -169,7 +169,7 @@ def raw_draws(keys: np.ndarray, size: int, offset: int = 0) -> np.ndarray:
     keys = np.asarray(keys, dtype=np.uint64)
     counter = np.arange(offset + 1, offset + size + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        return mix64(keys[:, None] + counter[None, :] * _GOLDEN)
+        return mix64(keys[:, None] + counter[None, :] * GOLDEN)
 
 
 def uniforms(keys: np.ndarray, size: int, offset: int = 0) -> np.ndarray:

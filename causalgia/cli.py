@@ -58,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(spec_path: str | Path | None, out: str | Path, figures: bool) -> int:
-    from .config import load_spec
-    from .study import resume_study, run_study
+    from .studies.runner import resume_study, run_study
+    from .studies.spec import load_spec
 
     start = time.perf_counter()
     if spec_path is None:
@@ -77,7 +77,7 @@ def _run(spec_path: str | Path | None, out: str | Path, figures: bool) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from .validation import ValidationConfig, _stderr, validate
+    from .validation.runner import ValidationConfig, print_to_stderr, validate
 
     config = ValidationConfig.quick() if args.quick else ValidationConfig.full()
     if args.reps is not None:
@@ -86,7 +86,7 @@ def _validate(args: argparse.Namespace) -> int:
         config = replace(config, sbc=False)
     if args.from_raw is None:
         print(f"causalgia validate: mode {config.mode}, R = {config.reps:,}", file=sys.stderr)
-    report = validate(out=args.out, config=config, from_raw=args.from_raw, log=_stderr)
+    report = validate(out=args.out, config=config, from_raw=args.from_raw, log=print_to_stderr)
     print(report.summary())
     return 0
 
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from .config import DEMO_SPEC
+            from .studies.spec import DEMO_SPEC
 
             print(
                 "causalgia demo: a GIA study of an RNA-binding oracle whose true effects are "
@@ -117,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             return _validate(args)
         if args.command == "export":
-            from .export import design_from_spec, export_library
+            from .lab.export import export_library
+            from .studies.build import design_from_spec
 
             lib = export_library(
                 design_from_spec(args.spec),
@@ -125,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(lib.summary())
             return 0
-        from .report import render_report
+        from .reporting.report import render_report
 
         run = render_report(args.run_dir, figures=not args.no_figures)
         print(f"re-rendered {run.path / 'report.md'}")

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 from ._rng import RngLike
-from .alphabet import encode, from_one_hot
-from .backgrounds import Background
-from .designs import Arm, design
 from .errors import OptionError
-from .interventions import Ablate, Compose, Identity, Intervention, Mutate, Substitute, _motif
-from .motifs import Motif
+from .experiment.backgrounds import Background
+from .experiment.designs import Arm, design
+from .experiment.interventions import Ablate, Compose, Identity, Intervention, Mutate, Substitute
+from .sequences.alphabet import encode, from_one_hot
+from .sequences.motifs import Motif, coerce_motif
 
 
 def _codes_of(x: np.ndarray, layout: str) -> np.ndarray:
@@ -36,7 +36,7 @@ class AdditiveOracle:
 
     Examples
     --------
-    >>> from causalgia.backgrounds import iid
+    >>> from causalgia.experiment.backgrounds import iid
     >>> oracle = AdditiveOracle.from_motif("GATA", length=20)
     >>> round(oracle.true_ace(Substitute("GATA", 8), iid(20)), 6)
     2.0
@@ -60,7 +60,7 @@ class AdditiveOracle:
         cls, motif: str | Motif, length: int, *, scale: float = 1.0, bias: float = 0.0
     ) -> AdditiveOracle:
         """Sum over every window of ``scale * (p_motif - 1/4)``: a linear PWM scanner."""
-        probs = _motif(motif).probs
+        probs = coerce_motif(motif).probs
         width = len(probs)
         w = np.zeros((length, 4))
         for start in range(length - width + 1):
@@ -142,7 +142,7 @@ class RBPOracle:
 
     Examples
     --------
-    >>> from causalgia.alphabet import encode, one_hot
+    >>> from causalgia.sequences.alphabet import encode, one_hot
     >>> oracle = RBPOracle()
     >>> x = one_hot(encode(["A" * 17 + "UGCAUG" + "A" * 18], "rna"))
     >>> bool(oracle(x)[0] > 0.5)
@@ -212,7 +212,7 @@ class PlantedRBPOracle(RBPOracle):
 
     Examples
     --------
-    >>> from causalgia.alphabet import encode, one_hot
+    >>> from causalgia.sequences.alphabet import encode, one_hot
     >>> x = one_hot(encode(["A" * 20 + "UGCAUG" + "A" * 20], "rna"))
     >>> bool(PlantedRBPOracle()(x)[0] == RBPOracle()(x)[0])
     True
@@ -263,7 +263,7 @@ class HeavyTailOracle:
 
     Examples
     --------
-    >>> from causalgia.backgrounds import iid
+    >>> from causalgia.experiment.backgrounds import iid
     >>> oracle = HeavyTailOracle.from_motif("GATA", 30, modulated=(20, 30), sigma=0.0)
     >>> round(oracle.true_ace(Substitute("GATA", 5), iid(30)), 6)
     2.0
@@ -346,15 +346,15 @@ def reference_ace(
 
     Examples
     --------
-    >>> from causalgia.backgrounds import iid
-    >>> from causalgia.designs import sweep_positions
+    >>> from causalgia.experiment.backgrounds import iid
+    >>> from causalgia.experiment.designs import sweep_positions
     >>> truth = reference_ace(RBPOracle(), iid(41, alphabet="rna"),
     ...                       sweep_positions("UGCAUG", [17]), n=2000)
     >>> list(truth.columns)
     ['experiment', 'label', 'true_ace', 'mc_se']
     """
-    from .models import as_model
-    from .simulator import simulate
+    from .engine.models import as_model
+    from .engine.simulator import simulate
 
     result = simulate(as_model(model), design(background, arms, n=n, rng=rng), progress=False)
     grouped = result.table.groupby(["experiment", "label"], sort=False)["ice"]
@@ -369,7 +369,7 @@ class NaNModel:
 
     Examples
     --------
-    >>> from causalgia.alphabet import encode, one_hot
+    >>> from causalgia.sequences.alphabet import encode, one_hot
     >>> m = NaNModel(AdditiveOracle(np.ones((4, 4))), prefix="AA")
     >>> np.isnan(m(one_hot(encode(["AACG", "CCCC"])))).tolist()
     [True, False]
@@ -432,139 +432,3 @@ class FlakyModel:
 
 
 # -- simulation-based calibration (SBC) of the hierarchical effect model ------------------------
-
-
-@dataclass(frozen=True)
-class SbcResult:
-    """Ranks, interval coverage and diagnostics of a simulation-based calibration run.
-
-    ``ranks`` has one row per (replicate, parameter): ``truth``, ``rank`` (number of the
-    ``n_draws`` thinned posterior draws below the truth, so 0..n_draws) and whether the central
-    50% / 90% posterior intervals cover the truth. ``diagnostics`` has one row per replicate.
-
-    Examples
-    --------
-    >>> r = SbcResult(pd.DataFrame({"replicate": [0, 1], "parameter": "mu", "truth": 0.0,
-    ...                             "rank": [3, 97], "in_50": [False, False],
-    ...                             "in_90": [True, False]}), pd.DataFrame(), 99, {})
-    >>> r.coverage()["coverage"].tolist()
-    [0.0, 0.5]
-    """
-
-    ranks: pd.DataFrame
-    diagnostics: pd.DataFrame
-    n_draws: int
-    settings: dict
-
-    def to_frame(self) -> pd.DataFrame:
-        """A copy of the rank table."""
-        return self.ranks.copy()
-
-    def uniformity(self, bins: int = 10) -> pd.DataFrame:
-        """χ² test (``scipy.stats.chisquare``) that each parameter's ranks are uniform.
-
-        Ranks 0..n_draws are split into ``bins`` equal bins (n_draws + 1 should be a multiple).
-        """
-        from scipy import stats
-
-        rows = []
-        edges = np.linspace(0, self.n_draws + 1, bins + 1)
-        for name, sub in self.ranks.groupby("parameter", sort=False):
-            counts, _ = np.histogram(sub["rank"].to_numpy(), bins=edges)
-            res = stats.chisquare(counts)
-            rows.append(
-                {"parameter": name, "chi2": float(res.statistic), "df": bins - 1,
-                 "p_value": float(res.pvalue), "n": int(counts.sum())}
-            )  # fmt: skip
-        return pd.DataFrame(rows)
-
-    def coverage(self) -> pd.DataFrame:
-        """Coverage of the central 50% and 90% intervals per parameter, with its MC SE."""
-        rows = []
-        for name, sub in self.ranks.groupby("parameter", sort=False):
-            for level, col in ((0.5, "in_50"), (0.9, "in_90")):
-                p = float(sub[col].mean())
-                mcse = float(np.sqrt(level * (1 - level) / len(sub)))
-                rows.append({"parameter": name, "level": level, "coverage": p, "mcse": mcse})
-        return pd.DataFrame(rows)
-
-    def summary(self) -> str:
-        """One line per parameter: χ² p-value and 50% / 90% coverage; then diagnostics."""
-        unif, cov = self.uniformity(), self.coverage().set_index(["parameter", "level"])
-        lines = [f"SBC: {self.ranks['replicate'].nunique()} replicates, {self.n_draws} draws"]
-        for row in unif.itertuples(index=False):
-            c50, c90 = cov.loc[(row.parameter, 0.5), "coverage"], cov.loc[(row.parameter, 0.9)]
-            lines.append(
-                f"  {row.parameter}: chi2 p={row.p_value:.3g}  50% {c50:.3f}  "
-                f"90% {c90['coverage']:.3f}"
-            )
-        if not self.diagnostics.empty:
-            d = self.diagnostics
-            lines.append(
-                f"  worst R-hat {d['max_r_hat'].max():.3f}, min bulk ESS "
-                f"{d['min_ess_bulk'].min():.0f}, divergences {int(d['divergences'].sum())}"
-            )
-        return "\n".join(lines)
-
-
-def simulation_based_calibration(
-    *,
-    n_replicates: int = 200,
-    n_conditions: int = 8,
-    se: float = 0.5,
-    prior_scale: float = 1.0,
-    parameterization: str = "auto",
-    draws: int = 500,
-    tune: int = 500,
-    chains: int = 2,
-    n_rank_draws: int = 99,
-    rng: RngLike = 2026,
-) -> SbcResult:
-    """Simulation-based calibration (Talts et al. 2018) of the hierarchical effect model.
-
-    Each replicate draws (mu, tau, theta) from the model's prior, simulates condition means
-    with standard error ``se``, fits the same compiled model (``pm.set_data``) and records the
-    rank of each true value among ``n_rank_draws`` evenly thinned posterior draws. A calibrated
-    sampler gives uniform ranks and nominal interval coverage.
-
-    Examples
-    --------
-    >>> res = simulation_based_calibration(n_replicates=4, draws=100, tune=100)  # doctest: +SKIP
-    >>> res.uniformity().columns.tolist()  # doctest: +SKIP
-    ['parameter', 'chi2', 'df', 'p_value', 'n']
-    """
-    from ._options import check_int
-    from ._rng import root_seed
-    from .hierarchical import sbc_fits
-
-    n_replicates = check_int("n_replicates", n_replicates, minimum=1)
-    n_conditions = check_int("n_conditions", n_conditions, minimum=3)
-    n_rank_draws = check_int("n_rank_draws", n_rank_draws, minimum=1)
-    if draws * chains < n_rank_draws:
-        raise OptionError(f"draws * chains = {draws * chains} < n_rank_draws = {n_rank_draws}")
-    seed = root_seed(rng)
-    rows, diag = [], []
-    fits = sbc_fits(
-        n_replicates=n_replicates, n_conditions=n_conditions, se=se, prior_scale=prior_scale,
-        parameterization=parameterization, draws=draws, tune=tune, chains=chains, seed=seed,
-    )  # fmt: skip
-    for r, (truth, post, d) in enumerate(fits):
-        for name, value in truth.items():
-            x = post[name]
-            thin = x[np.linspace(0, x.size - 1, n_rank_draws).round().astype(int)]
-            q = np.quantile(x, [0.05, 0.25, 0.75, 0.95])
-            rows.append(
-                {"replicate": r, "parameter": name, "truth": float(value),
-                 "rank": int((thin < value).sum()), "in_50": bool(q[1] <= value <= q[2]),
-                 "in_90": bool(q[0] <= value <= q[3])}
-            )  # fmt: skip
-        diag.append(
-            {"replicate": r, "max_r_hat": d.max_r_hat, "min_ess_bulk": d.min_ess_bulk,
-             "min_ess_tail": d.min_ess_tail, "divergences": d.divergences}
-        )  # fmt: skip
-    settings = {
-        "n_conditions": n_conditions, "se": se, "prior_scale": prior_scale,
-        "parameterization": parameterization, "draws": draws, "tune": tune, "chains": chains,
-        "seed": seed,
-    }  # fmt: skip
-    return SbcResult(pd.DataFrame(rows), pd.DataFrame(diag), n_rank_draws, settings)

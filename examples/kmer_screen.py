@@ -11,7 +11,7 @@ passes (benchmarks/bench_many_arms.py, docs/performance.md).
 The top 10 by ACE are compared with the wet-lab top 10 7-mers (set A+B, Z-scores) of the VTS1
 RNAcompete experiment RNCMPT00111 (../shared/data/rnacompete2013_top7mers/summary.tsv), with a
 hypergeometric p-value for the overlap, and the in-silico ACEs of those 10 7-mers are compared
-with their wet-lab Z-scores (causalgia.compare.concordance). Models: D00162.002 (trained on
+with their wet-lab Z-scores (causalgia.lab.compare.concordance). Models: D00162.002 (trained on
 RNCMPT00111), D00162.001 (Vts1p, RNCMPT00082) and, as a negative control, RBFOX1 D00210.001.
 
 Usage: python examples/kmer_screen.py [--n 64] [--seed 0] [--out docs/experiments/kmer_screen]
@@ -28,12 +28,12 @@ from scipy import stats
 
 import causalgia as cg
 from causalgia import backgrounds as bgs
-from causalgia.alphabet import decode
-from causalgia.compare import concordance
-from causalgia.deepbind import read_deepbind
-from causalgia.designs import Arm
-from causalgia.interventions import Substitute
-from causalgia.models import Model
+from causalgia.engine.deepbind import read_deepbind
+from causalgia.engine.models import Model
+from causalgia.experiment.designs import Arm
+from causalgia.experiment.interventions import Substitute
+from causalgia.lab.compare import concordance
+from causalgia.sequences.alphabet import decode
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MODELS = ("D00162.002", "D00162.001", "D00210.001")

@@ -6,7 +6,7 @@ Run: python examples/python_api.py [OUT_DIR]
 import sys
 
 import causalgia as cg
-from causalgia.backgrounds import iid
+from causalgia.experiment.backgrounds import iid
 from causalgia.testing import RBPOracle, reference_ace
 
 out_dir = sys.argv[1] if len(sys.argv) > 1 else "runs/python_api"

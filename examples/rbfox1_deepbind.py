@@ -25,11 +25,11 @@ import pandas as pd
 
 import causalgia as cg
 from causalgia import backgrounds as bgs
-from causalgia.compare import ice_contrast
-from causalgia.deepbind import read_deepbind
-from causalgia.designs import Arm, design, sweep_counts, sweep_positions, sweep_spacing
-from causalgia.interventions import Compose, Substitute
-from causalgia.motifs import as_motif
+from causalgia.engine.deepbind import read_deepbind
+from causalgia.experiment.designs import Arm, design, sweep_counts, sweep_positions, sweep_spacing
+from causalgia.experiment.interventions import Compose, Substitute
+from causalgia.lab.compare import ice_contrast
+from causalgia.sequences.motifs import as_motif
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PARAMS = DATA / "deepbind" / "params" / "D00210.001.txt"
@@ -117,7 +117,7 @@ def _figures(ace: pd.DataFrame, out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from causalgia.plot import plot_effect_curve, plot_forest
+    from causalgia.reporting.plot import plot_effect_curve, plot_forest
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     cnt = ace[ace["experiment"] == "count"]

@@ -1,7 +1,7 @@
 """Vts1p: GCUGG in a hairpin loop vs in a stem vs unstructured, in silico and in the wet lab.
 
 In silico (DeepBind Vts1p D00162.002 = RNCMPT00111 and D00162.001 = RNCMPT00082): 41-nt iid RNA
-backgrounds; a paired design with four arms built by causalgia.hairpin.Hairpin at position 8
+backgrounds; a paired design with four arms built by causalgia.experiment.hairpin.Hairpin at position 8
 (stem 6 nt, loop 7 nt, random GC-rich stems drawn per background):
   loop          stems + GCUGG centred in the loop
   stem          stems with GCUGG inside the left stem (paired with its complement)
@@ -14,7 +14,7 @@ structure is reported.
 Wet lab (RNAcompete 2009 Vts1 probes, an experiment independent of the models' training data):
 the probes with exactly one GCUGG are folded with ViennaRNA and grouped by where the motif sits
 (hairpin loop / mostly paired); measured intensities and model scores are compared between the
-groups, and model scores are correlated with all probe intensities (causalgia.compare).
+groups, and model scores are correlated with all probe intensities (causalgia.lab.compare).
 
 Usage: python examples/vts1_hairpin.py [--n 2000] [--seed 0] [--out docs/experiments/vts1]
 """
@@ -29,16 +29,16 @@ import pandas as pd
 
 import causalgia as cg
 from causalgia import backgrounds as bgs
-from causalgia.compare import (
+from causalgia.engine.deepbind import read_deepbind
+from causalgia.experiment.designs import Arm, design
+from causalgia.experiment.hairpin import CONTEXTS, Hairpin, fold_check, has_viennarna
+from causalgia.lab.compare import (
     compare_groups,
     concordance,
     ice_contrast,
     probe_contexts,
     read_measurements,
 )
-from causalgia.deepbind import read_deepbind
-from causalgia.designs import Arm, design
-from causalgia.hairpin import CONTEXTS, Hairpin, fold_check, has_viennarna
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MODELS = ("D00162.002", "D00162.001")

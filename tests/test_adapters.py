@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from causalgia.deepbind import DeepBindModel, read_deepbind
+from causalgia.engine.deepbind import DeepBindModel, read_deepbind
+from causalgia.engine.models import Model, Output, as_model
 from causalgia.errors import LayoutError, ModelOutputError, OptionError
-from causalgia.models import Model, Output, as_model
 
 CODES = np.random.default_rng(0).integers(0, 4, size=(53, 41), dtype=np.uint8)
 CODES[3, 10:14] = 4  # N letters
@@ -67,8 +67,8 @@ def test_contract_numpy_callable(deepbind_weights):
 
 def test_contract_torch(deepbind_weights):
     torch = pytest.importorskip("torch")
-    from causalgia.adapters import torch_model
-    from causalgia.deepbind import to_torch
+    from causalgia.engine.adapters import torch_model
+    from causalgia.engine.deepbind import to_torch
 
     net = to_torch(deepbind_weights)
 
@@ -88,7 +88,7 @@ def test_contract_torch(deepbind_weights):
 
 def test_torch_state_is_restored_and_heads_declared():
     torch = pytest.importorskip("torch")
-    from causalgia.adapters import torch_model
+    from causalgia.engine.adapters import torch_model
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(
@@ -145,8 +145,8 @@ def _export_onnx(net, path, batch: int | None = None):
 
 def test_contract_onnx(deepbind_weights, tmp_path):
     pytest.importorskip("onnxruntime")
-    from causalgia.adapters import onnx_model
-    from causalgia.deepbind import to_torch
+    from causalgia.engine.adapters import onnx_model
+    from causalgia.engine.deepbind import to_torch
 
     path = _export_onnx(to_torch(deepbind_weights), tmp_path / "rbfox1.onnx")
 
@@ -163,8 +163,8 @@ def test_contract_onnx(deepbind_weights, tmp_path):
 
 def test_onnx_static_channels_are_checked_at_construction(tmp_path):
     pytest.importorskip("onnxruntime")
-    from causalgia.adapters import onnx_model
-    from causalgia.deepbind import to_torch
+    from causalgia.engine.adapters import onnx_model
+    from causalgia.engine.deepbind import to_torch
 
     path = _export_onnx(to_torch(DeepBindModel.random(rng=1)), tmp_path / "m.onnx")
     with pytest.raises(LayoutError, match="4 channels on axis 2"):
@@ -182,7 +182,7 @@ def test_as_model_delegates_framework_objects(tmp_path):
     assert type(model.fn).__name__ == "TorchCallable" and model.alphabet.name == "rna"
     assert model.predict(CODES).shape == (len(CODES),)
     ort = pytest.importorskip("onnxruntime")
-    from causalgia.deepbind import to_torch
+    from causalgia.engine.deepbind import to_torch
 
     path = _export_onnx(to_torch(DeepBindModel.random(rng=2)), tmp_path / "m.onnx")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -1,4 +1,4 @@
-"""Tests for causalgia.alphabet: codes, one-hot layouts, reverse complement (A1-A5, B3)."""
+"""Tests for causalgia.sequences.alphabet: codes, one-hot layouts, reverse complement (A1-A5, B3)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from causalgia.alphabet import (
+from causalgia.errors import InvalidSequenceError, LayoutError, OptionError
+from causalgia.sequences.alphabet import (
     DNA,
     N_CODE,
     RNA,
@@ -20,7 +21,6 @@ from causalgia.alphabet import (
     one_hot,
     reverse_complement,
 )
-from causalgia.errors import InvalidSequenceError, LayoutError, OptionError
 
 FAST = settings(max_examples=50, deadline=None, derandomize=True)
 _COMP = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}

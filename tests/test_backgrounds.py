@@ -1,4 +1,4 @@
-"""Tests for causalgia.backgrounds: keyed generation, exact k-let preservation, uniformity."""
+"""Tests for causalgia.experiment.backgrounds: keyed generation, exact k-let preservation, uniformity."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from scipy import stats
 
 from causalgia import backgrounds as B
 from causalgia._rng import uniforms, unit_keys
-from causalgia.alphabet import decode, encode
 from causalgia.errors import InvalidSequenceError, OptionError
+from causalgia.sequences.alphabet import decode, encode
 
 SOURCES = [
     "ACGTTGCAACGTAGCAAGCT",
@@ -286,7 +286,7 @@ def test_kshuffle_rejects_n_and_bad_k() -> None:
 
 def test_fused_site_draws_equal_the_numpy_formula():
     from causalgia._rng import uniforms, unit_keys
-    from causalgia.backgrounds import _draw_sites, _thresholds
+    from causalgia.experiment.backgrounds import _draw_sites, _thresholds
 
     probs = np.random.default_rng(0).dirichlet(np.ones(4), size=37)
     probs[5] = [0.0, 0.5, 0.5, 0.0]  # zero-probability letters are never drawn
@@ -298,7 +298,7 @@ def test_fused_site_draws_equal_the_numpy_formula():
 
 
 def test_one_hot_matches_the_identity_table_lookup():
-    from causalgia.alphabet import one_hot
+    from causalgia.sequences.alphabet import one_hot
 
     codes = np.random.default_rng(1).integers(0, 5, size=(20, 33)).astype(np.uint8)
     for n_value in (0.0, 0.25):

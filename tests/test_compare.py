@@ -1,5 +1,5 @@
 """Wet-lab comparison: reading measurements, joining, concordance, lab effects of an exported
-library (round trip with causalgia.export and the CLI), and the PyMC calibration (slow)."""
+library (round trip with causalgia.lab.export and the CLI), and the PyMC calibration (slow)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ import pandas as pd
 import pytest
 
 from causalgia import backgrounds as bgs
-from causalgia.compare import (
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
+from causalgia.errors import EstimationError, OptionError
+from causalgia.experiment.designs import design, sweep_positions
+from causalgia.lab.compare import (
     MeasurementError,
     Measurements,
     calibrate,
@@ -22,13 +26,9 @@ from causalgia.compare import (
     lab_effects,
     read_measurements,
 )
-from causalgia.designs import design, sweep_positions
-from causalgia.errors import EstimationError, OptionError
-from causalgia.estimators import estimate_ace
-from causalgia.export import export_library, library_table
-from causalgia.io import read_fasta
-from causalgia.models import as_model
-from causalgia.simulator import simulate
+from causalgia.lab.export import export_library, library_table
+from causalgia.sequences.io import read_fasta
+from causalgia.stats.estimators import estimate_ace
 from causalgia.testing import AdditiveOracle
 
 

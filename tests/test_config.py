@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from causalgia.config import DEMO_SPEC, load_spec, parse_spec
 from causalgia.errors import ConfigError
+from causalgia.studies.spec import DEMO_SPEC, load_spec, parse_spec
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 BASE = {

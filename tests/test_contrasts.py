@@ -10,9 +10,11 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.multivariate import test_mvmean as hotelling
 
-from causalgia import contrasts as C
-from causalgia.backgrounds import iid
-from causalgia.designs import (
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
+from causalgia.errors import EstimationError, InterventionError, OptionError
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import (
     design,
     factorial,
     orientation_spacing_grid,
@@ -20,10 +22,8 @@ from causalgia.designs import (
     sweep_positions,
     sweep_spacing,
 )
-from causalgia.errors import EstimationError, InterventionError, OptionError
-from causalgia.interventions import Substitute
-from causalgia.models import as_model
-from causalgia.simulator import simulate
+from causalgia.experiment.interventions import Substitute
+from causalgia.stats import contrasts as C
 from causalgia.testing import AdditiveOracle, PlantedRBPOracle
 from causalgia.validation import contrast_arms
 
@@ -218,7 +218,7 @@ def test_orientation_spacing_grid():
     combos = {(a.params["orientation_a"], a.params["orientation_b"]) for a in arms}
     assert combos == {("+", "+"), ("+", "-"), ("-", "+"), ("-", "-")}
     out = arms[-1].intervention.apply(np.zeros((1, 20), dtype=np.uint8))
-    from causalgia.alphabet import decode
+    from causalgia.sequences.alphabet import decode
 
     assert decode(out)[0][2:6] == "TATC" and decode(out)[0][9:13] == "GCAA"
 

@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalgia.backgrounds import iid
-from causalgia.controls import (
+from causalgia.checks.controls import (
     CheckResult,
     ControlReport,
     check_gc,
@@ -22,12 +21,13 @@ from causalgia.controls import (
     random_kmers,
     scrambled_motifs,
 )
-from causalgia.designs import design, sweep_positions
+from causalgia.checks.sensitivity import background_sensitivity, kmer_spectrum
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
 from causalgia.errors import EstimationError, OptionError
-from causalgia.estimators import estimate_ace
-from causalgia.models import as_model
-from causalgia.sensitivity import background_sensitivity, kmer_spectrum
-from causalgia.simulator import simulate
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import design, sweep_positions
+from causalgia.stats.estimators import estimate_ace
 from causalgia.testing import RBPOracle, reference_ace
 
 MOTIF = "UGCAUG"
@@ -190,7 +190,7 @@ def test_empirical_null_restores_type_one_error():
 
 
 def test_kmer_spectrum():
-    from causalgia.alphabet import encode
+    from causalgia.sequences.alphabet import encode
 
     spec = kmer_spectrum(encode(["ACGT", "ANGT"], n_policy="allow"), k=2)
     assert spec.sum() == pytest.approx(1.0) and spec.size == 16
@@ -254,9 +254,9 @@ def test_evaluate_controls_schema(study):
 
 
 def test_spec_controls_run_and_report(tmp_path):
-    from causalgia.config import parse_spec
     from causalgia.errors import ConfigError
-    from causalgia.study import run_study
+    from causalgia.studies.runner import run_study
+    from causalgia.studies.spec import parse_spec
 
     raw = {
         "study": {"n": 100, "seed": 3},

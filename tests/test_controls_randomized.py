@@ -10,20 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalgia.backgrounds import iid
-from causalgia.controls import check_randomized_weights, evaluate_controls, gc_control_arm
-from causalgia.designs import design, sweep_positions
-from causalgia.errors import ConfigError, OptionError
-from causalgia.estimators import estimate_ace
-from causalgia.models import as_model
-from causalgia.randomization import (
+from causalgia.checks.controls import check_randomized_weights, evaluate_controls, gc_control_arm
+from causalgia.checks.randomization import (
     cascading_randomization,
     framework_of,
     randomize_weights,
     randomized_weights_ace,
     weight_layers,
 )
-from causalgia.simulator import simulate
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
+from causalgia.errors import ConfigError, OptionError
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import design, sweep_positions
+from causalgia.stats.estimators import estimate_ace
 from causalgia.testing import RBPOracle
 
 MOTIF = "TGCATG"
@@ -66,7 +66,7 @@ def torch():
 
 @pytest.fixture(scope="module")
 def cnn(torch):
-    from causalgia.adapters import torch_model
+    from causalgia.engine.adapters import torch_model
 
     return torch_model(_planted(), layout="NCL", output=0, name="planted_cnn")
 
@@ -186,7 +186,7 @@ def test_planted_motif_cnn_passes(cnn, study_design):
 
 
 def test_gc_readout_in_the_architecture_fails(torch, study_design):
-    from causalgia.adapters import torch_model
+    from causalgia.engine.adapters import torch_model
 
     model = torch_model(_gc_net(torch), layout="NCL", name="gc_readout")
     ace = estimate_ace(simulate(model, study_design, progress=False)).to_frame()
@@ -261,7 +261,7 @@ def test_onnx_copies(torch, tmp_path):
     pytest.importorskip("onnx")
     import warnings
 
-    from causalgia.adapters import onnx_model
+    from causalgia.engine.adapters import onnx_model
 
     path = tmp_path / "cnn.onnx"
     with warnings.catch_warnings():
@@ -288,7 +288,7 @@ def test_onnx_copies(torch, tmp_path):
 
 
 def test_deepbind_randomized_copy(shared_data):
-    from causalgia.deepbind import read_deepbind
+    from causalgia.engine.deepbind import read_deepbind
 
     db = read_deepbind(shared_data / "deepbind" / "params" / "D00210.001.txt")  # RBFOX1
     assert weight_layers(db) == ["convolution", "dense1", "dense2"]
@@ -329,8 +329,8 @@ def _raw(**controls):
 
 
 def test_spec_runs_the_randomized_weights_control(torch, tmp_path):
-    from causalgia.config import parse_spec
-    from causalgia.study import run_study
+    from causalgia.studies.runner import run_study
+    from causalgia.studies.spec import parse_spec
 
     (tmp_path / "cnn_factory.py").write_text(textwrap.dedent(CNN_SOURCE))
     raw = _raw(randomized_weights=2, randomized_weights_experiments=["motif"])
@@ -368,7 +368,7 @@ def test_spec_runs_the_randomized_weights_control(torch, tmp_path):
     ],
 )  # fmt: skip
 def test_spec_validation(model, controls, message):
-    from causalgia.config import parse_spec
+    from causalgia.studies.spec import parse_spec
 
     raw = _raw(**controls)
     if model is not None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from causalgia.backgrounds import iid
-from causalgia.designs import Arm, design
-from causalgia.estimators import estimate_ace
-from causalgia.interventions import Ablate, Substitute
-from causalgia.models import as_model
-from causalgia.motifs import Motif
-from causalgia.simulator import simulate
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import Arm, design
+from causalgia.experiment.interventions import Ablate, Substitute
+from causalgia.sequences.motifs import Motif
+from causalgia.stats.estimators import estimate_ace
 from causalgia.testing import AdditiveOracle
 
 LENGTH = 30

@@ -13,12 +13,12 @@ pytest.importorskip("distributed")
 
 from distributed import Client, LocalCluster  # noqa: E402
 
-from causalgia.backgrounds import iid  # noqa: E402
-from causalgia.designs import design, sweep_positions  # noqa: E402
+from causalgia.engine.models import as_model, from_import_path  # noqa: E402
+from causalgia.engine.simulator import simulate  # noqa: E402
+from causalgia.engine.store import RunStore  # noqa: E402
 from causalgia.errors import SimulationError  # noqa: E402
-from causalgia.models import as_model, from_import_path  # noqa: E402
-from causalgia.simulator import simulate  # noqa: E402
-from causalgia.store import RunStore  # noqa: E402
+from causalgia.experiment.backgrounds import iid  # noqa: E402
+from causalgia.experiment.designs import design, sweep_positions  # noqa: E402
 from causalgia.testing import AdditiveOracle, FlakyModel  # noqa: E402
 
 FACTORY = '''
@@ -115,8 +115,8 @@ def test_failure_on_worker_keeps_work_and_dask_resume_matches_serial(client, stu
 
 
 def test_spec_with_dask_address(client, tmp_path):
-    from causalgia.config import parse_spec
-    from causalgia.study import run_study
+    from causalgia.studies.runner import run_study
+    from causalgia.studies.spec import parse_spec
 
     raw = {
         "study": {"n": 120, "seed": 2, "chunk_size": 60, "batch_size": 50},
@@ -133,7 +133,7 @@ def test_spec_with_dask_address(client, tmp_path):
 
 def test_spec_dask_value_errors():
     from causalgia.errors import ConfigError
-    from causalgia.study import _dask_client
+    from causalgia.studies.runner import _dask_client
 
     with pytest.raises(ConfigError, match="local:N"), _dask_client("local:0"):
         pass

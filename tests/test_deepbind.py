@@ -7,16 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalgia.alphabet import encode, one_hot
-from causalgia.deepbind import (
+from causalgia.engine.deepbind import (
     DeepBindFormatError,
     DeepBindModel,
     read_db,
     read_deepbind,
     reference_scores,
 )
+from causalgia.engine.models import Output, as_model
 from causalgia.errors import LayoutError, OptionError
-from causalgia.models import Output, as_model
+from causalgia.sequences.alphabet import encode, one_hot
 
 HEADER = (
     "# deepbind 0.1\nreverse_complement = 0\nnum_detectors = 1\ndetector_len = 2\n"
@@ -134,9 +134,9 @@ def test_parser_reads_crlf_and_rejects_bad_files(tmp_path):
 
 
 def test_study_spec_runs_a_deepbind_model(shared_data, tmp_path):
-    from causalgia.config import parse_spec
     from causalgia.errors import ConfigError
-    from causalgia.study import build_model, run_study
+    from causalgia.studies.runner import build_model, run_study
+    from causalgia.studies.spec import parse_spec
 
     params = shared_data / "deepbind" / "params" / "D00210.001.txt"
     raw = {

@@ -9,10 +9,10 @@ from scipy import stats
 
 from causalgia import Arm, design, sweep_counts, sweep_positions, sweep_spacing
 from causalgia._rng import unit_keys
-from causalgia.alphabet import decode, encode
-from causalgia.backgrounds import iid
 from causalgia.errors import InterventionError, OptionError
-from causalgia.interventions import Compose, Mutate, Substitute
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.interventions import Compose, Mutate, Substitute
+from causalgia.sequences.alphabet import decode, encode
 
 BASE_COLUMNS = ["experiment", "label", "background_id", "arm", "unit_seed"]
 _COMP = {"A": "T", "C": "G", "G": "C", "T": "A"}

@@ -1,4 +1,4 @@
-"""Tests for causalgia.estimators: exact agreement with scipy/statsmodels, and input checks."""
+"""Tests for causalgia.stats.estimators: exact agreement with scipy/statsmodels, and input checks."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from statsmodels.stats.multitest import multipletests
 
 from causalgia._rng import generator, root_seed, unit_keys
 from causalgia.errors import CausalgiaError, OptionError
-from causalgia.estimators import (
+from causalgia.stats.estimators import (
     AceEstimates,
     EstimationError,
     adjust_pvalues,

@@ -14,7 +14,20 @@ from scipy import stats
 from statsmodels.stats._delta_method import NonlinearDeltaCov
 from statsmodels.stats.multitest import multipletests
 
-from causalgia.adjustment import (
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
+from causalgia.errors import EstimationError, OptionError
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import (
+    Arm,
+    background_gc,
+    design,
+    expected_gc,
+    gc_strata,
+    stratified,
+)
+from causalgia.experiment.interventions import Substitute
+from causalgia.stats.adjustment import (
     estimate_adjusted,
     estimate_ratio,
     estimate_stratified,
@@ -22,13 +35,7 @@ from causalgia.adjustment import (
     regression_adjusted,
     stratified_mean,
 )
-from causalgia.backgrounds import iid
-from causalgia.designs import Arm, background_gc, design, expected_gc, gc_strata, stratified
-from causalgia.errors import EstimationError, OptionError
-from causalgia.estimators import cluster_robust, estimate_ace, paired_t, permutation_test
-from causalgia.interventions import Substitute
-from causalgia.models import as_model
-from causalgia.simulator import simulate
+from causalgia.stats.estimators import cluster_robust, estimate_ace, paired_t, permutation_test
 from causalgia.testing import AdditiveOracle
 
 TOL = 1e-10
@@ -212,7 +219,7 @@ def test_background_gc_and_expected_gc_feed_the_adjustment():
     est = estimate_adjusted(res, cov, population_means={"gc": expected_gc(bg)})
     assert est.table["n"].iloc[0] == 80
     with pytest.raises(OptionError, match="closed form"):
-        from causalgia.backgrounds import kshuffle
+        from causalgia.experiment.backgrounds import kshuffle
 
         expected_gc(kshuffle(["ACGTACGT"]))
 

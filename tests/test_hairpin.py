@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from causalgia import backgrounds as bgs
-from causalgia.alphabet import decode, encode, reverse_complement
-from causalgia.designs import Arm, design
+from causalgia.engine.simulator import simulate
 from causalgia.errors import InterventionError, OptionError
-from causalgia.hairpin import CONTEXTS, Hairpin, fold_check, motif_context, pair_table
-from causalgia.simulator import simulate
+from causalgia.experiment.designs import Arm, design
+from causalgia.experiment.hairpin import CONTEXTS, Hairpin, fold_check, motif_context, pair_table
+from causalgia.sequences.alphabet import decode, encode, reverse_complement
 from causalgia.testing import AdditiveOracle
 
 BLANK = encode(["A" * 24])

@@ -13,7 +13,7 @@ import statsmodels.api as sm
 from statsmodels.stats.meta_analysis import combine_effects
 
 from causalgia.errors import EstimationError, OptionError
-from causalgia.hierarchical import (
+from causalgia.pooling.hierarchical import (
     THRESHOLDS,
     ConvergenceWarning,
     Diagnostics,
@@ -144,7 +144,7 @@ def test_bad_options_name_the_argument(table):
 
 
 def test_curve_parameterization_follows_the_information_in_the_data():
-    from causalgia.effectstats import _curve, _curve_parameterization
+    from causalgia.pooling.effectstats import _curve, _curve_parameterization
 
     x = np.arange(12)
     cond = pd.DataFrame({"condition": x.astype(str), "position": x,
@@ -308,7 +308,7 @@ def test_short_run_fails_the_gate_warn_or_raise():
 
 
 def test_sbc_smoke():
-    from causalgia.testing import simulation_based_calibration
+    from causalgia.pooling.sbc import simulation_based_calibration
 
     res = simulation_based_calibration(n_replicates=4, n_conditions=4, draws=100, tune=100)
     ranks = res.to_frame()
@@ -321,7 +321,7 @@ def test_sbc_smoke():
 @pytest.mark.slow
 @pytest.mark.parametrize("parameterization", ["marginal", "noncentred"])
 def test_sbc_calibration(parameterization):
-    from causalgia.testing import simulation_based_calibration
+    from causalgia.pooling.sbc import simulation_based_calibration
 
     res = simulation_based_calibration(n_replicates=200, parameterization=parameterization)
     assert (res.uniformity()["p_value"] >= 0.001).all(), res.summary()
@@ -350,8 +350,8 @@ def test_partial_pooling_wins_in_repeated_simulations():
 
 
 def test_spec_pooling_writes_posterior_and_pooled_curve(tmp_path):
-    from causalgia.config import parse_spec
-    from causalgia.study import run_study
+    from causalgia.studies.runner import run_study
+    from causalgia.studies.spec import parse_spec
 
     raw = {
         "study": {"n": 60, "seed": 5},

@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalgia import contrasts as C
-from causalgia.backgrounds import iid
-from causalgia.countmodel import fit_count_model
-from causalgia.designs import design, sweep_counts
-from causalgia.effectstats import count_statistics, lengthscale_bounds, periodic_interval
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
 from causalgia.errors import EstimationError, OptionError
-from causalgia.hierarchical import HierarchicalFit, build_effect_model, fit_hierarchical
-from causalgia.models import as_model
-from causalgia.simulator import simulate
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import design, sweep_counts
+from causalgia.pooling.countmodel import fit_count_model
+from causalgia.pooling.effectstats import count_statistics, lengthscale_bounds, periodic_interval
+from causalgia.pooling.hierarchical import HierarchicalFit, build_effect_model, fit_hierarchical
+from causalgia.stats import contrasts as C
 from causalgia.testing import AdditiveOracle, RBPOracle
 
 pm = pytest.importorskip("pymc")
@@ -285,10 +285,10 @@ def test_nutpie_matches_pymc_and_the_closed_form():
 
 
 def test_spec_pooling_passes_curve_prior_and_periodic(monkeypatch):
-    import causalgia.hierarchical as H
-    from causalgia.config import parse_spec
+    import causalgia.pooling.hierarchical as H
     from causalgia.errors import ConfigError
-    from causalgia.study import _pooling
+    from causalgia.studies.runner import _pooling
+    from causalgia.studies.spec import parse_spec
 
     raw = {
         "study": {"n": 10, "seed": 5},

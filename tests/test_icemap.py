@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from causalgia.alphabet import encode
-from causalgia.backgrounds import iid
+from causalgia.analyses.icemap import global_ice_map, ice_map
+from causalgia.engine.models import as_model
 from causalgia.errors import InvalidSequenceError, OptionError
-from causalgia.estimators import estimate_ace
-from causalgia.icemap import global_ice_map, ice_map
-from causalgia.interventions import Mutate
-from causalgia.models import as_model
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.interventions import Mutate
+from causalgia.sequences.alphabet import encode
+from causalgia.stats.estimators import estimate_ace
 from causalgia.testing import AdditiveOracle, RBPOracle
 
 ORACLE = AdditiveOracle(np.random.default_rng(0).normal(size=(12, 4)))

@@ -1,4 +1,4 @@
-"""Tests for causalgia.interventions: read-back, keyed sampling, fills, errors (A8-A11)."""
+"""Tests for causalgia.experiment.interventions: read-back, keyed sampling, fills, errors (A8-A11)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from causalgia._rng import unit_keys
-from causalgia.alphabet import N_CODE, decode, encode, reverse_complement
-from causalgia.backgrounds import iid
+from causalgia.engine.models import as_model
 from causalgia.errors import InterventionError, OptionError
-from causalgia.interventions import (
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.interventions import (
     Ablate,
     Compose,
     Identity,
@@ -23,8 +23,8 @@ from causalgia.interventions import (
     Mutate,
     Substitute,
 )
-from causalgia.models import as_model
-from causalgia.motifs import Motif
+from causalgia.sequences.alphabet import N_CODE, decode, encode, reverse_complement
+from causalgia.sequences.motifs import Motif
 
 FAST = settings(max_examples=50, deadline=None, derandomize=True)
 _IUPAC = {

@@ -1,4 +1,4 @@
-"""Tests for causalgia.io: FASTA reading/writing and measurement tables."""
+"""Tests for causalgia.sequences.io: FASTA reading/writing and measurement tables."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from causalgia.errors import CausalgiaError, InvalidSequenceError, OptionError
-from causalgia.io import FastaRecords, read_fasta, read_table, write_fasta
+from causalgia.sequences.io import FastaRecords, read_fasta, read_table, write_fasta
 
 FASTA = (
     ">seq1 promoter > enhancer chr1:1-12\n"
@@ -147,7 +147,7 @@ def test_write_fasta_is_reproducible_and_checks_input(tmp_path: Path) -> None:
 
 
 def test_fasta_records_is_frozen() -> None:
-    from causalgia.alphabet import DNA
+    from causalgia.sequences.alphabet import DNA
 
     recs = FastaRecords(("a",), ("",), ("AC",), DNA)
     with pytest.raises(AttributeError):

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from causalgia.alphabet import decode, encode
-from causalgia.config import load_spec, parse_spec
 from causalgia.errors import CausalgiaError
-from causalgia.io import read_fasta
-from causalgia.motifs import read_motifs
+from causalgia.sequences.alphabet import decode, encode
+from causalgia.sequences.io import read_fasta
+from causalgia.sequences.motifs import read_motifs
+from causalgia.studies.spec import load_spec, parse_spec
 
 SETTINGS = settings(
     max_examples=50,
@@ -223,7 +223,7 @@ def test_load_spec_random_toml_text(text):
 @given(st.data())
 def test_valid_spec_with_one_mutated_value_gives_config_error_or_runs(data):
     """Mutating one key of a working spec gives a ConfigError or a spec that still builds."""
-    from causalgia.study import build_arms, build_background, build_model
+    from causalgia.studies.runner import build_arms, build_background, build_model
 
     raw = {
         "study": {"n": 20, "seed": 1},

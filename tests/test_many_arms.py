@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import causalgia.estimators as est
+import causalgia.stats.estimators as est
 from causalgia._rng import (
     keyed,
     keyed_many,
@@ -28,14 +28,21 @@ from causalgia._rng import (
     purpose_bases,
     unit_keys,
 )
-from causalgia.backgrounds import iid
-from causalgia.designs import Arm, arm_keys, design, sweep_counts, sweep_positions, sweep_spacing
-from causalgia.estimators import estimate_ace, paired_t, welch
-from causalgia.hairpin import Hairpin
-from causalgia.interventions import Ablate, Compose, Identity, Insert, Mutate, Substitute
-from causalgia.models import as_model
-from causalgia.motifs import Motif
-from causalgia.simulator import simulate
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import (
+    Arm,
+    arm_keys,
+    design,
+    sweep_counts,
+    sweep_positions,
+    sweep_spacing,
+)
+from causalgia.experiment.hairpin import Hairpin
+from causalgia.experiment.interventions import Ablate, Compose, Identity, Insert, Mutate, Substitute
+from causalgia.sequences.motifs import Motif
+from causalgia.stats.estimators import estimate_ace, paired_t, welch
 from causalgia.testing import AdditiveOracle, NaNModel
 
 _G = np.uint64(0x9E3779B97F4A7C15)

@@ -1,4 +1,4 @@
-"""Tests for causalgia.models: declared layout and output functional, validation (B2-B8)."""
+"""Tests for causalgia.engine.models: declared layout and output functional, validation (B2-B8)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import special
 
-from causalgia.alphabet import N_CODE, one_hot
+from causalgia.engine.models import Model, Output, as_model, as_output
 from causalgia.errors import ModelOutputError, OptionError
-from causalgia.models import Model, Output, as_model, as_output
+from causalgia.sequences.alphabet import N_CODE, one_hot
 
 L = 12
 

@@ -1,4 +1,4 @@
-"""Tests for causalgia.motifs: Motif construction, summaries, sampling, scrambles and readers."""
+"""Tests for causalgia.sequences.motifs: Motif construction, summaries, sampling, scrambles and readers."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 
 from causalgia._rng import unit_keys
-from causalgia.alphabet import RNA, decode
 from causalgia.errors import MotifError, OptionError
-from causalgia.motifs import Motif, as_motif, read_motifs
+from causalgia.sequences.alphabet import RNA, decode
+from causalgia.sequences.motifs import Motif, as_motif, read_motifs
 
 JASPAR_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "jaspar2024_subset"
 

@@ -29,7 +29,7 @@ def test_public_names_resolve():
     for name in causalgia.__all__:
         assert getattr(causalgia, name) is not None, name
     assert callable(causalgia.design) and callable(causalgia.simulate)
-    assert callable(causalgia.backgrounds.kshuffle)
+    assert callable(causalgia.experiment.backgrounds.kshuffle)
     with pytest.raises(AttributeError):
         causalgia.no_such_verb  # noqa: B018
 

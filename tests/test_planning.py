@@ -8,13 +8,13 @@ import pytest
 from scipy import stats
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
-from causalgia.backgrounds import iid
-from causalgia.designs import Arm, design
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
 from causalgia.errors import EstimationError, OptionError
-from causalgia.interventions import Identity, Substitute
-from causalgia.models import as_model
-from causalgia.planning import mde_for_n, n_for_mde, plan_sample_size, power_curve, sd_upper
-from causalgia.simulator import simulate
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import Arm, design
+from causalgia.experiment.interventions import Identity, Substitute
+from causalgia.stats.planning import mde_for_n, n_for_mde, plan_sample_size, power_curve, sd_upper
 from causalgia.testing import AdditiveOracle
 
 ORACLE = AdditiveOracle(np.random.default_rng(0).normal(size=(30, 4)))

@@ -1,4 +1,4 @@
-"""Tests of causalgia.plot: effect curves, forest plots and ICE distributions."""
+"""Tests of causalgia.reporting.plot: effect curves, forest plots and ICE distributions."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from causalgia.errors import OptionError
-from causalgia.plot import plot_effect_curve, plot_forest, plot_ice_distribution
+from causalgia.reporting.plot import plot_effect_curve, plot_forest, plot_ice_distribution
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -150,5 +150,5 @@ def test_ice_distribution_rejects_unknown_label() -> None:
 
 
 def test_import_plot_does_not_import_matplotlib() -> None:
-    code = "import causalgia.plot, sys; assert 'matplotlib' not in sys.modules"
+    code = "import causalgia.reporting.plot, sys; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,4 @@
-"""Tests of causalgia.report: writing, reading and re-rendering a run directory."""
+"""Tests of causalgia.reporting.report: writing, reading and re-rendering a run directory."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from causalgia.errors import CausalgiaError, OptionError
-from causalgia.report import RunDirectory, read_run, render_report, write_report
+from causalgia.reporting.report import RunDirectory, read_run, render_report, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -155,7 +155,7 @@ _NO_PYARROW = """
 import sys
 sys.modules["pyarrow"] = None  # before pandas: as in an environment without pyarrow
 import pandas as pd
-from causalgia.report import write_report
+from causalgia.reporting.report import write_report
 src, out = sys.argv[1], sys.argv[2]
 read = dict(keep_default_na=False, na_values=[""])
 ace, ice = pd.read_csv(f"{src}/ace.csv", **read), pd.read_csv(f"{src}/ice.csv", **read)
@@ -179,7 +179,7 @@ def test_ice_csv_fallback_without_pyarrow(tmp_path: Path) -> None:
 
 
 def test_ice_format_follows_pyarrow_import(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from causalgia import report
+    from causalgia.reporting import report
 
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     assert report._write_ice(pd.DataFrame({"ice": [0.5, 1.5]}), tmp_path) == "csv"
@@ -229,5 +229,5 @@ def test_write_report_rejects_ace_without_interval(tmp_path: Path) -> None:
 
 
 def test_import_report_does_not_import_matplotlib() -> None:
-    code = "import causalgia.report, sys; assert 'matplotlib' not in sys.modules"
+    code = "import causalgia.reporting.report, sys; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

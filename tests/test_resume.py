@@ -14,20 +14,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from causalgia.backgrounds import iid
 from causalgia.cli import main
-from causalgia.designs import design, sweep_positions
-from causalgia.models import as_model
-from causalgia.simulator import simulate
-from causalgia.store import RunStore
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
+from causalgia.engine.store import RunStore
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import design, sweep_positions
 from causalgia.testing import AdditiveOracle
 
 MODEL_MODULE = '''
 import os, signal, time
 import numpy as np
-from causalgia.backgrounds import iid
-from causalgia.designs import Arm, design, sweep_positions
-from causalgia.interventions import Identity
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import Arm, design, sweep_positions
+from causalgia.experiment.interventions import Identity
 from causalgia.testing import AdditiveOracle
 
 
@@ -62,8 +62,8 @@ import sys
 import pandas as pd
 sys.path.insert(0, sys.argv[1])
 from killmodel import KillModel, make_design
-from causalgia.models import as_model
-from causalgia.simulator import simulate
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
 
 res = simulate(as_model(KillModel(), batch_size=int(sys.argv[4])), make_design(),
                store=sys.argv[2], chunk_size=int(sys.argv[3]), progress=False)

@@ -14,9 +14,9 @@ import pytest
 
 import causalgia as cg
 from causalgia import backgrounds as bgs
-from causalgia.deepbind import read_deepbind
-from causalgia.designs import Arm, design
-from causalgia.interventions import Substitute
+from causalgia.engine.deepbind import read_deepbind
+from causalgia.experiment.designs import Arm, design
+from causalgia.experiment.interventions import Substitute
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -8,21 +8,20 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from causalgia.backgrounds import iid
-from causalgia.designs import Arm, design, sweep_positions
+from causalgia.analyses.sequential import simulate_range, simulate_until
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
 from causalgia.errors import OptionError
-from causalgia.interventions import Identity, Mutate, Substitute
-from causalgia.models import as_model
-from causalgia.sequential import (
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import Arm, design, sweep_positions
+from causalgia.experiment.interventions import Identity, Mutate, Substitute
+from causalgia.stats.stopping import (
     confidence_sequence,
     cs_radius,
     fixed_n_for_width,
     mixture_rho2,
-    simulate_range,
-    simulate_until,
     stein_n,
 )
-from causalgia.simulator import simulate
 from causalgia.testing import AdditiveOracle
 
 ORACLE = AdditiveOracle(np.random.default_rng(0).normal(size=(30, 4)))

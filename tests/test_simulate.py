@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from causalgia.backgrounds import iid, kshuffle
-from causalgia.designs import Arm, design, sweep_counts, sweep_positions, sweep_spacing
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
 from causalgia.errors import ModelOutputError, SimulationError
-from causalgia.estimators import estimate_ace
-from causalgia.interventions import Compose, Identity, Mutate, Substitute
-from causalgia.models import as_model
-from causalgia.motifs import Motif
-from causalgia.simulator import simulate
+from causalgia.experiment.backgrounds import iid, kshuffle
+from causalgia.experiment.designs import Arm, design, sweep_counts, sweep_positions, sweep_spacing
+from causalgia.experiment.interventions import Compose, Identity, Mutate, Substitute
+from causalgia.sequences.motifs import Motif
+from causalgia.stats.estimators import estimate_ace
 from causalgia.testing import AdditiveOracle, FlakyModel, NaNModel, RBPOracle, reference_ace
 
 

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalgia.backgrounds import iid
-from causalgia.designs import Arm, design, sweep_positions
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import PROBE_SIZES, design_fingerprint, simulate
+from causalgia.engine.store import STORE_FILE, ChunkRecord, ForwardCache, RunStore, sequence_digests
 from causalgia.errors import ModelOutputError, OptionError, SimulationError, StoreError
-from causalgia.estimators import estimate_ace
-from causalgia.interventions import Identity, Substitute
-from causalgia.models import as_model
-from causalgia.simulator import PROBE_SIZES, design_fingerprint, simulate
-from causalgia.store import STORE_FILE, ChunkRecord, ForwardCache, RunStore, sequence_digests
+from causalgia.experiment.backgrounds import iid
+from causalgia.experiment.designs import Arm, design, sweep_positions
+from causalgia.experiment.interventions import Identity, Substitute
+from causalgia.stats.estimators import estimate_ace
 from causalgia.testing import AdditiveOracle, FlakyModel, NaNModel
 
 
@@ -304,7 +304,7 @@ def test_sequence_digests_depend_on_every_byte():
 
 def test_importing_the_store_and_simulator_does_not_import_dask():
     code = (
-        "import sys, causalgia, causalgia.simulator, causalgia.store, causalgia.study; "
+        "import sys, causalgia, causalgia.engine.simulator, causalgia.engine.store, causalgia.studies.runner; "
         "print([m for m in ('dask', 'distributed') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -312,10 +312,10 @@ def test_importing_the_store_and_simulator_does_not_import_dask():
 
 
 def test_model_from_import_path(tmp_path):
-    from causalgia.config import parse_spec
+    from causalgia.engine.models import ModelSource, from_import_path
     from causalgia.errors import ConfigError
-    from causalgia.models import ModelSource, from_import_path
-    from causalgia.study import build_model
+    from causalgia.studies.runner import build_model
+    from causalgia.studies.spec import parse_spec
     from causalgia.testing import RBPOracle
 
     model = from_import_path("causalgia.testing:RBPOracle")
@@ -326,7 +326,7 @@ def test_model_from_import_path(tmp_path):
     with pytest.raises(OptionError, match="cannot import 'no_such_module_xyz'"):
         from_import_path("no_such_module_xyz:build")
     (tmp_path / "mk_model.py").write_text(
-        "from causalgia.models import as_model\nfrom causalgia.testing import RBPOracle\n"
+        "from causalgia.engine.models import as_model\nfrom causalgia.testing import RBPOracle\n"
         "def build():\n    return as_model(RBPOracle(), batch_size=9)\n"
     )
     built = from_import_path("mk_model:build", path=str(tmp_path))
@@ -358,8 +358,8 @@ def test_model_from_import_path(tmp_path):
     ],
 )
 def test_spec_scale_keys_are_checked(study, message):
-    from causalgia.config import parse_spec
     from causalgia.errors import ConfigError
+    from causalgia.studies.spec import parse_spec
 
     raw = {
         "study": study,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from causalgia.alphabet import encode, one_hot
-from causalgia.backgrounds import iid, profile_from_probs
-from causalgia.designs import Arm, sweep_counts, sweep_positions, sweep_spacing
 from causalgia.errors import OptionError
-from causalgia.interventions import Ablate, Compose, Insert, Mutate, Substitute
-from causalgia.motifs import Motif
+from causalgia.experiment.backgrounds import iid, profile_from_probs
+from causalgia.experiment.designs import Arm, sweep_counts, sweep_positions, sweep_spacing
+from causalgia.experiment.interventions import Ablate, Compose, Insert, Mutate, Substitute
+from causalgia.sequences.alphabet import encode, one_hot
+from causalgia.sequences.motifs import Motif
 from causalgia.testing import AdditiveOracle, FlakyModel, NaNModel, RBPOracle, reference_ace
 
 PWM = Motif.from_counts([[5, 2, 2, 1], [0, 1, 9, 0], [8, 0, 1, 1]], name="pwm")

@@ -14,13 +14,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import causalgia
-from causalgia import validation as V
+from causalgia.validation import runner as V
 from causalgia.cli import main
-from causalgia.designs import design
-from causalgia.estimators import estimate_ace
-from causalgia.models import as_model
-from causalgia.simulator import simulate
+from causalgia.engine.models import as_model
+from causalgia.engine.simulator import simulate
+from causalgia.experiment.designs import design
+from causalgia.stats.estimators import estimate_ace
 
 QUICK = V.ValidationConfig.quick()
 TINY = V.ValidationConfig(
@@ -184,11 +183,10 @@ def test_ice_blocks_are_independent_slices_of_one_simulated_design():
     assert paired["coverage"] == pytest.approx(np.mean(hits))
 
 
-def test_sbc_section_is_included_when_hierarchical_provides_it(monkeypatch):
-    fake = types.ModuleType("causalgia.hierarchical")
+def test_sbc_section_is_included_when_pooling_provides_it(monkeypatch):
+    fake = types.ModuleType("causalgia.pooling.sbc")
     fake.sbc_section = lambda quick: ("SBC ranks look uniform (fake).", {"quick": quick})
-    monkeypatch.setitem(sys.modules, "causalgia.hierarchical", fake)
-    monkeypatch.setattr(causalgia, "hierarchical", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "causalgia.pooling.sbc", fake)
     sbc = V._sbc(V.ValidationConfig.quick(), lambda msg: None)
     assert sbc["available"] and sbc["raw"] == {"quick": True}
     raw = {"config": {"reps": 1, "mode": "test"}, "sbc": sbc}

@@ -1,0 +1,331 @@
+"""Adapters for trained networks: PyTorch modules and ONNX models become causalgia Models.
+
+Each adapter returns a :class:`~causalgia.engine.models.Model` whose layout and output functional are
+declared by the caller (``layout=`` is required; ``output=`` selects the task, transform and
+reduction), never guessed. torch and onnxruntime are imported inside the functions only, so
+``import causalgia`` stays light; install them with ``pip install 'causalgia[torch]'`` (CPU wheel,
+``torch==2.13.0``) or ``'causalgia[onnx]'``.
+
+- :func:`torch_model`: runs the module in eval mode under ``torch.no_grad()`` on the declared
+  device and dtype, in batches, and restores every submodule's training flag afterwards.
+- :func:`onnx_model`: runs an ONNX file or an ``onnxruntime.InferenceSession``; a model with a
+  fixed batch dimension is fed in padded batches of exactly that size.
+
+A wrong layout (channels not on the declared axis) raises
+:class:`~causalgia.errors.LayoutError` naming the declared layout and the array shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._options import check_int, check_option
+from ..errors import LayoutError, ModelOutputError, OptionError
+from ..sequences.alphabet import LAYOUTS, Alphabet, Layout
+from .models import Model, Output, as_model
+
+TORCH_DTYPES: tuple[str, ...] = ("float32", "float64", "float16", "bfloat16")
+
+
+def _check_layout_of(x: np.ndarray, layout: str, who: str) -> None:
+    axis = 1 if layout == "NCL" else 2
+    if x.ndim != 3 or x.shape[axis] != 4:
+        raise LayoutError(
+            f"{who}: declared layout {layout!r} needs one-hot arrays with 4 channels on axis "
+            f"{axis}; got shape {x.shape}"
+        )
+
+
+def import_torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise OptionError(
+            "the torch adapter needs PyTorch: pip install 'causalgia[torch]' (torch==2.13.0)"
+        ) from None
+    return torch
+
+
+@dataclass(frozen=True, eq=False)
+class TorchCallable:
+    """A torch module as a numpy callable (built by :func:`torch_model`).
+
+    Each call: convert to a tensor of ``dtype`` on ``device``; put the module in eval mode; run it
+    under ``torch.no_grad()``; restore every submodule's ``training`` flag; return float64 numpy.
+    ``head`` picks one element when the module returns a tuple or list.
+    """
+
+    module: Any
+    layout: Layout
+    device: str
+    dtype: str
+    head: int | None = None
+    name: str = "torch"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Outputs of the module for a one-hot batch, as float64 numpy."""
+        torch = import_torch()
+        arr = np.ascontiguousarray(x)
+        _check_layout_of(arr, self.layout, f"torch model {self.name!r}")
+        tensor = torch.from_numpy(arr).to(device=self.device, dtype=getattr(torch, self.dtype))
+        flags = [(m, m.training) for m in self.module.modules()]
+        try:
+            self.module.eval()
+            with torch.no_grad():
+                out = self.module(tensor)
+        except RuntimeError as err:
+            text = str(err).lower()
+            where = f"torch model {self.name!r} failed on an input of shape {tuple(arr.shape)}"
+            if "channel" in text or "shape" in text or "size" in text:
+                raise LayoutError(
+                    f"{where} in the declared layout {self.layout!r} (is the layout right?): {err}"
+                ) from err
+            raise ModelOutputError(
+                f"{where} (dtype {self.dtype}, device {self.device}): {err}"
+            ) from err
+        finally:
+            for module, flag in flags:
+                module.training = flag
+        if isinstance(out, tuple | list):
+            if self.head is None:
+                raise ModelOutputError(
+                    f"torch model {self.name!r} returned a {type(out).__name__} of {len(out)} "
+                    "outputs; declare head= to pick one"
+                )
+            out = out[self.head]
+        elif self.head is not None:
+            raise ModelOutputError(f"head={self.head} given but the module returned one tensor")
+        if not hasattr(out, "detach"):
+            raise ModelOutputError(
+                f"torch model {self.name!r} returned {type(out).__name__}, not a tensor"
+            )
+        return out.detach().to("cpu", torch.float64).numpy()
+
+
+def torch_model(
+    module: Any,
+    *,
+    layout: Layout,
+    alphabet: str | Alphabet = "dna",
+    output: int | Mapping[str, Any] | Output | None = None,
+    batch_size: int | None = None,
+    name: str | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    head: int | None = None,
+    n_value: float = 0.0,
+) -> Model:
+    """Wrap a ``torch.nn.Module`` as a causalgia :class:`~causalgia.engine.models.Model`.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network; it is not moved or copied (put it on its device first).
+    layout : {"NCL", "NLC"}
+        The one-hot layout the module expects (``"NCL"`` for ``Conv1d``); required.
+    alphabet, output, batch_size, name, n_value
+        As in :func:`~causalgia.engine.models.as_model`; ``output`` is the declared output functional.
+    device : str or None
+        Device of the input tensors; None uses the device of the module's first parameter
+        (``"cpu"`` for a module without parameters).
+    dtype : {"float32", "float64", "float16", "bfloat16"} or None
+        dtype of the input tensors; None uses the dtype of the first floating parameter
+        (float32 without one). It must match the module's parameters (convert the module with
+        ``module.double()`` etc. yourself: the adapter never changes it).
+    head : int or None
+        Index of the output to use when the module returns a tuple or list.
+
+    Examples
+    --------
+    >>> import torch  # doctest: +SKIP
+    >>> net = torch.nn.Sequential(torch.nn.Conv1d(4, 1, 3), torch.nn.AdaptiveMaxPool1d(1),
+    ...                           torch.nn.Flatten())  # doctest: +SKIP
+    >>> m = torch_model(net, layout="NCL", output=0)  # doctest: +SKIP
+    >>> m.predict(np.zeros((2, 10), dtype=np.uint8)).shape  # doctest: +SKIP
+    (2,)
+    """
+    torch = import_torch()
+    if not isinstance(module, torch.nn.Module):
+        raise OptionError(f"torch_model needs a torch.nn.Module, got {type(module).__name__}")
+    check_option("layout", layout, LAYOUTS)
+    params = list(module.parameters())
+    if device is None:
+        device = str(params[0].device) if params else "cpu"
+    if dtype is None:
+        floats = [p.dtype for p in params if p.is_floating_point()]
+        dtype = str(floats[0]).removeprefix("torch.") if floats else "float32"
+    check_option("dtype", dtype, TORCH_DTYPES)
+    if head is not None:
+        check_int("head", head, minimum=0)
+    label = name or type(module).__name__
+    fn = TorchCallable(module, layout, str(device), dtype, head, label)
+    return as_model(
+        fn,
+        layout=layout,
+        alphabet=alphabet,
+        output=output,
+        batch_size=batch_size,
+        name=label,
+        n_value=n_value,
+    )
+
+
+_ONNX_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(float16)": np.float16,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class OnnxCallable:
+    """An onnxruntime session as a numpy callable (built by :func:`onnx_model`)."""
+
+    session: Any
+    layout: Layout
+    input_name: str
+    output_name: str
+    dtype: Any
+    fixed_batch: int | None = None
+    name: str = "onnx"
+    source: str | bytes | None = None  # the .onnx file or serialized graph the session runs
+
+    def graph_source(self) -> str | bytes:
+        """The ONNX file path or serialized model the session was built from.
+
+        Needed to build modified copies of the graph (e.g.
+        :func:`causalgia.checks.randomization.randomize_weights`). For a session passed in by the
+        user it is read from the session itself, where onnxruntime keeps it.
+        """
+        for value in (
+            self.source,
+            getattr(self.session, "_model_path", None),
+            getattr(self.session, "_model_bytes", None),
+        ):
+            if value is not None:
+                return value
+        raise OptionError(
+            f"ONNX model {self.name!r}: the session does not say which graph it runs; "
+            "build the model from the .onnx file (onnx_model(path, ...))"
+        )
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Outputs for a one-hot batch (padded to the fixed batch size when there is one)."""
+        arr = np.ascontiguousarray(x, dtype=self.dtype)
+        _check_layout_of(arr, self.layout, f"ONNX model {self.name!r}")
+        if self.fixed_batch is None:
+            return self._run(arr)
+        b, parts = self.fixed_batch, []
+        for start in range(0, len(arr), b):
+            chunk = arr[start : start + b]
+            k = len(chunk)
+            if k < b:
+                chunk = np.concatenate([chunk, np.zeros((b - k, *chunk.shape[1:]), chunk.dtype)])
+            parts.append(self._run(chunk)[:k])
+        return np.concatenate(parts)
+
+    def _run(self, arr: np.ndarray) -> np.ndarray:
+        try:
+            out = self.session.run([self.output_name], {self.input_name: arr})[0]
+        except Exception as err:  # onnxruntime raises its own exception types
+            raise LayoutError(
+                f"ONNX model {self.name!r} failed on an input of shape {arr.shape} in the "
+                f"declared layout {self.layout!r}: {err}"
+            ) from err
+        return np.asarray(out, dtype=np.float64)
+
+
+def onnx_model(
+    model: str | Path | Any,
+    *,
+    layout: Layout,
+    alphabet: str | Alphabet = "dna",
+    output: int | Mapping[str, Any] | Output | None = None,
+    batch_size: int | None = None,
+    name: str | None = None,
+    input_name: str | None = None,
+    output_name: str | None = None,
+    providers: tuple[str, ...] = ("CPUExecutionProvider",),
+    n_value: float = 0.0,
+) -> Model:
+    """Wrap an ONNX model (a file or an ``onnxruntime.InferenceSession``) as a causalgia Model.
+
+    Parameters
+    ----------
+    model : str, Path or onnxruntime.InferenceSession
+        The ``.onnx`` file (opened with ``providers``) or an open session.
+    layout : {"NCL", "NLC"}
+        The one-hot layout the graph expects; required. When the graph's input shape is static
+        on the channel axis, a mismatch raises :class:`~causalgia.errors.LayoutError` here.
+    input_name, output_name : str or None
+        Needed when the graph has more than one input or output (never guessed).
+    alphabet, output, batch_size, name, n_value
+        As in :func:`~causalgia.engine.models.as_model`.
+
+    Examples
+    --------
+    >>> m = onnx_model("model.onnx", layout="NCL", output=0)  # doctest: +SKIP
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise OptionError(
+            "the ONNX adapter needs onnxruntime: pip install 'causalgia[onnx]'"
+        ) from None
+    check_option("layout", layout, LAYOUTS)
+    if isinstance(model, str | Path):
+        path = Path(model)
+        if not path.is_file():
+            raise OptionError(f"ONNX model file {str(path)!r} does not exist")
+        session = ort.InferenceSession(str(path), providers=list(providers))
+        label = name or path.stem
+        source: str | None = str(path)
+    else:
+        session = model
+        label = name or "onnx"
+        source = None
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    inp = _pick(inputs, input_name, "input", label)
+    out = _pick(outputs, output_name, "output", label)
+    if inp.type not in _ONNX_TYPES:
+        raise OptionError(f"ONNX model {label!r}: input type {inp.type} is not a float tensor")
+    shape = list(inp.shape)
+    if len(shape) != 3:
+        raise LayoutError(f"ONNX model {label!r}: input {inp.name!r} has rank {len(shape)}, not 3")
+    channels = shape[1] if layout == "NCL" else shape[2]
+    if isinstance(channels, int) and channels != 4:
+        raise LayoutError(
+            f"ONNX model {label!r}: input {inp.name!r} has shape {shape}; the declared layout "
+            f"{layout!r} needs 4 channels on axis {1 if layout == 'NCL' else 2}"
+        )
+    fixed = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+    fn = OnnxCallable(
+        session, layout, inp.name, out.name, _ONNX_TYPES[inp.type], fixed, label, source
+    )
+    return as_model(
+        fn,
+        layout=layout,
+        alphabet=alphabet,
+        output=output,
+        batch_size=batch_size,
+        name=label,
+        n_value=n_value,
+    )
+
+
+def _pick(items: list[Any], wanted: str | None, what: str, label: str) -> Any:
+    names = [i.name for i in items]
+    if wanted is None:
+        if len(items) != 1:
+            raise OptionError(
+                f"ONNX model {label!r} has {what}s {names}; declare {what}_name= to pick one"
+            )
+        return items[0]
+    if wanted not in names:
+        raise OptionError(f"ONNX model {label!r} has no {what} {wanted!r}; it has {names}")
+    return items[names.index(wanted)]

@@ -1,0 +1,763 @@
+"""Partially pooled (hierarchical) effect-size models with PyMC, with surfaced diagnostics.
+
+GIA produces families of related effects (a motif at 50 positions, 16 spacings, 16,384 k-mers,
+several model replicates). :func:`fit_hierarchical` pools them in one vectorised model and
+returns posterior means, highest-density intervals and tail probabilities per condition.
+
+Model (``likelihood="summary"``, the default). For cell c of condition j(c) with observed mean
+ICE ``ace_c`` and standard error ``se_c`` (the exact per-cell sufficient statistics of the ICE
+table; cluster-robust when units share backgrounds)::
+
+    ace_c   ~ Normal(m_c, se_c)
+    m_c     = theta_j(c) + sum_w sd_w * z_w[j(c), w_c]          (``within`` levels, e.g. replicate)
+    theta_j = mu + sum_g sd_g * z_g[g_j] + curve[x_j] + tau * z_j  (non-centred)
+    z_j     ~ Normal(0, 1)   or  StudentT(nu, 0, 1)   (``effects``)
+    curve   = smooth(x) + a·cos(2πx/P) + b·sin(2πx/P) over the sorted values x of ``curve``,
+              centred to mean 0; smooth = Gaussian random walk (``curve_prior="rw"``: steps
+              scaled by sqrt(gap / median gap), step SD ``curve_sd``) or Hilbert-space GP
+              (``"gp"``: pymc.gp.HSGP, Matern 5/2, ``curve_amplitude``,
+              ``curve_lengthscale``); the periodic terms only with ``periodic=P``
+    mu ~ Normal(0, s);  tau, sd_g, sd_w, curve_sd ~ HalfNormal(s);  a, b ~ Normal(0, s)
+    curve_amplitude ~ HalfNormal(min(s, 2.5 · max(SD(ace_j), median se)))  (s = prior_scale)
+
+With a curve and one condition per curve value the deviation ``tau * z_j`` is left out (it is
+not identified apart from the curve; ``tau=0``). The random-walk steps are centred when the data
+pin the curve down and non-centred otherwise (``settings["curve_parameterization"]``).
+``likelihood="full"`` uses every ICE row with a per-cell residual SD instead (for checking).
+``parameterization="marginal"`` (the default whenever it is exact) integrates ``tau * z_j`` out
+analytically, samples the few remaining parameters with NUTS and then draws each theta_j exactly
+from its conditional normal: the same posterior, fast enough for a 7-mer screen.
+
+PyMC and ArviZ are imported only here and in the two modules split from it (the count model
+:mod:`causalgia.pooling.countmodel`, simulation-based calibration :mod:`causalgia.pooling.sbc`), and only when
+a model is built, sampled or loaded: ``import causalgia`` stays light. The numpy/pandas half
+(sufficient statistics, structure, thresholds) is :mod:`causalgia.pooling.effectstats`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._options import check_int, check_option, check_probability
+from .._rng import generator, root_seed, unit_keys
+from ..errors import OptionError
+from .effectstats import (
+    DIAGNOSTICS,
+    THRESHOLDS,
+    ConvergenceWarning,
+    Diagnostics,
+    DiagnosticsMode,
+    SeKind,
+    Thresholds,
+    _decode_frame,
+    _encode_frame,
+    _labels,
+    _Structure,
+    _structure,
+    check_diagnostics,
+    effect_statistics,
+    periodic_interval,
+)
+
+if TYPE_CHECKING:
+    import pymc as pm
+
+__all__ = [
+    "THRESHOLDS",
+    "ConvergenceWarning",
+    "Diagnostics",
+    "HierarchicalFit",
+    "Thresholds",
+    "build_effect_model",
+    "check_diagnostics",
+    "effect_statistics",
+    "fit_hierarchical",
+]
+
+Effects = Literal["normal", "student_t"]
+CurvePrior = Literal["rw", "gp"]
+Likelihood = Literal["summary", "full"]
+Parameterization = Literal["auto", "noncentred", "marginal"]
+Sampler = Literal["pymc", "nutpie"]
+SAMPLERS: tuple[str, ...] = ("pymc", "nutpie")
+
+
+def sampling_options(
+    sampler: str, diagnostics: str, draws: int, tune: int, chains: int, cores: int, hdi: float
+) -> tuple[int, int, int, int, float]:
+    """Check the sampling options shared by every fit; returns draws, tune, chains, cores, hdi.
+
+    Examples
+    --------
+    >>> sampling_options("pymc", "warn", 1000, 1000, 4, 1, 0.95)
+    (1000, 1000, 4, 1, 0.95)
+    """
+    check_option("sampler", sampler, SAMPLERS)
+    check_option("diagnostics", diagnostics, DIAGNOSTICS)
+    return (
+        check_int("draws", draws, minimum=1),
+        check_int("tune", tune, minimum=0),
+        check_int("chains", chains, minimum=1),
+        check_int("cores", cores, minimum=1),
+        check_probability("hdi_prob", hdi),
+    )
+
+
+HDI_PROB = 0.95
+
+
+# -- the PyMC model ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence ArviZ's refactor FutureWarning and PyMC's INFO chatter."""
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
+            warnings.filterwarnings("ignore", message=".*group is not defined in the Inference")
+            warnings.filterwarnings("ignore", message=".*could not link to a BLAS")
+            # early tuning steps can overflow the kinetic energy; NUTS rejects them, and any
+            # such step after tuning is counted as a divergence in the diagnostics
+            warnings.filterwarnings(
+                "ignore", "overflow encountered", RuntimeWarning, "pymc.step_methods.hmc"
+            )
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _pymc() -> Any:
+    with _quiet():
+        import arviz  # noqa: F401
+        import pymc
+
+    return pymc
+
+
+def _az() -> Any:
+    with _quiet():
+        import arviz
+
+    return arviz
+
+
+def _eta(pm: Any, s: _Structure, scale: float) -> Any:
+    """Everything in theta_j except the condition's own deviation: mu + groups + curve."""
+    eta = pm.Normal("mu", 0.0, scale)
+    for name, _levels, index in s.groups:
+        sd = pm.HalfNormal(f"sd_{name}", scale)
+        z = pm.Normal(f"z_{name}", 0.0, 1.0, dims=name)
+        eta = eta + sd * z[index]
+    if s.curve is not None:
+        eta = eta + _curve_term(pm, s, scale)[s.curve[2]]
+    return eta
+
+
+def _curve_term(pm: Any, s: _Structure, scale: float) -> Any:
+    """The centred curve over the sorted curve values: random walk or HSGP, plus periodic."""
+    import pytensor.tensor as pt
+
+    name, values, _index = s.curve  # type: ignore[misc]
+    st = s.settings
+    if st["curve_prior"] == "rw":
+        step_scale = np.sqrt(np.diff(values) / np.median(np.diff(values)))
+        sd = pm.HalfNormal("curve_sd", scale)
+        if st["curve_parameterization"] == "centred":
+            steps = pm.Normal("curve_steps", 0.0, sd * step_scale, dims=f"{name}_step")
+        else:
+            steps = sd * step_scale * pm.Normal("curve_steps", 0.0, 1.0, dims=f"{name}_step")
+        smooth = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
+    else:
+        low, high = st["gp_lengthscale_bounds"]
+        z975 = 1.959963984540054
+        ls = pm.LogNormal(
+            "curve_lengthscale",
+            mu=0.5 * (np.log(low) + np.log(high)),
+            sigma=(np.log(high) - np.log(low)) / (2 * z975),
+        )
+        amplitude = pm.HalfNormal("curve_amplitude", st["curve_scale"])
+        gp = pm.gp.HSGP(m=[st["gp_basis"]], c=st["gp_c"], cov_func=pm.gp.cov.Matern52(1, ls=ls))
+        phi, sqrt_psd = gp.prior_linearized(values[:, None].astype(float))
+        # non-centred always: most basis coefficients are prior-dominated, and centring them
+        # gave R-hat 1.7 in trials (docs/hierarchical.md)
+        z = pm.Normal("curve_coeffs", 0.0, 1.0, dims=f"{name}_basis")
+        smooth = phi @ (amplitude * sqrt_psd * z)
+    smooth = smooth - smooth.mean()
+    if st["periodic"] is not None:
+        basis = s.periodic_basis()
+        a = pm.Normal("periodic_cos", 0.0, scale)
+        b = pm.Normal("periodic_sin", 0.0, scale)
+        pm.Deterministic("periodic_amplitude", pm.math.sqrt(a**2 + b**2))
+        pm.Deterministic("periodic_phase", pt.arctan2(b, a))
+        smooth = smooth + a * basis[:, 0] + b * basis[:, 1]
+    return pm.Deterministic("curve", smooth, dims=name)
+
+
+def _model(s: _Structure) -> pm.Model:
+    pm = _pymc()
+    st = s.settings
+    scale = st["prior_scale"]
+    coords: dict[str, Any] = {
+        "condition": s.conditions["condition"].tolist(),
+        "cell": _labels(s.cells, [*st["by"], *st["within"]], "cells"),
+    }
+    coords.update({name: levels for name, levels, _ in s.groups})
+    coords.update({f"condition:{name}": levels for name, levels, _ in s.within})
+    if s.curve is not None:
+        name, values, _ = s.curve
+        coords[name] = values.tolist()
+        if st["curve_prior"] == "rw":
+            coords[f"{name}_step"] = values[1:].tolist()
+        else:
+            coords[f"{name}_basis"] = list(range(st["gp_basis"]))
+    with pm.Model(coords=coords) as model:
+        ace = pm.Data("ace_obs", s.cells["ace"].to_numpy(dtype=float), dims="cell")
+        se = pm.Data("se_obs", s.cells["se"].to_numpy(dtype=float), dims="cell")
+        eta = _eta(pm, s, scale)
+        tau = pm.HalfNormal("tau", scale) if st["tau"] is None else st["tau"]
+        if st["parameterization"] == "marginal":
+            eta_c = eta[s.cell_condition] if np.ndim(eta) else eta
+            sigma = pm.math.sqrt(tau**2 + se**2)
+            pm.Normal("likelihood", eta_c, sigma, observed=ace, dims="cell")
+            return model
+        if st["tau"] == 0:
+            theta = pm.Deterministic(
+                "theta", eta * pm.math.ones(len(s.conditions)), dims="condition"
+            )
+        elif st["effects"] == "student_t":
+            z = pm.StudentT("z", nu=st["nu"], mu=0.0, sigma=1.0, dims="condition")
+            theta = pm.Deterministic("theta", eta + tau * z, dims="condition")
+        else:
+            z = pm.Normal("z", 0.0, 1.0, dims="condition")
+            theta = pm.Deterministic("theta", eta + tau * z, dims="condition")
+        m = theta[s.cell_condition]
+        for name, _levels, index in s.within:
+            sd = pm.HalfNormal(f"sd_{name}", scale)
+            zw = pm.Normal(f"z_{name}", 0.0, 1.0, dims=f"condition:{name}")
+            m = m + sd * zw[index]
+        if s.rows is None:
+            pm.Normal("likelihood", m, se, observed=ace, dims="cell")
+        else:
+            cell, ice = s.rows
+            resid = pm.HalfNormal("sigma", 2.5 * float(np.std(ice)) + 1e-12, dims="cell")
+            pm.Normal("likelihood", m[cell], resid[cell], observed=ice)
+    return model
+
+
+def build_effect_model(
+    data: Any,
+    *,
+    by: Sequence[str] = ("experiment", "label"),
+    within: Sequence[str] = (),
+    groups: Sequence[str | Sequence[str]] = (),
+    curve: str | None = None,
+    curve_prior: CurvePrior = "rw",
+    periodic: float | None = None,
+    effects: Effects = "normal",
+    nu: float = 4.0,
+    prior_scale: float | None = None,
+    tau: float | None = None,
+    likelihood: Likelihood = "summary",
+    parameterization: Parameterization = "auto",
+    se: SeKind = "auto",
+) -> pm.Model:
+    """Build (never sample) the hierarchical effect model of an ICE or ACE table.
+
+    Parameters
+    ----------
+    data : DataFrame, AceEstimates or SimulationResult
+        A paired ICE table or an ACE table with ``ace`` and ``se`` (see
+        :func:`effect_statistics`).
+    by : sequence of str
+        Columns defining a condition (one pooled effect theta_j each).
+    within : sequence of str
+        Cell levels below a condition, each with its own SD: e.g. ``("replicate",)`` separates
+        model-to-model variation from Monte-Carlo error.
+    groups : sequence of str or tuple of str
+        Crossed condition-level groupings, each with its own SD (``"motif"``, ``"task"``); a
+        tuple nests columns (``("experiment", "motif")`` = motif within experiment).
+    curve : str, optional
+        A numeric column of ordered conditions (``"position"``, ``"spacing"``) with a smooth
+        curve prior (``curve_prior``).
+    curve_prior : {"rw", "gp"}
+        ``"rw"``: Gaussian random walk (steps scaled by sqrt(gap / median gap), step SD
+        ``curve_sd``). ``"gp"``: Hilbert-space approximate Gaussian process
+        (``pymc.gp.HSGP``, Matern 5/2; Ruitort-Mayol et al. 2022) with amplitude
+        ``curve_amplitude ~ HalfNormal(curve_scale)``, ``curve_scale = min(prior_scale, 2.5 ·
+        max(SD of the condition ACEs, median se))`` (the curve is centred, so its scale is the
+        spread of the effects, not their RMS), and lengthscale ``curve_lengthscale ~
+        LogNormal`` whose central 95% lies between ``min(2 · median gap, range / 4)`` and half
+        the range of the curve values (``settings["gp_lengthscale_bounds"]``).
+    periodic : float, optional
+        A period in units of the curve column (``10.5`` for the helical period of B-DNA in
+        bp): adds ``a·cos(2πx/P) + b·sin(2πx/P)`` to the curve, ``a, b ~ Normal(0,
+        prior_scale)``, reported as ``periodic_amplitude`` sqrt(a² + b²) and
+        ``periodic_phase`` atan2(b, a) (radians; the effect peaks at x = phase·P/2π mod P).
+    effects : {"normal", "student_t"}
+        Distribution of the condition deviations z_j (Student-t with ``nu`` degrees of freedom
+        for families with a few outlying conditions).
+    nu : float
+        Degrees of freedom of the Student-t deviations.
+    prior_scale : float, optional
+        Scale ``s`` of every prior; default ``2.5 * max(RMS(ace), median(se))``.
+    tau : float, optional
+        Fix the between-condition SD instead of learning it (conjugate checks, sensitivity).
+    likelihood : {"summary", "full"}
+        Per-cell mean and SE (default), or every ICE row with a per-cell residual SD.
+    parameterization : {"auto", "noncentred", "marginal"}
+        See the module docstring. ``auto`` integrates the condition deviations out whenever
+        that is exact (normal effects, summary likelihood, no ``within``, free ``tau``): the
+        posterior is the same and NUTS meets no tau-funnel; otherwise ``noncentred``.
+    se : {"auto", "iid", "cluster"}
+        How the per-cell SE is computed from an ICE table.
+
+    Returns
+    -------
+    pymc.Model
+        Data containers ``ace_obs`` and ``se_obs`` (dim ``cell``) can be replaced with
+        ``pm.set_data`` to refit the same compiled structure.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"experiment": "e", "label": ["a", "b", "c"], "ace": [0.1, 0.3, 0.2],
+    ...                   "se": [0.1, 0.1, 0.1]})
+    >>> model = build_effect_model(t)  # doctest: +SKIP
+    >>> sorted(model.named_vars)  # doctest: +SKIP
+    ['ace_obs', 'likelihood', 'mu', 'se_obs', 'tau', 'theta', 'z']
+    """
+    s = _structure(
+        data, by=by, within=within, groups=groups, curve=curve, effects=effects, nu=nu,
+        prior_scale=prior_scale, tau=tau, likelihood=likelihood,
+        parameterization=parameterization, se=se, curve_prior=curve_prior, periodic=periodic,
+    )  # fmt: skip
+    return _model(s)
+
+
+def _convergence(az: Any, post: Any, names: list[str]) -> dict[str, tuple]:
+    """(R-hat, bulk ESS, tail ESS) arrays per variable, from ArviZ."""
+    if not names:
+        return {}
+    with _quiet(), np.errstate(invalid="ignore", divide="ignore"):
+        rhat = az.rhat(post[names])
+        bulk = az.ess(post[names], method="bulk")
+        tail = az.ess(post[names], method="tail")
+    return {n: tuple(np.asarray(d[n]).ravel() for d in (rhat, bulk, tail)) for n in names}
+
+
+def _diagnostics(idata: Any, stats: Mapping[str, tuple], thresholds: Thresholds) -> Diagnostics:
+    worst, max_r, min_bulk, min_tail = "", np.nan, np.nan, np.nan  # NaN (e.g. 1 chain) fails
+    for name, (rhat, bulk, tail) in stats.items():
+        if not rhat.size or np.all(np.isnan(rhat)):
+            continue
+        if np.isnan(max_r) or np.nanmax(rhat) > max_r:
+            max_r, worst = float(np.nanmax(rhat)), name
+        min_bulk = float(np.nanmin([min_bulk, np.nanmin(bulk)]))
+        min_tail = float(np.nanmin([min_tail, np.nanmin(tail)]))
+    stats = getattr(idata, "sample_stats", None)
+    div = int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
+    return Diagnostics(max_r, min_bulk, min_tail, div, worst, thresholds)
+
+
+# -- the fit -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class HierarchicalFit:
+    """A sampled hierarchical effect model: posterior summaries, diagnostics and the draws.
+
+    Attributes
+    ----------
+    idata : arviz.InferenceData
+        Posterior draws (``theta`` per ``condition``, ``mu``, ``tau``, group SDs, ``curve``),
+        sample statistics and the observed data.
+    conditions : DataFrame
+        One row per condition: ``condition`` (its printed name), the ``by`` columns, design
+        parameters, ``n_cells``, ``n``, and the no-pooling estimate ``ace`` with its ``se``.
+    table : DataFrame
+        ``conditions`` plus ``post_mean, post_sd, hdi_low, hdi_high, p_positive,
+        p_meaningful, r_hat, ess_bulk, ess_tail`` (see :meth:`to_frame`).
+    hyper : DataFrame
+        The same summaries for the scalar parameters (mu, tau, SDs) and the curve.
+    diagnostics : Diagnostics
+        Worst R-hat, smallest bulk/tail ESS and divergences over all summarised quantities.
+    settings : mapping
+        Model options, sampler, seed, ``hdi_prob`` and ``min_effect``.
+
+    Examples
+    --------
+    >>> fit = fit_hierarchical(table)  # doctest: +SKIP
+    >>> fit.to_frame()[["condition", "post_mean", "hdi_low", "hdi_high"]]  # doctest: +SKIP
+    """
+
+    idata: Any
+    conditions: pd.DataFrame
+    table: pd.DataFrame
+    hyper: pd.DataFrame
+    diagnostics: Diagnostics
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per-condition table (a copy).
+
+        Columns: ``condition, <by>, <design parameters>, n_cells, n, ace, se`` (no-pooling
+        estimate), ``post_mean, post_sd, hdi_low, hdi_high`` (HDI at ``settings["hdi_prob"]``),
+        ``p_positive`` = P(theta > 0), ``p_meaningful`` = P(|theta| > min_effect), ``r_hat,
+        ess_bulk, ess_tail``.
+        """
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """Readable summary: settings, diagnostics, hyperparameters and one line per condition."""
+        st, d = self.settings, self.diagnostics
+        level = f"{st['hdi_prob']:.0%} HDI"
+        curve = ""
+        if st.get("curve") is not None:
+            periodic = st.get("periodic")
+            curve = f"curve={st['curve']} ({st.get('curve_prior', 'rw')}"
+            curve += f", periodic {periodic:g})" if periodic is not None else ")"
+            curve += ", "
+        lines = [
+            f"HierarchicalFit: {len(self.table)} conditions, effects={st['effects']}, {curve}"
+            f"parameterization={st['parameterization']}, sampler={st['sampler']}, "
+            f"{st['chains']} chains x {st['draws']} draws (tune {st['tune']})",
+            f"  diagnostics: max R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
+            f"min tail ESS {d.min_ess_tail:.0f}, divergences {d.divergences} -> "
+            + ("ok" if d.passed else "FAILED: " + "; ".join(d.failures())),
+        ]
+        for row in self.hyper.itertuples(index=False):
+            lines.append(
+                f"  {row.parameter}: {row.post_mean:.4g} ± {row.post_sd:.3g} "
+                f"[{row.hdi_low:.4g}, {row.hdi_high:.4g}]"
+            )
+        lines.append(
+            f"  conditions (posterior mean ± sd, {level}, P>0, P(|.|>{st['min_effect']})):"
+        )
+        for row in self.table.itertuples(index=False):
+            lines.append(
+                f"  {row.condition}: {row.post_mean:+.4g} ± {row.post_sd:.3g} "
+                f"[{row.hdi_low:+.4g}, {row.hdi_high:+.4g}]  P>0 {row.p_positive:.3f}  "
+                f"P(|.|>{st['min_effect']}) {row.p_meaningful:.3f}"
+            )
+        return "\n".join(lines)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the draws, the condition table and the settings to one netCDF file.
+
+        Examples
+        --------
+        >>> fit.save("posterior.nc")  # doctest: +SKIP
+        """
+        import xarray as xr
+
+        path = Path(path)
+        frame, kinds = _encode_frame(self.conditions)
+        groups = {"causalgia_conditions": xr.Dataset.from_dataframe(frame)}
+        with _quiet():
+            idata = self.idata.copy()
+            idata.add_groups(groups)
+            idata.posterior.attrs["causalgia"] = json.dumps(
+                {**self.settings, "column_kinds": kinds}, default=str
+            )
+            idata.to_netcdf(str(path))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> HierarchicalFit:
+        """Read a fit written by :meth:`save` (summaries are recomputed from the draws).
+
+        Examples
+        --------
+        >>> HierarchicalFit.load("posterior.nc").to_frame()  # doctest: +SKIP
+        """
+        az = _az()
+        with _quiet():
+            idata = az.from_netcdf(str(path))
+        settings = json.loads(idata.posterior.attrs["causalgia"])
+        kinds = settings.pop("column_kinds")
+        frame = idata["causalgia_conditions"].to_dataframe().reset_index(drop=True)
+        conditions = _decode_frame(frame, kinds)
+        with _quiet():
+            del idata["causalgia_conditions"]
+        thresholds = Thresholds(**settings["thresholds"])
+        return _summarise(idata, conditions, settings, thresholds)
+
+
+def _hdi(az: Any, draws: Any, prob: float, circular: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    with _quiet():
+        hdi = az.hdi(draws, hdi_prob=prob, circular=circular)
+    name = next(iter(hdi.data_vars))
+    arr = np.asarray(hdi[name])
+    return arr[..., 0], arr[..., 1]
+
+
+def _summarise(
+    idata: Any, conditions: pd.DataFrame, settings: Mapping[str, Any], thresholds: Thresholds
+) -> HierarchicalFit:
+    az = _az()
+    post = idata.posterior
+    prob, min_effect = settings["hdi_prob"], settings["min_effect"]
+    theta = post["theta"].stack(sample=("chain", "draw")).transpose("condition", "sample")
+    values = theta.to_numpy()
+    table = conditions.copy()
+    table["post_mean"] = values.mean(axis=1)
+    table["post_sd"] = values.std(axis=1, ddof=1)
+    table["hdi_low"], table["hdi_high"] = _hdi(az, post[["theta"]], prob)
+    table["p_positive"] = (values > 0).mean(axis=1)
+    table["p_meaningful"] = (np.abs(values) > min_effect).mean(axis=1)
+    # the phase is circular (and arbitrary when the amplitude is ~0): its cos/sin are gated
+    others = [n for n in post.data_vars if n not in ("theta", "z", "curve", "periodic_phase")]
+    checked = ["theta", *others] if settings.get("condition_diagnostics", True) else others
+    stats = _convergence(az, post, checked)
+    nan = (np.full(len(table), np.nan),) * 3
+    table["r_hat"], table["ess_bulk"], table["ess_tail"] = stats.get("theta", nan)
+    hyper_names = [
+        n
+        for n in post.data_vars
+        if n not in ("theta", "curve_steps", "curve_coeffs") and not n.startswith("z")
+        and not (n == "sigma" and settings["likelihood"] == "full")
+    ]  # fmt: skip
+    hyper = _hyper_table(az, post, hyper_names, prob)
+    diagnostics = _diagnostics(idata, stats, thresholds)
+    return HierarchicalFit(idata, conditions, table, hyper, diagnostics, dict(settings))
+
+
+def _hyper_table(az: Any, post: Any, names: list[str], prob: float) -> pd.DataFrame:
+    """Posterior summaries of the scalar parameters and the curve. ``periodic_phase`` gets a
+    circular mean, SD and HDI; ``periodic_amplitude`` the interval of
+    :func:`~causalgia.pooling.effectstats.periodic_interval` (0 when the joint region holds 0)."""
+    from scipy.stats import circmean, circstd
+
+    rows = []
+    for name in names:
+        da = post[name]
+        extra = [d for d in da.dims if d not in ("chain", "draw")]
+        flat = da.stack(sample=("chain", "draw"))
+        with _quiet(), np.errstate(invalid="ignore", divide="ignore"):
+            rhat = np.atleast_1d(np.asarray(az.rhat(post[[name]])[name]))
+            bulk = np.atleast_1d(np.asarray(az.ess(post[[name]], method="bulk")[name]))
+        low, high = _hdi(az, post[[name]], prob, circular=name == "periodic_phase")
+        if name == "periodic_amplitude":  # the amplitude range of the joint (a, b) region
+            joint = periodic_interval(post["periodic_cos"], post["periodic_sin"], prob)
+            low, high = (low, high) if joint is None else joint
+        low, high = np.atleast_1d(low), np.atleast_1d(high)
+        values = np.atleast_2d(flat.transpose(*extra, "sample").to_numpy())
+        labels = [name] if not extra else [f"{name}[{v}]" for v in da[extra[0]].to_numpy()]
+        circular = name == "periodic_phase"
+        for i, label in enumerate(labels):
+            v = values[i]
+            rows.append(
+                {
+                    "parameter": label,
+                    "post_mean": float(circmean(v, np.pi, -np.pi) if circular else v.mean()),
+                    "post_sd": float(circstd(v, np.pi, -np.pi) if circular else v.std(ddof=1)),
+                    "hdi_low": float(low[i]),
+                    "hdi_high": float(high[i]),
+                    "r_hat": float(rhat[i]),
+                    "ess_bulk": float(bulk[i]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _marginal_theta(idata: Any, s: _Structure, seed: int, y: np.ndarray | None = None) -> None:
+    """Draw theta_j | (mu, tau, groups, curve, data) exactly, and add it to the posterior."""
+    import xarray as xr
+
+    post = idata.posterior
+    eta = post["mu"].to_numpy()[..., None]
+    for name, _levels, index in s.groups:
+        eta = (
+            eta
+            + post[f"sd_{name}"].to_numpy()[..., None] * post[f"z_{name}"].to_numpy()[..., index]
+        )
+    if s.curve is not None:
+        eta = eta + post["curve"].to_numpy()[..., s.curve[2]]
+    tau2 = post["tau"].to_numpy()[..., None] ** 2
+    y = s.cells["ace"].to_numpy() if y is None else y
+    se2 = s.cells["se"].to_numpy() ** 2
+    shrink = tau2 / (tau2 + se2)
+    gen = generator(unit_keys(seed, [0], "hierarchical", "theta")[0])
+    theta = gen.standard_normal(shrink.shape)
+    theta *= np.sqrt(shrink * se2)
+    theta += eta
+    theta += shrink * (y - eta)
+    coords = {
+        "chain": post["chain"],
+        "draw": post["draw"],
+        "condition": s.conditions["condition"].tolist(),
+    }
+    post["theta"] = xr.DataArray(theta, dims=("chain", "draw", "condition"), coords=coords)
+
+
+def fit_hierarchical(
+    data: Any,
+    *,
+    by: Sequence[str] = ("experiment", "label"),
+    within: Sequence[str] = (),
+    groups: Sequence[str | Sequence[str]] = (),
+    curve: str | None = None,
+    curve_prior: CurvePrior = "rw",
+    periodic: float | None = None,
+    effects: Effects = "normal",
+    nu: float = 4.0,
+    prior_scale: float | None = None,
+    tau: float | None = None,
+    likelihood: Likelihood = "summary",
+    parameterization: Parameterization = "auto",
+    se: SeKind = "auto",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    cores: int = 1,
+    target_accept: float | None = None,
+    random_seed: int | None = None,
+    sampler: Sampler = "pymc",
+    hdi_prob: float = HDI_PROB,
+    min_effect: float = 0.0,
+    diagnostics: DiagnosticsMode = "warn",
+    thresholds: Thresholds = THRESHOLDS,
+    condition_diagnostics: bool = True,
+    progressbar: bool = False,
+) -> HierarchicalFit:
+    """Fit a partially pooled effect model with NUTS and summarise every condition.
+
+    The model, its options and the sufficient statistics are those of
+    :func:`build_effect_model` (same keyword arguments). ADVI is deliberately not offered:
+    with PyMC's defaults it overestimated the between-condition SD 2.5-fold on a 50-position
+    benchmark (docs/hierarchical.md).
+
+    Parameters
+    ----------
+    data, by, within, groups, curve, curve_prior, periodic, effects, nu
+        See :func:`build_effect_model`.
+    prior_scale, tau, likelihood, parameterization, se
+        See :func:`build_effect_model`.
+    draws, tune, chains : int
+        NUTS draws and tuning steps per chain, and the number of chains (R-hat needs >= 2).
+    cores : int
+        Chains sampled in parallel (1: sequentially, in this process).
+    target_accept : float, optional
+        NUTS target acceptance: default 0.95 (the curve models need it), 0.99 with
+        ``curve_prior="gp"`` (its lengthscale–amplitude ridge gave divergent transitions in
+        half of the 2-chain fits at 0.95, none at 0.99; docs/hierarchical.md); raise it to 0.99
+        when divergences are reported.
+    random_seed : int, optional
+        Seed of the sampler and of the exact theta draws of the marginal parameterization.
+    sampler : {"pymc", "nutpie"}
+        PyMC's NUTS, or nutpie's (compiled; needs ``pip install nutpie``).
+    hdi_prob : float
+        Probability of the highest-density intervals.
+    min_effect : float
+        The smallest effect that matters to you: ``p_meaningful`` = P(|theta| > min_effect).
+    diagnostics : {"warn", "raise", "ignore"}
+        What a crossed threshold does: :class:`ConvergenceWarning`, EstimationError, nothing.
+        The numbers are always in ``fit.diagnostics`` and :meth:`HierarchicalFit.summary`.
+    thresholds : Thresholds
+        Defaults to :data:`THRESHOLDS` (R-hat 1.01, bulk and tail ESS 400, no divergences).
+    condition_diagnostics : bool
+        Compute R-hat and ESS of every theta_j (ArviZ, about 4 ms per condition on 4,000
+        draws). ``False`` leaves those columns NaN and gates on the other parameters only:
+        sound for the marginal parameterization, whose theta draws are exact conditional draws
+        given them; it saves about a minute on a 16,384-condition screen.
+    progressbar : bool
+        Show PyMC's progress bar.
+
+    Returns
+    -------
+    HierarchicalFit
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"experiment": "e", "label": list("abcdefgh"),
+    ...                   "ace": [0.3, 0.1, 0.5, 0.2, 0.4, 0.0, 0.3, 0.2], "se": 0.1})
+    >>> fit = fit_hierarchical(t, draws=500, tune=500, chains=2, random_seed=1)  # doctest: +SKIP
+    >>> fit.to_frame()[["label", "ace", "post_mean", "hdi_low", "hdi_high"]]  # doctest: +SKIP
+    """
+    draws, tune, chains, cores, hdi_prob = sampling_options(
+        sampler, diagnostics, draws, tune, chains, cores, hdi_prob
+    )
+    if target_accept is None:
+        target_accept = 0.99 if curve_prior == "gp" else 0.95
+    target_accept = check_probability("target_accept", target_accept)
+    if not (np.isfinite(min_effect) and min_effect >= 0):
+        raise OptionError(f"min_effect must be a non-negative number, got {min_effect!r}")
+    s = _structure(
+        data, by=by, within=within, groups=groups, curve=curve, effects=effects, nu=nu,
+        prior_scale=prior_scale, tau=tau, likelihood=likelihood,
+        parameterization=parameterization, se=se, curve_prior=curve_prior, periodic=periodic,
+    )  # fmt: skip
+    seed = root_seed(random_seed)
+    idata = _sample(
+        _model(s), draws, tune, chains, cores, target_accept, seed, sampler, progressbar
+    )
+    if s.settings["parameterization"] == "marginal":
+        _marginal_theta(idata, s, seed)
+    settings = {
+        **s.settings,
+        "sampler": sampler,
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "target_accept": target_accept,
+        "random_seed": seed,
+        "hdi_prob": hdi_prob,
+        "min_effect": float(min_effect),
+        "thresholds": asdict(thresholds),
+        "condition_diagnostics": bool(condition_diagnostics),
+    }
+    fit = _summarise(idata, s.conditions, settings, thresholds)
+    check_diagnostics(fit.diagnostics, diagnostics)
+    return fit
+
+
+def _sample(
+    model: Any,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int,
+    target_accept: float,
+    seed: int,
+    sampler: str,
+    progressbar: bool,
+) -> Any:
+    """NUTS draws of ``model``: PyMC's sampler, or nutpie's (numba-compiled, chains in
+    ``cores`` threads, warm-up draws not kept) through ``pm.sample(nuts_sampler="nutpie")``."""
+    pm = _pymc()
+    extra: dict[str, Any] = {}
+    if sampler == "nutpie":
+        try:
+            import nutpie  # noqa: F401
+        except ImportError:
+            raise OptionError(
+                "sampler='nutpie' needs the nutpie package: pip install nutpie "
+                "(or pip install 'causalgia[nutpie]')"
+            ) from None
+        extra["nuts_sampler_kwargs"] = {"cores": cores, "save_warmup": False}
+    with _quiet(), model:
+        return pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            target_accept=target_accept,
+            random_seed=seed % 2**32,
+            nuts_sampler=sampler,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+            **extra,
+        )

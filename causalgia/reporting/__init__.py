@@ -1,0 +1,8 @@
+"""Reporting: the run directory, report.md and figures (the only home of matplotlib).
+"""
+
+from __future__ import annotations
+
+from .report import RunDirectory, read_run, render_report, write_report
+
+__all__ = ["RunDirectory", "read_run", "render_report", "write_report"]

@@ -1,0 +1,10 @@
+"""Studies: the TOML spec, parsed once into typed sections, and the study runner.
+"""
+
+from __future__ import annotations
+
+from .build import build_arms, build_background, build_model, design_from_spec
+from .runner import StudyOutcome, resume_study, run_study
+from .spec import DEMO_SPEC, StudySpec, load_spec, parse_spec
+
+__all__ = ["DEMO_SPEC", "StudyOutcome", "StudySpec", "build_arms", "build_background", "build_model", "design_from_spec", "load_spec", "parse_spec", "resume_study", "run_study"]

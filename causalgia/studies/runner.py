@@ -1,0 +1,403 @@
+"""A whole study from a spec: model, background, arms → simulate → estimate → run directory.
+
+This is what ``causalgia run SPEC.toml`` and ``causalgia demo`` do; Python users can call
+:func:`run_study` with a :class:`~causalgia.studies.spec.StudySpec` or compose the verbs themselves
+(see examples/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._rng import root_seed
+from ..engine.models import Model
+from ..engine.simulator import DEFAULT_CHUNK, SimulationResult, simulate
+from ..engine.store import RunStore, versions
+from ..errors import ConfigError, OptionError, StoreError
+from ..experiment import backgrounds as bgs
+from ..experiment.designs import Arm, Design, design
+from ..reporting.report import RunDirectory, write_report
+from ..stats.estimators import estimate_ace
+from ..testing import AdditiveOracle, reference_ace
+from .build import build_arms, build_background, build_model
+from .spec import StudySpec, parse_spec
+
+INTERVAL_COVERS = "Monte-Carlo sampling of backgrounds and motif instances (deterministic model)"
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    """What a study produced: the run directory, the effect table and the raw simulation."""
+
+    run: RunDirectory
+    ace: pd.DataFrame
+    result: SimulationResult
+    manifest: Mapping[str, Any]
+    controls: Any = None  # controls.ControlReport when the spec has [controls]
+    pooled: Any = None  # hierarchical.HierarchicalFit when the spec has [pooling]
+
+    def summary(self) -> str:
+        """One line per effect: estimate, interval and (when known) the truth and coverage."""
+        lines = []
+        has_truth = "true_ace" in self.ace
+        for row in self.ace.itertuples(index=False):
+            line = (
+                f"{row.experiment:>16}  {row.label:<32} ACE {row.ace:+.4f}  "
+                f"95% CI [{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
+            )
+            if has_truth:
+                inside = row.ci_low <= row.true_ace <= row.ci_high
+                line += f"  true {row.true_ace:+.4f}  {'inside' if inside else 'OUTSIDE'}"
+            lines.append(line)
+        if has_truth:
+            k = int(
+                (
+                    (self.ace.ci_low <= self.ace.true_ace) & (self.ace.true_ace <= self.ace.ci_high)
+                ).sum()
+            )
+            lines.append(
+                f"{k} of {len(self.ace)} known effects inside their 95% interval "
+                f"(an honest 95% interval misses about 1 in 20)"
+            )
+        if self.controls is not None:
+            lines += ["", "controls:", self.controls.summary()]
+        if self.pooled is not None:
+            d = self.pooled.diagnostics
+            lines += [
+                "",
+                f"pooled (hierarchical) estimates of {len(self.pooled.table)} conditions: max "
+                f"R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, divergences "
+                f"{d.divergences} ({'ok' if d.passed else 'FAILED'}); posterior.nc, pooled.csv",
+            ]
+        return "\n".join(lines)
+
+
+def _truth(
+    spec: StudySpec, model: Model, background: bgs.Background, arms: list[Arm]
+) -> pd.DataFrame | None:
+    if not spec.study.get("truth", False):
+        return None
+    if "builtin" not in spec.model:
+        raise ConfigError("study.truth = true needs a builtin oracle model (model.builtin)")
+    oracle = model.fn
+    if isinstance(oracle, AdditiveOracle) and hasattr(background, "composition"):
+        values = [oracle.true_ace(arm.intervention, background) for arm in arms]
+        return pd.DataFrame(
+            {
+                "experiment": [a.experiment for a in arms],
+                "label": [a.label for a in arms],
+                "true_ace": values,
+                "mc_se": 0.0,
+            }
+        )
+    return reference_ace(oracle, background, arms, n=spec.study.get("truth_n", 50_000))
+
+
+def run_study(
+    spec: StudySpec,
+    out_dir: str | Path,
+    *,
+    progress: bool | None = None,
+    figures: bool = True,
+    resume: bool = False,
+) -> StudyOutcome:
+    """Run a validated spec end to end and write its run directory.
+
+    Every completed chunk is committed to the run directory's ledger (``ledger.sqlite``) as the
+    run proceeds. ``resume=True`` (``causalgia resume DIR``) keeps the chunks an interrupted run
+    of the same spec completed and evaluates only the rest; otherwise the ledger starts afresh.
+    ``[study] dask`` runs the chunks on a Dask cluster (an address, or ``"local:N"`` for N local
+    worker processes).
+
+    Examples
+    --------
+    >>> from causalgia.studies.spec import parse_spec
+    >>> spec = parse_spec({"study": {"n": 20, "seed": 1}, "model": {"builtin": "rbp_oracle"},
+    ...                    "background": {"kind": "iid", "length": 41},
+    ...                    "experiment": [{"type": "identity"}]})
+    >>> import tempfile
+    >>> out = run_study(spec, tempfile.mkdtemp(), figures=False)
+    >>> float(out.ace["ace"].iloc[0])
+    0.0
+    """
+    st = spec.study
+    with RunStore(out_dir) as ledger:
+        if not resume:
+            ledger.reset()
+        recorded = ledger.get("spec")
+        if recorded is not None and recorded["spec_hash"] != spec.spec_hash:
+            raise StoreError(
+                f"run directory {ledger.path} holds a run of another spec (hash "
+                f"{recorded['spec_hash']}, this one {spec.spec_hash}); use a new directory"
+            )
+        seed = root_seed(st.get("seed")) if recorded is None else int(recorded["seed"])
+        model = build_model(spec)
+        background = build_background(spec, model.alphabet.name)
+        arms = build_arms(spec, seed)
+        kind = st.get("design", "paired")
+        d = design(background, arms, n=st.get("n", 200), kind=kind, rng=seed)
+        if recorded is None:
+            raw = {
+                "study": dict(spec.study),
+                "model": dict(spec.model),
+                "background": dict(spec.background),
+                "experiment": [dict(e) for e in spec.experiments],
+                **({"controls": dict(spec.controls)} if spec.controls else {}),
+                **({"pooling": dict(spec.pooling)} if spec.pooling else {}),
+            }
+            ledger.set(
+                "spec",
+                {
+                    "raw": raw,
+                    "base_dir": str(spec.base_dir.resolve()),
+                    "spec_hash": spec.spec_hash,
+                    "seed": seed,
+                },
+            )
+        with _dask_client(st.get("dask")) as client:
+            result = simulate(
+                model,
+                d,
+                batch_size=st.get("batch_size"),
+                chunk_size=st.get("chunk_size", DEFAULT_CHUNK),
+                progress=progress,
+                store=ledger,
+                cache=None if "cache" not in st else spec.resolve(st["cache"]),
+                client=client,
+                retries=st.get("retries", 0),
+                on_nonfinite=st.get("on_nonfinite", "raise"),
+            )
+    method = st.get("method", "paired_t" if d.kind == "paired" else "welch")
+    ace = estimate_ace(result, method=method, ci=st.get("ci", 0.95), rng=seed).to_frame()
+    truth = _truth(spec, model, background, arms)
+    controls = _controls(
+        spec, model, background, arms, ace, result.table, truth, seed,
+        study_design=d, method=method, batch_size=result.batch_size,
+    )  # fmt: skip
+    pooled = _pooling(spec, result.table, seed)
+    manifest = {
+        "study": st.get("name", "study"),
+        "created": datetime.now(UTC).isoformat(),
+        "versions": versions(),
+        "seed": seed,
+        "spec_hash": spec.spec_hash,
+        "model": model.name,
+        "output": repr(model.output),
+        "layout": model.layout,
+        "model_fingerprint": result.model_fingerprint,
+        "background": background.describe(),
+        "n_backgrounds": d.n,
+        "design_kind": d.kind,
+        "n_arms": len(arms),
+        "n_forward": result.n_forward,
+        "n_cached": result.n_cached,
+        "batch_size": result.batch_size,
+        "ledger": "ledger.sqlite",
+        "on_nonfinite": st.get("on_nonfinite", "raise"),
+        "nonfinite_dropped": 0 if result.nonfinite is None else len(result.nonfinite),
+        "method": method,
+        "ci": st.get("ci", 0.95),
+        "interval_covers": INTERVAL_COVERS,
+        "truth": None if truth is None else "reference_ace / closed form (oracle)",
+    }
+    if pooled is not None:
+        manifest["pooling"] = _pooling_manifest(pooled)
+    run = write_report(
+        out_dir,
+        ace=ace,
+        ice=result.table,
+        manifest=manifest,
+        title=str(st.get("name", "causalgia study")),
+        truth=truth,
+        design=d.to_frame(),
+        figures=figures,
+        controls=None if controls is None else controls.to_frame(),
+        pooled=None if pooled is None else pooled.to_frame(),
+        control_tables=None if controls is None else controls.tables(),
+    )
+    if pooled is not None:
+        run.files["posterior.nc"] = pooled.save(run.path / "posterior.nc")
+    if truth is not None:
+        ace = ace.merge(
+            truth[["experiment", "label", "true_ace"]], on=["experiment", "label"], how="left"
+        )
+    return StudyOutcome(run, ace, result, manifest, controls, pooled)
+
+
+def _controls(
+    spec: StudySpec,
+    model: Model,
+    background: bgs.Background,
+    arms: list[Arm],
+    ace: pd.DataFrame,
+    ice: pd.DataFrame,
+    truth: pd.DataFrame | None,
+    seed: int,
+    *,
+    study_design: Design,
+    method: str,
+    batch_size: int | None,
+) -> Any:
+    """The controls named in ``[controls]`` (a ControlReport), or None.
+
+    ``randomized_weights = m`` runs the study's design on m copies of the model with randomized
+    weights (seeds from the study seed), estimates their ACEs with the same method and compares
+    them with the trained model's (:func:`~causalgia.checks.controls.check_randomized_weights`).
+    """
+    c = spec.controls
+    if not c:
+        return None
+    from ..checks.controls import evaluate_controls
+    from ..checks.sensitivity import background_sensitivity
+
+    randomized = None
+    if c.get("randomized_weights"):
+        from ..checks.randomization import framework_of, randomized_weights_ace
+
+        try:
+            framework_of(model)
+        except OptionError as err:
+            raise ConfigError(f"controls.randomized_weights: {err}") from None
+        randomized = randomized_weights_ace(
+            model, study_design, copies=c["randomized_weights"],
+            mode=c.get("randomized_weights_mode", "permute"),
+            experiments=c.get("randomized_weights_experiments", ()), method=method,
+            ci=spec.study.get("ci", 0.95), batch_size=batch_size,
+            on_nonfinite=spec.study.get("on_nonfinite", "raise"), rng=seed,
+        )  # fmt: skip
+
+    sensitivity = None
+    if c.get("sensitivity_backgrounds"):
+        wanted = c.get("sensitivity_experiments") or [e["name"] for e in spec.experiments]
+        populations = {"study background": background}
+        for b in c["sensitivity_backgrounds"]:
+            name = " ".join(f"{k}={v}" for k, v in b.items() if k != "length")
+            populations[name] = build_background(replace(spec, background=b), model.alphabet.name)
+        chosen = [a for a in arms if a.experiment in wanted]
+        sensitivity = background_sensitivity(
+            model, chosen, populations, n=spec.study.get("n", 200), rng=seed
+        )
+    return evaluate_controls(
+        ace, ice=ice, truth=truth, positive=c.get("positive", ()), negative=c.get("negative", ()),
+        placebo=c.get("placebo", ()), gc=c.get("gc", ()), null=c.get("null", ()),
+        calibrate=c.get("calibrate", ()), sensitivity=sensitivity, randomized=randomized,
+        randomized_experiments=c.get("randomized_weights_experiments", ()),
+        max_retained=c.get("randomized_weights_max_retained", 0.5), alpha=c.get("alpha", 0.05),
+        power=c.get("power", 0.8), min_effect=c.get("min_effect", 0.0),
+    )  # fmt: skip
+
+
+def _pooling(spec: StudySpec, ice: pd.DataFrame, seed: int) -> Any:
+    """A hierarchical fit of the experiments named in ``[pooling]`` (HierarchicalFit), or None."""
+    p = spec.pooling
+    if not p:
+        return None
+    from ..pooling.hierarchical import fit_hierarchical
+
+    sub = ice[ice["experiment"].isin(p["experiments"])].dropna(axis=1, how="all")
+    return fit_hierarchical(
+        sub, curve=p.get("curve"), curve_prior=p.get("curve_prior", "rw"),
+        periodic=p.get("periodic"), groups=p.get("groups", ()), effects=p.get("effects", "normal"),
+        draws=p.get("draws", 1000), tune=p.get("tune", 1000), chains=p.get("chains", 2),
+        target_accept=p.get("target_accept"), random_seed=seed,
+        hdi_prob=p.get("hdi_prob", 0.95), min_effect=p.get("min_effect", 0.0),
+        diagnostics=p.get("diagnostics", "warn"),
+    )  # fmt: skip
+
+
+def _pooling_manifest(fit: Any) -> dict[str, Any]:
+    st, d = fit.settings, fit.diagnostics
+    if st["curve"] and st["tau"] == 0:
+        shape = (
+            f"a random-walk curve over {st['curve']} ({st['curve_parameterization']}; one "
+            f"condition per {st['curve']} value, so the curve is the condition effect)"
+        )
+    else:
+        shape = f"{st['effects']} condition effects ({st['parameterization']})" + (
+            f" around a random-walk curve over {st['curve']}" if st["curve"] else ""
+        )
+    text = (
+        f"Partially pooled effects of {', '.join(sorted(set(fit.table['experiment'])))}: "
+        f"{shape}, fitted to the per-condition mean ICE and its SE ({st['chains']} chains x "
+        f"{st['draws']} draws after {st['tune']} tuning steps). HDI = highest-density "
+        f"interval. Diagnostics: max "
+        f"R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, min tail ESS "
+        f"{d.min_ess_tail:.0f}, {d.divergences} divergences "
+        f"({'all thresholds met' if d.passed else 'FAILED: ' + '; '.join(d.failures())}). "
+        "Draws: posterior.nc."
+    )
+    return {"description": text, "hdi_prob": st["hdi_prob"], "min_effect": st["min_effect"],
+            "max_r_hat": d.max_r_hat, "min_ess_bulk": d.min_ess_bulk,
+            "divergences": d.divergences, "parameterization": st["parameterization"]}  # fmt: skip
+
+
+@contextmanager
+def _dask_client(address: str | None) -> Iterator[Any]:
+    """A Dask client for ``[study] dask``: a scheduler address, or ``"local:N"`` (N processes)."""
+    if address is None:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError(
+            "study.dask needs dask.distributed: python -m pip install 'causalgia[dask]'"
+        ) from None
+    if address == "local" or address.startswith("local:"):
+        count = address.partition(":")[2] or "2"
+        if not count.isdigit() or int(count) < 1:
+            raise ConfigError(f"study.dask = {address!r}; use 'local:N' with N >= 1 workers")
+        with (
+            LocalCluster(
+                n_workers=int(count), threads_per_worker=1, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    try:
+        client = Client(address, timeout="30s")
+    except OSError as err:
+        raise ConfigError(f"study.dask = {address!r}: cannot reach the scheduler: {err}") from None
+    with client:
+        yield client
+
+
+def resume_study(
+    run_dir: str | Path, *, progress: bool | None = None, figures: bool = True
+) -> StudyOutcome:
+    """Finish an interrupted ``causalgia run``: evaluate only the chunks its ledger lacks.
+
+    The spec, its folder and the seed are read from the run directory's ledger; the model,
+    background and design are rebuilt and checked against the recorded fingerprints.
+
+    Examples
+    --------
+    >>> from causalgia.studies.spec import parse_spec
+    >>> spec = parse_spec({"study": {"n": 20, "seed": 1}, "model": {"builtin": "rbp_oracle"},
+    ...                    "background": {"kind": "iid", "length": 41},
+    ...                    "experiment": [{"type": "identity"}]})
+    >>> import tempfile
+    >>> run_dir = tempfile.mkdtemp()
+    >>> first = run_study(spec, run_dir, figures=False)
+    >>> resume_study(run_dir, figures=False).ace.equals(first.ace)
+    True
+    """
+    with RunStore(run_dir, readonly=True) as ledger:
+        recorded = ledger.get("spec")
+    if recorded is None:
+        raise StoreError(
+            f"run directory {run_dir} was not started by `causalgia run`; resume a Python run "
+            "by calling simulate(..., store=RUN_DIR) again"
+        )
+    spec = parse_spec(recorded["raw"], recorded["base_dir"])
+    if spec.spec_hash != recorded["spec_hash"]:  # pragma: no cover - parse_spec is idempotent
+        raise StoreError(f"run directory {run_dir}: the recorded spec no longer parses the same")
+    return run_study(spec, run_dir, progress=progress, figures=figures, resume=True)
