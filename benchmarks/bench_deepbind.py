@@ -29,8 +29,8 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import time_interleaved  # noqa: E402
 
+from causalgia.engine.declaration import as_model  # noqa: E402
 from causalgia.engine.deepbind import DeepBindModel, read_deepbind  # noqa: E402
-from causalgia.engine.models import as_model  # noqa: E402
 
 PARAMS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "deepbind" / "params"
 

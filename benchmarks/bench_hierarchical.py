@@ -116,7 +116,8 @@ def main() -> None:
         )
     table = pd.DataFrame(rows)
     print(
-        f"python {platform.python_version()}; import of causalgia.pooling.hierarchical {import_s:.1f} s "
+        f"python {platform.python_version()}; import of causalgia.pooling.hierarchical "
+        f"{import_s:.1f} s "
         "(PyMC itself is imported lazily, inside the first fit of the first row)"
     )
     print(f"PyMC NUTS, {args.chains} chains x {args.draws} draws (tune {args.tune}), cores=1\n")

@@ -1,7 +1,7 @@
 """Benchmark: causalgia's uniform k-let shuffle against plain baselines (not a test).
 
-Times ``causalgia.experiment.backgrounds.shuffle_keyed`` on 10,000 random sequences at L = 200 and L = 1000
-against
+Times ``causalgia.experiment.backgrounds.shuffle_keyed`` on 10,000 random sequences at L = 200 and L
+= 1000 against
 
 - a DeepLIFT-style dinucleotide shuffle written here in plain numpy/Python (one Euler walk per
   sequence, each letter's successors shuffled except the last one, which stays fixed: the

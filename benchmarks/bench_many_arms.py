@@ -40,8 +40,10 @@ from _timing import paired_ratio, ratio_quartiles, time_interleaved  # noqa: E40
 
 import causalgia as cg  # noqa: E402
 from causalgia._rng import mix64  # noqa: E402
+from causalgia.engine.chunks import _evaluate, backgrounds_per_chunk  # noqa: E402
 from causalgia.engine.models import Model  # noqa: E402
-from causalgia.engine.simulator import DEFAULT_CHUNK, _assemble, _evaluate, _per_chunk  # noqa: E402
+from causalgia.engine.simulator import DEFAULT_CHUNK  # noqa: E402
+from causalgia.engine.tables import assemble_table  # noqa: E402
 from causalgia.experiment.backgrounds import iid  # noqa: E402
 from causalgia.experiment.designs import Arm, Design  # noqa: E402
 from causalgia.experiment.interventions import Substitute  # noqa: E402
@@ -89,7 +91,7 @@ def _old_apply(sub: Substitute, codes: np.ndarray, keys: np.ndarray) -> np.ndarr
 
 def reference_simulate(model: Model, design: Design) -> pd.DataFrame:
     """The paired ICE table, chunk by chunk and arm by arm, as simulate computed it before."""
-    per = _per_chunk(design, DEFAULT_CHUNK)
+    per = backgrounds_per_chunk(design, DEFAULT_CHUNK)
     parts = []
     for first in range(0, design.n, per):
         ids = np.arange(first, min(first + per, design.n), dtype=np.int64)
@@ -112,7 +114,7 @@ def reference_simulate(model: Model, design: Design) -> pd.DataFrame:
             offset += k
             values[index + 1] = arm_y
         parts.append(values)
-    return _assemble(design, parts, design.background_ids)
+    return assemble_table(design, parts, design.background_ids)
 
 
 def reference_estimate(table: pd.DataFrame) -> pd.DataFrame:

@@ -52,7 +52,7 @@ from _timing import paired_ratio, ratio_quartiles, time_interleaved  # noqa: E40
 from bench_simulate import ToyCNN, ZeroModel, bare_loop, chunk_parts  # noqa: E402
 
 import causalgia  # noqa: E402
-from causalgia.engine.models import as_model, from_import_path  # noqa: E402
+from causalgia.engine.declaration import as_model, from_import_path  # noqa: E402
 from causalgia.engine.simulator import simulate  # noqa: E402
 from causalgia.experiment.backgrounds import iid  # noqa: E402
 
@@ -214,7 +214,7 @@ import json, os, resource, sys, tempfile, time, tracemalloc
 sys.path.insert(0, sys.argv[3])
 import causalgia
 from causalgia.experiment.backgrounds import iid
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from bench_scale import LinearModel
 

@@ -33,7 +33,7 @@ _EXPORTS: dict[str, str] = {
     "sweep_positions": "experiment.designs",
     "sweep_spacing": "experiment.designs",
     "sweep_counts": "experiment.designs",
-    "as_model": "engine.models",
+    "as_model": "engine.declaration",
     "Output": "engine.models",
     "simulate": "engine.simulator",
     "estimate_ace": "stats.estimators",

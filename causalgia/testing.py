@@ -353,7 +353,7 @@ def reference_ace(
     >>> list(truth.columns)
     ['experiment', 'label', 'true_ace', 'mc_se']
     """
-    from .engine.models import as_model
+    from .engine.declaration import as_model
     from .engine.simulator import simulate
 
     result = simulate(as_model(model), design(background, arms, n=n, rng=rng), progress=False)

@@ -1,8 +1,8 @@
 """Vts1p: GCUGG in a hairpin loop vs in a stem vs unstructured, in silico and in the wet lab.
 
 In silico (DeepBind Vts1p D00162.002 = RNCMPT00111 and D00162.001 = RNCMPT00082): 41-nt iid RNA
-backgrounds; a paired design with four arms built by causalgia.experiment.hairpin.Hairpin at position 8
-(stem 6 nt, loop 7 nt, random GC-rich stems drawn per background):
+backgrounds; a paired design with four arms built by causalgia.experiment.hairpin.Hairpin at
+position 8 (stem 6 nt, loop 7 nt, random GC-rich stems drawn per background):
   loop          stems + GCUGG centred in the loop
   stem          stems with GCUGG inside the left stem (paired with its complement)
   unstructured  GCUGG alone at the loop position (no stems)

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from causalgia.engine.declaration import as_model
 from causalgia.engine.deepbind import DeepBindModel, read_deepbind
-from causalgia.engine.models import Model, Output, as_model
+from causalgia.engine.models import Model, Output
 from causalgia.errors import LayoutError, ModelOutputError, OptionError
 
 CODES = np.random.default_rng(0).integers(0, 4, size=(53, 41), dtype=np.uint8)

@@ -1,4 +1,4 @@
-"""Tests for causalgia.sequences.alphabet: codes, one-hot layouts, reverse complement (A1-A5, B3)."""
+"""causalgia.sequences.alphabet: codes, one-hot layouts, reverse complement (A1-A5, B3)."""
 
 from __future__ import annotations
 

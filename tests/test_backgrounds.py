@@ -1,4 +1,4 @@
-"""Tests for causalgia.experiment.backgrounds: keyed generation, exact k-let preservation, uniformity."""
+"""causalgia.experiment.backgrounds: keyed generation, exact k-let preservation, uniformity."""
 
 from __future__ import annotations
 

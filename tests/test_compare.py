@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from causalgia import backgrounds as bgs
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.errors import EstimationError, OptionError
 from causalgia.experiment.designs import design, sweep_positions

@@ -10,7 +10,7 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.multivariate import test_mvmean as hotelling
 
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.errors import EstimationError, InterventionError, OptionError
 from causalgia.experiment.backgrounds import iid

@@ -22,7 +22,7 @@ from causalgia.checks.controls import (
     scrambled_motifs,
 )
 from causalgia.checks.sensitivity import background_sensitivity, kmer_spectrum
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.errors import EstimationError, OptionError
 from causalgia.experiment.backgrounds import iid

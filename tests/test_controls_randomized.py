@@ -18,7 +18,7 @@ from causalgia.checks.randomization import (
     randomized_weights_ace,
     weight_layers,
 )
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.errors import ConfigError, OptionError
 from causalgia.experiment.backgrounds import iid

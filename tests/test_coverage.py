@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.experiment.backgrounds import iid
 from causalgia.experiment.designs import Arm, design

@@ -13,7 +13,7 @@ pytest.importorskip("distributed")
 
 from distributed import Client, LocalCluster  # noqa: E402
 
-from causalgia.engine.models import as_model, from_import_path  # noqa: E402
+from causalgia.engine.declaration import as_model, from_import_path  # noqa: E402
 from causalgia.engine.simulator import simulate  # noqa: E402
 from causalgia.engine.store import RunStore  # noqa: E402
 from causalgia.errors import SimulationError  # noqa: E402

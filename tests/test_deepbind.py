@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from causalgia.engine.declaration import as_model
 from causalgia.engine.deepbind import (
     DeepBindFormatError,
     DeepBindModel,
@@ -14,7 +15,7 @@ from causalgia.engine.deepbind import (
     read_deepbind,
     reference_scores,
 )
-from causalgia.engine.models import Output, as_model
+from causalgia.engine.models import Output
 from causalgia.errors import LayoutError, OptionError
 from causalgia.sequences.alphabet import encode, one_hot
 

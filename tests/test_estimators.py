@@ -1,4 +1,4 @@
-"""Tests for causalgia.stats.estimators: exact agreement with scipy/statsmodels, and input checks."""
+"""causalgia.stats.estimators: exact agreement with scipy/statsmodels, and input checks."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from scipy import stats
 from statsmodels.stats._delta_method import NonlinearDeltaCov
 from statsmodels.stats.multitest import multipletests
 
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.errors import EstimationError, OptionError
 from causalgia.experiment.backgrounds import iid

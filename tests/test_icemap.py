@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from causalgia.analyses.icemap import global_ice_map, ice_map
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.errors import InvalidSequenceError, OptionError
 from causalgia.experiment.backgrounds import iid
 from causalgia.experiment.interventions import Mutate

@@ -1,4 +1,4 @@
-"""Tests for causalgia.experiment.interventions: read-back, keyed sampling, fills, errors (A8-A11)."""
+"""causalgia.experiment.interventions: read-back, keyed sampling, fills, errors (A8-A11)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from causalgia._rng import unit_keys
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.errors import InterventionError, OptionError
 from causalgia.experiment.backgrounds import iid
 from causalgia.experiment.interventions import (

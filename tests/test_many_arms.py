@@ -28,7 +28,7 @@ from causalgia._rng import (
     purpose_bases,
     unit_keys,
 )
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.experiment.backgrounds import iid
 from causalgia.experiment.designs import (

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import special
 
-from causalgia.engine.models import Model, Output, as_model, as_output
+from causalgia.engine.declaration import as_model
+from causalgia.engine.models import Model, Output, as_output
 from causalgia.errors import ModelOutputError, OptionError
 from causalgia.sequences.alphabet import N_CODE, one_hot
 

@@ -1,4 +1,4 @@
-"""Tests for causalgia.sequences.motifs: Motif construction, summaries, sampling, scrambles and readers."""
+"""causalgia.sequences.motifs: Motif construction, summaries, sampling, scrambles, readers."""
 
 from __future__ import annotations
 

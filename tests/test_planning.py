@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.errors import EstimationError, OptionError
 from causalgia.experiment.backgrounds import iid

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from causalgia.cli import main
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.engine.store import RunStore
 from causalgia.experiment.backgrounds import iid
@@ -62,7 +62,7 @@ import sys
 import pandas as pd
 sys.path.insert(0, sys.argv[1])
 from killmodel import KillModel, make_design
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 
 res = simulate(as_model(KillModel(), batch_size=int(sys.argv[4])), make_design(),

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from causalgia.analyses.sequential import simulate_range, simulate_until
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.errors import OptionError
 from causalgia.experiment.backgrounds import iid

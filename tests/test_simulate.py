@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.errors import ModelOutputError, SimulationError
 from causalgia.experiment.backgrounds import iid, kshuffle

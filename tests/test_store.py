@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalgia.engine.models import as_model
-from causalgia.engine.simulator import PROBE_SIZES, design_fingerprint, simulate
+from causalgia.engine.chunks import PROBE_SIZES
+from causalgia.engine.declaration import as_model
+from causalgia.engine.simulator import design_fingerprint, simulate
 from causalgia.engine.store import STORE_FILE, ChunkRecord, ForwardCache, RunStore, sequence_digests
 from causalgia.errors import ModelOutputError, OptionError, SimulationError, StoreError
 from causalgia.experiment.backgrounds import iid
@@ -304,7 +305,7 @@ def test_sequence_digests_depend_on_every_byte():
 
 def test_importing_the_store_and_simulator_does_not_import_dask():
     code = (
-        "import sys, causalgia, causalgia.engine.simulator, causalgia.engine.store, causalgia.studies.runner; "
+        "import sys, causalgia, causalgia.engine, causalgia.studies; "
         "print([m for m in ('dask', 'distributed') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -312,7 +313,8 @@ def test_importing_the_store_and_simulator_does_not_import_dask():
 
 
 def test_model_from_import_path(tmp_path):
-    from causalgia.engine.models import ModelSource, from_import_path
+    from causalgia.engine.declaration import from_import_path
+    from causalgia.engine.models import ModelSource
     from causalgia.errors import ConfigError
     from causalgia.studies.runner import build_model
     from causalgia.studies.spec import parse_spec
@@ -326,7 +328,7 @@ def test_model_from_import_path(tmp_path):
     with pytest.raises(OptionError, match="cannot import 'no_such_module_xyz'"):
         from_import_path("no_such_module_xyz:build")
     (tmp_path / "mk_model.py").write_text(
-        "from causalgia.engine.models import as_model\nfrom causalgia.testing import RBPOracle\n"
+        "from causalgia import as_model\nfrom causalgia.testing import RBPOracle\n"
         "def build():\n    return as_model(RBPOracle(), batch_size=9)\n"
     )
     built = from_import_path("mk_model:build", path=str(tmp_path))

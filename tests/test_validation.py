@@ -14,12 +14,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from causalgia.validation import runner as V
 from causalgia.cli import main
-from causalgia.engine.models import as_model
+from causalgia.engine.declaration import as_model
 from causalgia.engine.simulator import simulate
 from causalgia.experiment.designs import design
 from causalgia.stats.estimators import estimate_ace
+from causalgia.validation import runner as V
 
 QUICK = V.ValidationConfig.quick()
 TINY = V.ValidationConfig(

@@ -8,4 +8,12 @@ from __future__ import annotations
 from .icemap import GlobalIceMap, IceMap, global_ice_map, ice_map
 from .sequential import SequentialResult, simulate_range, simulate_until
 
-__all__ = ["GlobalIceMap", "IceMap", "SequentialResult", "global_ice_map", "ice_map", "simulate_range", "simulate_until"]
+__all__ = [
+    "GlobalIceMap",
+    "IceMap",
+    "SequentialResult",
+    "global_ice_map",
+    "ice_map",
+    "simulate_range",
+    "simulate_until",
+]

@@ -20,7 +20,8 @@ import pandas as pd
 
 from .._options import check_int
 from .._rng import RngLike
-from ..engine.models import Model, as_model
+from ..engine.declaration import as_model
+from ..engine.models import Model
 from ..engine.simulator import SimulationResult, simulate
 from ..errors import InvalidSequenceError, OptionError
 from ..experiment.backgrounds import Background

@@ -10,7 +10,7 @@ paired design must give every arm the n its noisiest arm needs.
 
 Backgrounds of round r are the unit ids following those of round r − 1, drawn from the same
 keyed streams as a fixed design with the same seed: the rows of every arm are exactly the
-rows :func:`causalgia.engine.simulator.simulate` would give for ``design(background, arms, n=N)``.
+rows :func:`causalgia.engine.simulate` would give for ``design(background, arms, n=N)``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import pandas as pd
 
 from .._options import check_int, check_probability
 from .._rng import RngLike, root_seed
-from ..engine.models import Model, as_model
+from ..engine.declaration import as_model
+from ..engine.models import Model
 from ..engine.simulator import simulate
 from ..errors import OptionError
 from ..experiment.backgrounds import Background
@@ -83,7 +84,7 @@ def simulate_range(
 
     The rows equal those of ``simulate(model, design(background, arms, n=stop, rng=rng))``
     for these ids (same keyed background and intervention streams) without evaluating ids
-    below ``start``. Built on the public :func:`~causalgia.engine.simulator.simulate` by shifting the
+    below ``start``. Built on the public :func:`~causalgia.engine.simulate` by shifting the
     unit ids of the background and arms.
 
     Examples
@@ -327,5 +328,3 @@ def _result(
         int(round(n_fixed * per_background)),
         seed,
     )
-
-

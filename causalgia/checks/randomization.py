@@ -8,8 +8,8 @@ weights shows too comes from the architecture, the input encoding or the interve
 runs a design on them (:func:`randomized_weights_ace`);
 :func:`causalgia.checks.controls.check_randomized_weights` compares the effects.
 
-Models with weights causalgia can see: torch modules (:func:`~causalgia.engine.adapters.torch_model`),
-ONNX graphs (:func:`~causalgia.engine.adapters.onnx_model`) and DeepBind models
+Models with weights causalgia can see: torch modules (:func:`~causalgia.engine.torch_model`),
+ONNX graphs (:func:`~causalgia.engine.onnx_model`) and DeepBind models
 (:func:`~causalgia.engine.deepbind.read_deepbind`). A plain Python callable raises
 :class:`~causalgia.errors.OptionError`. torch, onnx and numba are only imported when a model of
 that kind is randomized.
@@ -31,7 +31,7 @@ running mean and variance excluded); DeepBind, all six parameter arrays.
 Each tensor's randomization is a function of ``(seed, mode, layer, tensor name)`` only, so the
 same seed randomizes a layer the same way whichever other layers are randomized with it (this
 is what makes :func:`cascading_randomization` a cascade). A copy gets a new name (mode, layers,
-seed), hence its own :meth:`~causalgia.engine.models.Model.fingerprint`: run stores and forward caches
+seed), hence its own :meth:`~causalgia.engine.Model.fingerprint`: run stores and forward caches
 never mix it with the trained model.
 """
 
@@ -87,7 +87,9 @@ _DEEPBIND_LAYERS = {
 
 
 def _deepbind_class() -> type | None:
-    module = sys.modules.get("causalgia.engine.deepbind")  # a DeepBind model exists only if imported
+    module = sys.modules.get(
+        "causalgia.engine.deepbind"
+    )  # a DeepBind model exists only if imported
     return None if module is None else module.DeepBindModel
 
 
@@ -95,7 +97,7 @@ def _framework_model(model: Any) -> tuple[Model, Framework]:
     """The Model and its framework; a plain callable (or anything else) raises."""
     deepbind = _deepbind_class()
     if deepbind is not None and isinstance(model, deepbind):
-        from ..engine.models import as_model
+        from ..engine.declaration import as_model
 
         model = as_model(model)
     if not isinstance(model, Model):
@@ -132,7 +134,7 @@ def framework_of(model: Any) -> Framework:
     >>> from causalgia.engine.deepbind import DeepBindModel
     >>> framework_of(DeepBindModel.random(num_detectors=2, detector_len=4))
     'deepbind'
-    >>> from causalgia.engine.models import as_model
+    >>> from causalgia.engine import as_model
     >>> try:
     ...     framework_of(as_model(lambda x: x.sum(axis=(1, 2)), layout="NCL"))
     ... except OptionError as err:
@@ -297,8 +299,8 @@ def randomize_weights(
     Parameters
     ----------
     model : Model or DeepBindModel
-        A torch, ONNX or DeepBind model (a :class:`~causalgia.engine.models.Model` built by
-        :func:`~causalgia.engine.adapters.torch_model`, :func:`~causalgia.engine.adapters.onnx_model` or
+        A torch, ONNX or DeepBind model (a :class:`~causalgia.engine.Model` built by
+        :func:`~causalgia.engine.torch_model`, :func:`~causalgia.engine.onnx_model` or
         ``as_model(read_deepbind(...))``, or a ``DeepBindModel``).
     mode : {"permute", "redraw", "reinit"}
         How each weight tensor is randomized (see the module docstring); ``"reinit"`` needs
@@ -434,7 +436,7 @@ def randomized_weights_ace(
         Estimator and interval level, as for the trained model
         (:func:`~causalgia.stats.estimators.estimate_ace`).
     batch_size, on_nonfinite
-        Passed to :func:`~causalgia.engine.simulator.simulate`.
+        Passed to :func:`~causalgia.engine.simulate`.
     rng : int, Generator or None
         Root seed of the copies' weights.
 

@@ -98,7 +98,7 @@ def background_sensitivity(
     >>> sorted(res.table["background"].unique())
     ['gc 0.4', 'gc 0.6']
     """
-    from ..engine.models import as_model
+    from ..engine.declaration import as_model
     from ..engine.simulator import simulate
 
     if len(backgrounds) < 2:

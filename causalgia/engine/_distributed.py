@@ -1,7 +1,7 @@
 """Chunks of a design evaluated on a Dask cluster (``simulate(..., client=...)``).
 
 The model is either scattered once to every worker or, when it was built from an import path
-(:func:`causalgia.engine.models.from_import_path`), rebuilt once per worker process and checked against
+(:func:`causalgia.engine.from_import_path`), rebuilt once per worker process and checked against
 the driver's fingerprint. Chunks are submitted with a bounded number in flight and yielded as
 they complete; because every draw is keyed by its unit, the order does not change the table.
 """
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SimulationError
 from ..experiment.designs import Design
+from .chunks import ChunkResult, compute_chunk
 from .models import Model
-from .simulator import _Chunk, _compute_chunk
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
@@ -58,9 +58,9 @@ def _remote_chunk(
     size: int,
     retries: int,
     fingerprint: str,
-) -> _Chunk:
+) -> ChunkResult:
     model = _worker_model(shipped, fingerprint, design.background.length)
-    return _compute_chunk(model, design, number, first, stop, size=size, retries=retries)
+    return compute_chunk(model, design, number, first, stop, size=size, retries=retries)
 
 
 def dask_chunks(
@@ -72,7 +72,7 @@ def dask_chunks(
     size: int,
     retries: int,
     fingerprint: str,
-) -> Iterator[_Chunk]:
+) -> Iterator[ChunkResult]:
     """Chunks evaluated on the cluster, yielded as they complete (a bounded number in flight)."""
     from distributed import as_completed
 

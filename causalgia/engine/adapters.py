@@ -1,6 +1,6 @@
 """Adapters for trained networks: PyTorch modules and ONNX models become causalgia Models.
 
-Each adapter returns a :class:`~causalgia.engine.models.Model` whose layout and output functional are
+Each adapter returns a :class:`~causalgia.engine.Model` whose layout and output functional are
 declared by the caller (``layout=`` is required; ``output=`` selects the task, transform and
 reduction), never guessed. torch and onnxruntime are imported inside the functions only, so
 ``import causalgia`` stays light; install them with ``pip install 'causalgia[torch]'`` (CPU wheel,
@@ -27,7 +27,7 @@ import numpy as np
 from .._options import check_int, check_option
 from ..errors import LayoutError, ModelOutputError, OptionError
 from ..sequences.alphabet import LAYOUTS, Alphabet, Layout
-from .models import Model, Output, as_model
+from .models import Model, Output, wrap_callable
 
 TORCH_DTYPES: tuple[str, ...] = ("float32", "float64", "float16", "bfloat16")
 
@@ -120,7 +120,7 @@ def torch_model(
     head: int | None = None,
     n_value: float = 0.0,
 ) -> Model:
-    """Wrap a ``torch.nn.Module`` as a causalgia :class:`~causalgia.engine.models.Model`.
+    """Wrap a ``torch.nn.Module`` as a causalgia :class:`~causalgia.engine.Model`.
 
     Parameters
     ----------
@@ -129,7 +129,7 @@ def torch_model(
     layout : {"NCL", "NLC"}
         The one-hot layout the module expects (``"NCL"`` for ``Conv1d``); required.
     alphabet, output, batch_size, name, n_value
-        As in :func:`~causalgia.engine.models.as_model`; ``output`` is the declared output functional.
+        As in :func:`~causalgia.engine.as_model`; ``output`` is the declared output functional.
     device : str or None
         Device of the input tensors; None uses the device of the module's first parameter
         (``"cpu"`` for a module without parameters).
@@ -164,7 +164,7 @@ def torch_model(
         check_int("head", head, minimum=0)
     label = name or type(module).__name__
     fn = TorchCallable(module, layout, str(device), dtype, head, label)
-    return as_model(
+    return wrap_callable(
         fn,
         layout=layout,
         alphabet=alphabet,
@@ -265,7 +265,7 @@ def onnx_model(
     input_name, output_name : str or None
         Needed when the graph has more than one input or output (never guessed).
     alphabet, output, batch_size, name, n_value
-        As in :func:`~causalgia.engine.models.as_model`.
+        As in :func:`~causalgia.engine.as_model`.
 
     Examples
     --------
@@ -307,7 +307,7 @@ def onnx_model(
     fn = OnnxCallable(
         session, layout, inp.name, out.name, _ONNX_TYPES[inp.type], fixed, label, source
     )
-    return as_model(
+    return wrap_callable(
         fn,
         layout=layout,
         alphabet=alphabet,

@@ -13,7 +13,7 @@ import importlib
 import sys
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -167,10 +167,10 @@ class ModelSource:
 class Model:
     """A sequence-to-function model as a simulator: codes in, f(x) out (float64, shape (N,)).
 
-    Build it with :func:`as_model` (or :func:`from_import_path`). ``auto_batch`` is True when
-    no batch size was declared: :func:`~causalgia.engine.simulator.simulate` then picks one by a short
-    probe. ``source`` (set by :func:`from_import_path`) lets Dask workers build the model once
-    each instead of receiving it pickled.
+    Build it with :func:`causalgia.engine.as_model` (or :func:`~causalgia.engine.from_import_path`).
+    ``auto_batch`` is True when no batch size was declared: :func:`~causalgia.engine.simulate` then
+    picks one by a short probe. ``source`` (set by :func:`from_import_path`) lets Dask workers build
+    the model once each instead of receiving it pickled.
     """
 
     fn: Callable[[np.ndarray], Any]
@@ -208,7 +208,7 @@ class Model:
         Examples
         --------
         >>> from causalgia.sequences.alphabet import encode
-        >>> m = as_model(lambda x: x[:, 0, :].sum(axis=1), layout="NCL")
+        >>> m = wrap_callable(lambda x: x[:, 0, :].sum(axis=1), layout="NCL")
         >>> m.predict(encode(["AACG", "CCCC"])).tolist()
         [2.0, 0.0]
         """
@@ -254,27 +254,8 @@ class Model:
         return h.hexdigest()[:16]
 
 
-def _framework_adapter(fn: object) -> Callable[..., Model] | None:
-    """The adapter for a torch module or an onnxruntime session, else None.
-
-    Only frameworks the caller has already imported are checked (``sys.modules``), so this never
-    imports torch or onnxruntime.
-    """
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(fn, torch.nn.Module):
-        from .adapters import torch_model
-
-        return torch_model
-    ort = sys.modules.get("onnxruntime")
-    if ort is not None and isinstance(fn, ort.InferenceSession):
-        from .adapters import onnx_model
-
-        return onnx_model
-    return None
-
-
-def as_model(
-    fn: Callable[[np.ndarray], Any] | Model,
+def wrap_callable(
+    fn: Callable[[np.ndarray], Any],
     *,
     layout: Layout | None = None,
     alphabet: str | Alphabet | None = None,
@@ -283,48 +264,17 @@ def as_model(
     name: str | None = None,
     n_value: float = 0.0,
 ) -> Model:
-    """Wrap a callable (float32 one-hot in, array out) as a causalgia :class:`Model`.
+    """A :class:`Model` of a plain callable (float32 one-hot in, array out).
 
-    ``layout`` must be declared, here or as a ``layout`` attribute of ``fn`` (the oracle models in
-    :mod:`causalgia.testing` and :class:`causalgia.engine.deepbind.DeepBindModel` declare theirs); it is
-    never inferred from the array shape. A ``torch.nn.Module`` or an
-    ``onnxruntime.InferenceSession`` is wrapped by :func:`causalgia.engine.adapters.torch_model` /
-    :func:`causalgia.engine.adapters.onnx_model` (eval mode, no_grad, state restored).
+    The declaration is taken from the arguments, else from the callable's own ``layout``,
+    ``alphabet``, ``output`` and ``name`` attributes; the layout is never guessed. Use
+    :func:`causalgia.engine.as_model`, which also takes torch modules and ONNX sessions.
 
     Examples
     --------
-    >>> m = as_model(lambda x: x.sum(axis=(1, 2)), layout="NLC", alphabet="rna")
-    >>> m.layout, m.alphabet.name
-    ('NLC', 'rna')
+    >>> wrap_callable(lambda x: x.sum(axis=(1, 2)), layout="NCL").layout
+    'NCL'
     """
-    if isinstance(fn, Model):
-        given = {"layout": layout, "alphabet": alphabet, "output": output, "name": name}
-        clash = [key for key, value in given.items() if value is not None]
-        if clash:
-            raise OptionError(
-                f"as_model got an existing Model and new {clash}; declare "
-                "them once, when the Model is first built"
-            )
-        if batch_size is None:
-            return fn
-        size = check_int("batch_size", batch_size, minimum=1)
-        return replace(fn, batch_size=size, auto_batch=False)
-    adapter = _framework_adapter(fn)
-    if adapter is not None:  # a torch module or an onnxruntime session: causalgia.engine.adapters
-        if layout is None:
-            raise OptionError(
-                f"declare layout='NCL' or 'NLC' for this {type(fn).__name__}; "
-                "causalgia never guesses the one-hot layout"
-            )
-        return adapter(
-            fn,
-            layout=layout,
-            alphabet=alphabet if alphabet is not None else "dna",
-            output=output,
-            batch_size=batch_size,
-            name=name,
-            n_value=n_value,
-        )
     if not callable(fn):
         raise OptionError(f"model must be callable, got {type(fn).__name__}")
     layout = layout if layout is not None else getattr(fn, "layout", None)
@@ -348,45 +298,3 @@ def as_model(
         float(n_value),
         auto_batch=batch_size is None,
     )
-
-
-def from_import_path(
-    target: str,
-    *,
-    kind: Literal["factory", "callable"] = "factory",
-    path: str | None = None,
-    layout: Layout | None = None,
-    alphabet: str | Alphabet | None = None,
-    output: int | Mapping[str, Any] | Output | None = None,
-    batch_size: int | None = None,
-    name: str | None = None,
-    n_value: float = 0.0,
-) -> Model:
-    """A :class:`Model` built from an import path, which Dask workers rebuild once each.
-
-    The declaration (layout, alphabet, output, batch size, N value) is as in :func:`as_model`.
-    A factory may also return a ready :class:`Model`, whose declaration is then kept.
-
-    Examples
-    --------
-    >>> m = from_import_path("causalgia.testing:RBPOracle")
-    >>> m.layout, m.source.target
-    ('NCL', 'causalgia.testing:RBPOracle')
-    """
-    source = ModelSource(target, kind, None if path is None else str(path))
-    fn = source.load()
-    if isinstance(fn, Model):  # its declaration stands; redeclaring it is an error
-        declared = as_model(
-            fn, layout=layout, alphabet=alphabet, output=output, batch_size=batch_size, name=name
-        )
-        return replace(declared, source=source)
-    model = as_model(
-        fn,
-        layout=layout,
-        alphabet=alphabet,
-        output=output,
-        batch_size=batch_size,
-        name=name,
-        n_value=n_value,
-    )
-    return replace(model, source=source)

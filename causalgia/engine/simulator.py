@@ -22,10 +22,9 @@ import contextlib
 import hashlib
 import json
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,19 +32,18 @@ from tqdm.auto import tqdm
 
 from .._options import check_int, check_option
 from .._rng import RngLike
-from ..errors import CausalgiaError, ModelOutputError, OptionError, SimulationError
-from ..experiment.designs import CONTROL, Design, FixedGroup, arm_keys
-from ..sequences.alphabet import one_hot
-from .models import Model, as_model
-from .store import SCHEMA_VERSION, ChunkRecord, ForwardCache, RunStore, open_cache
-from .store import sequence_digests as _digests
+from ..errors import CausalgiaError, ModelOutputError, OptionError
+from ..experiment.designs import Design, arm_keys
+from .chunks import ChunkResult, backgrounds_per_chunk, compute_chunk
+from .declaration import as_model
+from .models import Model
+from .store import SCHEMA_VERSION, ForwardCache, RunStore, open_cache
+from .tables import assemble_table, describe_units, drop_nonfinite, nonfinite_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
 
 DEFAULT_CHUNK = 2048
-PROBE_SIZES = (32, 64, 128, 256, 512, 1024)
-_PROBE_WARMUP = 8
 OnNonfinite = Literal["raise", "drop"]
 
 
@@ -81,24 +79,6 @@ class SimulationResult:
         return self.table.copy()
 
 
-@dataclass(frozen=True)
-class _Chunk:
-    """What evaluating one chunk gives: the ledger record plus retry messages and the probe."""
-
-    record: ChunkRecord
-    log: tuple[str, ...] = ()
-    probe: tuple[int, dict[int, float]] | None = None
-
-
-def _chunks(n: int, size: int) -> list[np.ndarray]:
-    return [np.arange(a, min(a + size, n), dtype=np.int64) for a in range(0, n, size)]
-
-
-def _per_chunk(design: Design, chunk_size: int) -> int:
-    """Backgrounds per chunk, so that a chunk holds about ``chunk_size`` sequences."""
-    return max(1, chunk_size // (len(design.arms) + 1)) if design.kind == "paired" else chunk_size
-
-
 def design_fingerprint(design: Design) -> str:
     """sha256 (16 hex) of a design: background description, arms, n, kind, seed, and the codes
     of the first backgrounds under every arm, so any change to a motif or an intervention shows.
@@ -129,300 +109,6 @@ def design_fingerprint(design: Design) -> str:
     if design.kind == "randomized":
         h.update(design.assignment(ids).tobytes())
     return h.hexdigest()[:16]
-
-
-# ------------------------------------------------------------------------------------------
-# applying the arms of a paired design
-# ------------------------------------------------------------------------------------------
-def _fixed_changed(group: FixedGroup, bg: np.ndarray) -> np.ndarray:
-    """(arms of the group, backgrounds): whether the group's writes change the background."""
-    diff = np.zeros((len(group.arms), len(bg)), dtype=bool)
-    rows = np.arange(len(group.arms))
-    for window in range(len(group.widths)):
-        now = bg[:, group.columns(window, rows)]  # (backgrounds, arms, width)
-        written = group.letters(window, rows)
-        diff |= np.any(now != written[None, :, :], axis=2).T
-    return diff
-
-
-def _paired_sequences(
-    design: Design, bg: np.ndarray, ids: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The sequences to score for one chunk of a paired design, and which units changed.
-
-    Returns ``stacked`` (the backgrounds, then every changed (arm, background) sequence in
-    arm-major order) and ``changed`` of shape (arms, backgrounds); an unchanged sequence reuses
-    the control prediction. Arms with fixed edits
-    (:meth:`~causalgia.experiment.interventions.Intervention.fixed_edits`) are compared and written for the
-    whole chunk at once, group by group; the others are applied one by one with their keyed
-    streams (:func:`~causalgia.experiment.designs.arm_keys`). The result equals applying every arm as
-    ``arm.intervention.apply_keyed(bg, arm.keys(design.seed, ids))``.
-    """
-    plan = design.arm_plan()
-    changed = np.zeros((len(design.arms), len(ids)), dtype=bool)
-    for group in plan.groups:
-        changed[group.arms] = _fixed_changed(group, bg)
-    keyed_do: dict[int, np.ndarray] = {}
-    if plan.keyed.size:
-        arms = [design.arms[i] for i in plan.keyed]
-        keys = arm_keys(arms, design.seed, ids)
-        for row, (index, arm) in enumerate(zip(plan.keyed.tolist(), arms, strict=True)):
-            do = arm.intervention.apply_keyed(bg, keys[row])
-            diff = np.any(do != bg, axis=1)
-            changed[index] = diff
-            keyed_do[index] = do[diff]
-    arm_of, unit_of = np.nonzero(changed)
-    stacked = np.concatenate([bg, bg[unit_of]])
-    extra = stacked[len(ids) :]
-    group_of = plan.group_of[arm_of]
-    for number, group in enumerate(plan.groups):
-        mine = np.flatnonzero(group_of == number)
-        rows = plan.row_of[arm_of[mine]]
-        for window in range(len(group.widths)):
-            extra[mine[:, None], group.columns(window, rows)] = group.letters(window, rows)
-    if keyed_do:
-        ends = np.cumsum(changed.sum(axis=1))
-        for index, do in keyed_do.items():
-            extra[ends[index] - len(do) : ends[index]] = do
-    return stacked, changed
-
-
-# ------------------------------------------------------------------------------------------
-# scoring one chunk
-# ------------------------------------------------------------------------------------------
-def _forward(model: Model, codes: np.ndarray, retries: int, where: str, log: list[str]) -> Any:
-    """f of one batch, retrying a model that raises up to ``retries`` times."""
-    for attempt in range(retries + 1):
-        try:
-            return model.forward(one_hot(codes, model.layout, n_value=model.n_value))
-        except ModelOutputError as err:  # wrong shape/dtype: deterministic, never retried
-            raise ModelOutputError(f"{where}: {err}") from None
-        except Exception as err:
-            what = f"{where}: the model raised {type(err).__name__}: {err}"
-            if attempt == retries:
-                tries = (
-                    f" (after {retries} retr{'y' if retries == 1 else 'ies'})" if retries else ""
-                )
-                raise SimulationError(what + tries) from err
-            log.append(f"{what}; retry {attempt + 1} of {retries}")
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _evaluate(
-    model: Model, codes: np.ndarray, size: int, retries: int, where: str, log: list[str]
-) -> np.ndarray:
-    out = np.empty(len(codes), dtype=np.float64)
-    for number, start in enumerate(range(0, len(codes), size)):
-        here = f"{where} batch {number} (rows {start}..{min(start + size, len(codes)) - 1})"
-        out[start : start + size] = _forward(model, codes[start : start + size], retries, here, log)
-    return out
-
-
-def _probe(
-    model: Model, codes: np.ndarray, retries: int, where: str, log: list[str]
-) -> tuple[np.ndarray, tuple[int, dict[int, float]] | None]:
-    """Score ``codes`` while timing two consecutive slices of each candidate batch size.
-
-    The rows scored by the probe are real rows of the chunk, so the probe costs no extra forward
-    pass. Sizes are tried in increasing order and the probe stops once a size is more than 10 %
-    slower per row than the best so far (time per row is U-shaped in the batch size on CPUs),
-    so few rows are scored at a poor size. Returns the outputs and ``(chosen size, seconds per
-    row by size)``, or None when the chunk is too small to compare at least two sizes.
-    """
-    if len(codes) < _PROBE_WARMUP + 2 * (PROBE_SIZES[0] + PROBE_SIZES[1]):
-        return _evaluate(model, codes, model.batch_size, retries, where, log), None
-    out = np.empty(len(codes), dtype=np.float64)
-    out[:_PROBE_WARMUP] = _forward(model, codes[:_PROBE_WARMUP], retries, f"{where} probe", log)
-    per_row: dict[int, float] = {}
-    pos = _PROBE_WARMUP
-    for size in PROBE_SIZES:
-        if pos + 2 * size > len(codes):
-            break
-        best_of_two = np.inf  # the faster of two slices: robust to a pause by another process
-        for _ in range(2):
-            t0 = time.perf_counter()
-            out[pos : pos + size] = _forward(model, codes[pos : pos + size], retries, where, log)
-            best_of_two = min(best_of_two, time.perf_counter() - t0)
-            pos += size
-        per_row[size] = best_of_two / size
-        if per_row[size] > 1.10 * min(per_row.values()):
-            break
-    best = min(per_row.values())
-    chosen = max(s for s, t in per_row.items() if t <= best * 1.02)  # near-ties: larger batch
-    out[pos:] = _evaluate(model, codes[pos:], chosen, retries, where, log)
-    return out, (chosen, per_row)
-
-
-def _score(
-    model: Model,
-    stacked: np.ndarray,
-    size: int | None,
-    retries: int,
-    where: str,
-    cache: ForwardCache | None,
-    fingerprint: str | None,
-) -> tuple[np.ndarray, int, list[str], tuple[int, dict[int, float]] | None]:
-    """Outputs for every stacked sequence, from the cache or the model; size None = probe."""
-    log: list[str] = []
-    if cache is not None and fingerprint is not None:
-        digests = _digests(stacked)
-        hit, y = cache.lookup(fingerprint, digests)
-        todo = np.flatnonzero(~hit)
-        codes = stacked[todo]
-    else:
-        digests, hit, y, todo, codes = None, None, None, None, stacked
-    if size is None:
-        part, probe = _probe(model, codes, retries, where, log)
-    else:
-        part, probe = _evaluate(model, codes, size, retries, where, log), None
-    if todo is None:
-        return part, 0, log, probe
-    y[todo] = part
-    cache.insert(fingerprint, digests[todo], part)  # type: ignore[union-attr,index]
-    return y, int(hit.sum()), log, probe  # type: ignore[union-attr]
-
-
-def _compute_chunk(
-    model: Model,
-    design: Design,
-    number: int,
-    first: int,
-    stop: int,
-    *,
-    size: int | None,
-    retries: int,
-    cache: ForwardCache | None = None,
-    fingerprint: str | None = None,
-) -> _Chunk:
-    """Generate, intervene on and score backgrounds ``first..stop-1`` (chunk ``number``)."""
-    t0 = time.perf_counter()
-    ids = np.arange(first, stop, dtype=np.int64)
-    where = f"chunk {number} (backgrounds {first}..{stop - 1})"
-    bg = design.background.generate(ids, design.seed)
-    if design.kind == "paired":
-        stacked, changed = _paired_sequences(design, bg, ids)
-        arm_of, unit_of = np.nonzero(changed)  # arm-major: the order of the stacked rows
-        owner = np.concatenate([np.full(len(ids), -1), arm_of])
-        unit = np.concatenate([ids, ids[unit_of]])
-    else:
-        assign = design.assignment(ids)
-        stacked = bg.copy()
-        for index in np.unique(assign[assign >= 0]):
-            arm, mine = design.arms[index], assign == index
-            stacked[mine] = arm.intervention.apply_keyed(bg[mine], arm.keys(design.seed, ids[mine]))
-        owner, unit = assign, ids
-    y, n_cached, log, probe = _score(model, stacked, size, retries, where, cache, fingerprint)
-    if design.kind == "paired":
-        values = np.empty((len(design.arms) + 1, len(ids)), dtype=np.float64)
-        values[:] = y[: len(ids)]  # every arm starts from the shared control f(x)
-        values[1:][changed] = y[len(ids) :]
-    else:
-        values = np.vstack([assign.astype(np.float64), y])
-    bad = np.flatnonzero(~np.isfinite(y))
-    nonfinite = tuple((int(owner[r]), int(unit[r]), float(y[r])) for r in bad)
-    record = ChunkRecord(
-        number,
-        first,
-        stop,
-        values,
-        n_forward=len(stacked) - n_cached,
-        n_cached=n_cached,
-        nonfinite=nonfinite,
-        seconds=time.perf_counter() - t0,
-    )
-    return _Chunk(record, tuple(log), probe)
-
-
-# ------------------------------------------------------------------------------------------
-# tables
-# ------------------------------------------------------------------------------------------
-def _param_frame(design: Design, arm_index: np.ndarray) -> pd.DataFrame:
-    """Experiment, label and parameter columns for rows given by arm index (-1 = control)."""
-    rows = [{"experiment": CONTROL, "label": CONTROL}] + [
-        {"experiment": arm.experiment, "label": arm.label, **arm.params} for arm in design.arms
-    ]
-    lookup = pd.DataFrame(rows, columns=["experiment", "label", *design.param_names])
-    return lookup.iloc[np.asarray(arm_index) + 1].reset_index(drop=True)
-
-
-def _paired_table(
-    design: Design,
-    y_control: np.ndarray,
-    y_do: list[np.ndarray],
-    ids: np.ndarray | None = None,
-) -> pd.DataFrame:
-    ids = design.background_ids if ids is None else ids
-    n_arms = len(design.arms)
-    table = _param_frame(design, np.repeat(np.arange(n_arms), len(ids)))
-    table["background_id"] = np.tile(ids, n_arms)
-    table["y_control"] = np.tile(y_control, n_arms)
-    table["y_do"] = np.concatenate(y_do) if y_do else np.empty(0)
-    table["ice"] = table["y_do"].to_numpy() - table["y_control"].to_numpy()
-    return table
-
-
-def _randomized_table(
-    design: Design, ids: np.ndarray, assign: np.ndarray, y: np.ndarray
-) -> pd.DataFrame:
-    table = _param_frame(design, assign)
-    table["background_id"] = ids
-    table["y"] = y
-    return table
-
-
-def _drop_nonfinite(table: pd.DataFrame) -> pd.DataFrame:
-    cols = ["y_control", "y_do"] if "y_do" in table else ["y"]
-    keep = np.all(np.isfinite(table[cols].to_numpy()), axis=1)
-    return table if keep.all() else table[keep].reset_index(drop=True)
-
-
-def chunk_table(design: Design, ids: np.ndarray, values: np.ndarray) -> pd.DataFrame:
-    """The unit table of stored chunk ``values`` (see :class:`~causalgia.engine.store.ChunkRecord`)
-    for backgrounds ``ids``, without non-finite units.
-
-    Examples
-    --------
-    >>> from causalgia.experiment.backgrounds import iid
-    >>> from causalgia.experiment.designs import design, sweep_positions
-    >>> d = design(iid(20), sweep_positions("GATA", [3]), n=2, rng=1)
-    >>> chunk_table(d, np.arange(2), np.array([[1.0, 2.0], [1.5, 2.0]]))["ice"].tolist()
-    [0.5, 0.0]
-    """
-    ids = np.asarray(ids, dtype=np.int64)
-    if design.kind == "paired":
-        table = _paired_table(design, values[0], list(values[1:]), ids)
-    else:
-        table = _randomized_table(design, ids, values[0].astype(np.int64), values[1])
-    return _drop_nonfinite(table)
-
-
-def _assemble(design: Design, parts: list[np.ndarray], ids: np.ndarray) -> pd.DataFrame:
-    if design.kind == "paired":
-        stacked = np.concatenate(parts, axis=1) if parts else np.empty((len(design.arms) + 1, 0))
-        return _paired_table(design, stacked[0], list(stacked[1:]), ids)
-    stacked = np.concatenate(parts, axis=1) if parts else np.empty((2, 0))
-    return _randomized_table(design, ids, stacked[0].astype(np.int64), stacked[1])
-
-
-def _units(design: Design, bad: list[tuple[int, int, float]]) -> str:
-    names = [CONTROL if a < 0 else design.arms[a].label for a, _, _ in bad[:5]]
-    return "; ".join(f"{n} background {b}" for n, (_, b, _) in zip(names, bad, strict=False))
-
-
-def _nonfinite_frame(design: Design, bad: list[tuple[int, int, float]]) -> pd.DataFrame:
-    bad = sorted(bad, key=lambda unit: (unit[0], unit[1]))  # control first, then arm by arm
-    rows = [
-        (CONTROL, CONTROL) if a < 0 else (design.arms[a].experiment, design.arms[a].label)
-        for a, _, _ in bad
-    ]
-    return pd.DataFrame(
-        {
-            "experiment": pd.Series([r[0] for r in rows], dtype=object),
-            "label": pd.Series([r[1] for r in rows], dtype=object),
-            "background_id": np.array([b for _, b, _ in bad], dtype=np.int64),
-            "value": np.array([v for _, _, v in bad], dtype=np.float64),
-        }
-    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -479,7 +165,7 @@ def simulate(
         fingerprint are not scored again (serial runs only).
     client : dask.distributed.Client, optional
         Evaluate chunks on this Dask cluster. A model made by
-        :func:`~causalgia.engine.models.from_import_path` is built once per worker from its import
+        :func:`~causalgia.engine.from_import_path` is built once per worker from its import
         path; any other model is sent to each worker once. The table is bit-identical to the
         serial run's.
     retries : int
@@ -580,7 +266,7 @@ def _simulate(
     length = design.background.length
     early = run is not None or cache is not None or client is not None
     fingerprint = model.fingerprint(length) if early else None
-    per = _per_chunk(design, chunk_size)
+    per = backgrounds_per_chunk(design, chunk_size)
     done: dict[int, tuple[int, int]] = {}
     # None = choose by a probe on the first chunk scored
     size = (
@@ -631,7 +317,7 @@ def _simulate(
     show = sys.stderr.isatty() if progress is None else progress
     done_bg = sum(stop - first for first, stop in done.values())
 
-    def accept(chunk: _Chunk) -> None:
+    def accept(chunk: ChunkResult) -> None:
         nonlocal size
         rec = chunk.record
         if chunk.probe is not None:
@@ -646,7 +332,7 @@ def _simulate(
             where = f"chunk {rec.number} (backgrounds {rec.first_id}..{rec.stop_id - 1})"
             raise ModelOutputError(
                 f"{where}: non-finite model output for {len(rec.nonfinite)} unit(s): "
-                f"{_units(design, list(rec.nonfinite))}"
+                f"{describe_units(design, list(rec.nonfinite))}"
             )
         if run is not None:
             run.put_chunk(rec, labels)
@@ -667,7 +353,7 @@ def _simulate(
                 for number in local:
                     first, stop = bounds(number)
                     accept(
-                        _compute_chunk(
+                        compute_chunk(
                             model,
                             design,
                             number,
@@ -717,9 +403,9 @@ def _simulate(
         for number in sorted(bad):
             nonfinite_units += bad[number]
     ids = design.background_ids if collect else np.empty(0, dtype=np.int64)
-    table = _assemble(design, [parts[k] for k in sorted(parts)], ids)
+    table = assemble_table(design, [parts[k] for k in sorted(parts)], ids)
     if nonfinite_units:
-        table = _drop_nonfinite(table)
+        table = drop_nonfinite(table)
     return SimulationResult(
         table,
         design.kind,
@@ -729,7 +415,7 @@ def _simulate(
         n_forward,
         n_cached=n_cached,
         batch_size=size if size is not None else model.batch_size,
-        nonfinite=_nonfinite_frame(
+        nonfinite=nonfinite_frame(
             design, [(int(a), int(b), float(v)) for a, b, v in nonfinite_units]
         ),
         store=None if run is None else run.path,

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import StoreError
+from .tables import chunk_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiment.designs import Design
@@ -473,11 +474,9 @@ class RunStore:
     def iter_frames(self, design: Design) -> Iterator[pd.DataFrame]:
         """The unit table chunk by chunk (memory bounded by one chunk), for ``design``.
 
-        Within a chunk, rows are ordered as in :func:`~causalgia.engine.simulator.simulate`'s table
+        Within a chunk, rows are ordered as in :func:`~causalgia.engine.simulate`'s table
         (arm-major); dropped non-finite units are left out, as there.
         """
-        from .simulator import chunk_table
-
         for number in sorted(self.completed()):
             first, stop = self.completed_range(number)
             yield chunk_table(design, np.arange(first, stop), self.chunk_values(number))

@@ -23,4 +23,33 @@ from .designs import (
 from .hairpin import Hairpin, fold, motif_context
 from .interventions import Ablate, Compose, Identity, Insert, Intervention, Mutate, Substitute
 
-__all__ = ["Ablate", "Arm", "Background", "CONTROL", "Compose", "Design", "FixedGroup", "Hairpin", "Identity", "Insert", "Intervention", "Mutate", "Substitute", "arm_keys", "design", "factorial", "fold", "gc_strata", "iid", "kshuffle", "markov", "motif_context", "orientation_spacing_grid", "profile", "real", "sweep_counts", "sweep_positions", "sweep_spacing"]
+__all__ = [
+    "Ablate",
+    "Arm",
+    "Background",
+    "CONTROL",
+    "Compose",
+    "Design",
+    "FixedGroup",
+    "Hairpin",
+    "Identity",
+    "Insert",
+    "Intervention",
+    "Mutate",
+    "Substitute",
+    "arm_keys",
+    "design",
+    "factorial",
+    "fold",
+    "gc_strata",
+    "iid",
+    "kshuffle",
+    "markov",
+    "motif_context",
+    "orientation_spacing_grid",
+    "profile",
+    "real",
+    "sweep_counts",
+    "sweep_positions",
+    "sweep_spacing",
+]

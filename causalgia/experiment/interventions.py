@@ -32,8 +32,6 @@ _LETTER_CODES = {"A": 0, "C": 1, "G": 2, "T": 3, "U": 3}
 Edit = tuple[int, np.ndarray]
 
 
-
-
 def _check_window(start: int, width: int, length: int, what: str) -> None:
     if start < 0 or start + width > length:
         raise InterventionError(
@@ -133,7 +131,7 @@ class Substitute(Intervention):
     """Overwrite the window at ``position`` with a motif instance (length is unchanged).
 
     ``motif`` is a string (A/C/G/T/U or IUPAC; T and U are the same code) or a
-    :class:`~causalgia.sequences.motifs.Motif`. ``instance="sample"`` draws an instance from the motif's
+    :class:`~causalgia.sequences.Motif`. ``instance="sample"`` draws an instance from the motif's
     probabilities per unit (an exact string always gives itself); ``"consensus"`` embeds the
     consensus. On the ``"-"`` strand the reverse complement of the instance is written.
 

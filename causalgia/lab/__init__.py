@@ -1,5 +1,4 @@
-"""The wet lab: measurements, lab effects, concordance, calibration, library export.
-"""
+"""The wet lab: measurements, lab effects, concordance, calibration, library export."""
 
 from __future__ import annotations
 

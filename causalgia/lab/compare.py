@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -34,9 +34,6 @@ from ..pooling.labcalibration import Calibration as Calibration  # re-exported
 from ..pooling.labcalibration import calibrate as calibrate  # re-exported
 from ..sequences.io import open_text
 from ..stats.estimators import AceEstimates, Method, estimate_ace, paired_t, welch
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
 
 Key = Literal["construct_id", "sequence"]
 Missing = Literal["error", "drop"]
@@ -690,37 +687,3 @@ def compare_groups(
             }
         ]
     )
-
-
-def plot_predicted_vs_measured(
-    predicted: np.ndarray,
-    measured: np.ndarray,
-    *,
-    labels: Sequence[str] | None = None,
-    fit: tuple[float, float] | None = None,
-    xlabel: str = "in silico",
-    ylabel: str = "measured",
-    ax: Axes | None = None,
-) -> Axes:
-    """Scatter of predicted vs measured values, with an optional fitted line (matplotlib).
-
-    Examples
-    --------
-    >>> ax = plot_predicted_vs_measured(np.arange(3.0), np.arange(3.0))  # doctest: +SKIP
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        ax = plt.subplots(figsize=(4.8, 4.2))[1]
-    x, y = np.asarray(predicted, float), np.asarray(measured, float)
-    ax.scatter(x, y, s=8 if x.size > 200 else 20, alpha=0.4 if x.size > 200 else 0.8)
-    if labels is not None:
-        for xi, yi, lab in zip(x, y, labels, strict=True):
-            ax.annotate(str(lab), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    if fit is not None:
-        grid = np.linspace(x.min(), x.max(), 2)
-        ax.plot(grid, fit[1] + fit[0] * grid, color="k", lw=1, label="Deming fit")
-        ax.legend(frameon=False)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    return ax

@@ -1,13 +1,13 @@
 """Export a designed library for synthesis (e.g. an MPRA or an RNA-binding array).
 
-:func:`export_library` lays a :class:`~causalgia.experiment.designs.Design` out as the concrete sequences
+:func:`export_library` lays a :class:`~causalgia.experiment.Design` out as the concrete sequences
 the simulator would evaluate — every background and, per arm, its intervened copy — and writes
 
 - ``library.fa``: one record per construct (id = ``construct_id``);
 - ``library.csv``: ``construct_id, experiment, label, <design parameters>, background_id, arm
   ("control" / "do"), unit_seed, design_seed, sequence``.
 
-The sequences are bit-identical to those :func:`~causalgia.engine.simulator.simulate` scores (the same
+The sequences are bit-identical to those :func:`~causalgia.engine.simulate` scores (the same
 keyed streams), so measurements of the synthesised library can be read back by
 :func:`causalgia.lab.compare.lab_effects` and compared with the in-silico ACEs arm by arm.
 """

@@ -10,4 +10,13 @@ from .hierarchical import HierarchicalFit, fit_hierarchical
 from .labcalibration import Calibration, calibrate
 from .sbc import SbcResult, sbc_section, simulation_based_calibration
 
-__all__ = ["Calibration", "HierarchicalFit", "SbcResult", "calibrate", "fit_count_model", "fit_hierarchical", "sbc_section", "simulation_based_calibration"]
+__all__ = [
+    "Calibration",
+    "HierarchicalFit",
+    "SbcResult",
+    "calibrate",
+    "fit_count_model",
+    "fit_hierarchical",
+    "sbc_section",
+    "simulation_based_calibration",
+]

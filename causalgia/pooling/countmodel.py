@@ -7,8 +7,8 @@ For one count curve (one motif, say) with ACE(k) of k copies::
 ``beta`` is the effect of the first copy and each further copy adds r times the previous one:
 ``r = 1`` is exactly additive (``beta · k``), ``r < 1`` saturating, ``r > 1`` super-additive
 (cooperative). The curve is fitted to the per-arm sufficient statistics (mean ICE and its SE,
-:func:`causalgia.pooling.effectstats.count_statistics`) and, with several curves (motifs, tasks), pooled
-across them (partial pooling of r; the first-copy effects beta are not pooled, since
+:func:`causalgia.pooling.effectstats.count_statistics`) and, with several curves (motifs, tasks),
+pooled across them (partial pooling of r; the first-copy effects beta are not pooled, since
 different motifs need not have alike effects and the data pin each beta = ACE(1) down)::
 
     ace_c    ~ Normal(beta_g · S(r_g, k_c), sqrt(se_c² + tau²))     S(r, k) = Σ_{i<k} r^i
@@ -31,8 +31,8 @@ correlated; the per-arm likelihood ignores that, which makes the interval of r c
 (wider). The paired contrasts ``ACE(k) − k·ACE(1)`` of :func:`causalgia.stats.contrasts.additivity`
 use the pairing.
 
-Like :mod:`causalgia.pooling.hierarchical`, this module imports PyMC and ArviZ, and only when a model is
-fitted.
+Like :mod:`causalgia.pooling.hierarchical`, this module imports PyMC and ArviZ, and only when a
+model is fitted.
 """
 
 from __future__ import annotations

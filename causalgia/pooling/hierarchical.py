@@ -29,9 +29,9 @@ analytically, samples the few remaining parameters with NUTS and then draws each
 from its conditional normal: the same posterior, fast enough for a 7-mer screen.
 
 PyMC and ArviZ are imported only here and in the two modules split from it (the count model
-:mod:`causalgia.pooling.countmodel`, simulation-based calibration :mod:`causalgia.pooling.sbc`), and only when
-a model is built, sampled or loaded: ``import causalgia`` stays light. The numpy/pandas half
-(sufficient statistics, structure, thresholds) is :mod:`causalgia.pooling.effectstats`.
+:mod:`causalgia.pooling.countmodel`, simulation-based calibration :mod:`causalgia.pooling.sbc`), and
+only when a model is built, sampled or loaded: ``import causalgia`` stays light. The numpy/pandas
+half (sufficient statistics, structure, thresholds) is :mod:`causalgia.pooling.effectstats`.
 """
 
 from __future__ import annotations

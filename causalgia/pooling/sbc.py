@@ -1,6 +1,7 @@
 """Simulation-based calibration (Talts et al. 2018) of the production hierarchical model.
 
-Moved out of ``causalgia.testing``: it uses the model builder and sampler there, so PyMC is imported only when it runs.
+It uses the model builder and sampler of :mod:`causalgia.pooling.hierarchical`, so PyMC is
+imported only when it runs.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ None) and returns the Axes; no global style is changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -278,4 +279,35 @@ def plot_ice_distribution(
     long = max(len(s) for s in names) > 6
     ax.set_xticks(positions, names, rotation=45 if long else 0, ha="right" if long else "center")
     ax.set_ylabel("ICE = f(do(x)) − f(x)" if value == "ice" else "f(x)")
+    return ax
+
+
+def plot_predicted_vs_measured(
+    predicted: np.ndarray,
+    measured: np.ndarray,
+    *,
+    labels: Sequence[str] | None = None,
+    fit: tuple[float, float] | None = None,
+    xlabel: str = "in silico",
+    ylabel: str = "measured",
+    ax: Axes | None = None,
+) -> Axes:
+    """Scatter of predicted vs measured values, with an optional fitted line (matplotlib).
+
+    Examples
+    --------
+    >>> ax = plot_predicted_vs_measured(np.arange(3.0), np.arange(3.0))  # doctest: +SKIP
+    """
+    ax = _new_axes(ax, (4.8, 4.2))
+    x, y = np.asarray(predicted, float), np.asarray(measured, float)
+    ax.scatter(x, y, s=8 if x.size > 200 else 20, alpha=0.4 if x.size > 200 else 0.8)
+    if labels is not None:
+        for xi, yi, lab in zip(x, y, labels, strict=True):
+            ax.annotate(str(lab), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if fit is not None:
+        grid = np.linspace(x.min(), x.max(), 2)
+        ax.plot(grid, fit[1] + fit[0] * grid, color="k", lw=1, label="Deming fit")
+        ax.legend(frameon=False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     return ax

@@ -23,4 +23,27 @@ from .alphabet import (
 from .io import FastaRecords, open_text, read_fasta, read_table, write_fasta
 from .motifs import Motif, as_motif, coerce_motif, read_motifs
 
-__all__ = ["Alphabet", "DNA", "FastaRecords", "LAYOUTS", "Layout", "Motif", "N_CODE", "RNA", "as_codes", "as_motif", "coerce_motif", "decode", "encode", "from_one_hot", "get_alphabet", "one_hot", "open_text", "read_fasta", "read_motifs", "read_table", "reverse_complement", "write_fasta"]
+__all__ = [
+    "Alphabet",
+    "DNA",
+    "FastaRecords",
+    "LAYOUTS",
+    "Layout",
+    "Motif",
+    "N_CODE",
+    "RNA",
+    "as_codes",
+    "as_motif",
+    "coerce_motif",
+    "decode",
+    "encode",
+    "from_one_hot",
+    "get_alphabet",
+    "one_hot",
+    "open_text",
+    "read_fasta",
+    "read_motifs",
+    "read_table",
+    "reverse_complement",
+    "write_fasta",
+]

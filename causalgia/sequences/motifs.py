@@ -1,8 +1,8 @@
 """Motifs as position probability matrices: construction, scoring, sampling, scrambles, readers.
 
 A :class:`Motif` holds a ``(W, 4)`` matrix of probabilities over A, C, G, T (U for RNA), in the
-code order of :mod:`causalgia.sequences.alphabet`. Instances are drawn per unit from keyed streams, so a
-unit's instance depends only on its key. Readers cover MEME minimal and JASPAR text.
+code order of :mod:`causalgia.sequences.alphabet`. Instances are drawn per unit from keyed streams,
+so a unit's instance depends only on its key. Readers cover MEME minimal and JASPAR text.
 """
 
 from __future__ import annotations

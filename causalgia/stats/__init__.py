@@ -37,4 +37,32 @@ from .stopping import (
     t_star_of,
 )
 
-__all__ = ["AceEstimates", "Adjustment", "Method", "MixtureRule", "TwoStageRule", "additivity", "adjust_pvalues", "cluster_robust", "confidence_sequence", "contrast", "cs_radius", "estimate_ace", "estimate_adjusted", "estimate_ratio", "estimate_stratified", "fit_factorial", "fixed_n_for_width", "interaction", "mixture_rho2", "paired_t", "permutation_test", "plan_sample_size", "positional_curve", "spacing_curve", "stein_n", "t_star_of", "welch"]
+__all__ = [
+    "AceEstimates",
+    "Adjustment",
+    "Method",
+    "MixtureRule",
+    "TwoStageRule",
+    "additivity",
+    "adjust_pvalues",
+    "cluster_robust",
+    "confidence_sequence",
+    "contrast",
+    "cs_radius",
+    "estimate_ace",
+    "estimate_adjusted",
+    "estimate_ratio",
+    "estimate_stratified",
+    "fit_factorial",
+    "fixed_n_for_width",
+    "interaction",
+    "mixture_rho2",
+    "paired_t",
+    "permutation_test",
+    "plan_sample_size",
+    "positional_curve",
+    "spacing_curve",
+    "stein_n",
+    "t_star_of",
+    "welch",
+]

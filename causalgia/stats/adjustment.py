@@ -316,8 +316,8 @@ def estimate_stratified(
     """Stratified ACE of every (experiment, label) of a paired table (:func:`stratified_mean`).
 
     ``strata`` has ``background_id`` and ``stratum`` (e.g. from
-    :meth:`causalgia.experiment.designs.StratifiedBackground.strata`); ``weights`` are the population
-    shares of the strata.
+    :meth:`causalgia.experiment.designs.StratifiedBackground.strata`); ``weights`` are the
+    population shares of the strata.
 
     Examples
     --------

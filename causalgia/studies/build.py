@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .._rng import root_seed
-from ..engine.models import Model, ModelSource, as_model, from_import_path
+from ..engine.declaration import as_model, from_import_path
+from ..engine.models import Model, ModelSource
 from ..errors import ConfigError, OptionError
 from ..experiment import backgrounds as bgs
 from ..experiment.designs import (

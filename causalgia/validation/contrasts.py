@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.models import as_model
+from ..engine.declaration import as_model
 from ..engine.simulator import simulate
 from ..experiment.backgrounds import iid
 from ..experiment.designs import Arm, design, sweep_counts, sweep_spacing

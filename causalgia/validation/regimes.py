@@ -2,7 +2,7 @@
 
 A :class:`Regime` bundles an oracle of :mod:`causalgia.testing`, a background population and
 arms whose true ACEs are exact closed forms. :func:`ice_blocks` turns a regime into ``reps``
-independent paired experiments, all simulated by :func:`~causalgia.engine.simulator.simulate`.
+independent paired experiments, all simulated by :func:`~causalgia.engine.simulate`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ..engine.models import as_model
+from ..engine.declaration import as_model
 from ..engine.simulator import simulate
 from ..experiment.backgrounds import Background, iid
 from ..experiment.designs import Arm, design
@@ -107,7 +107,7 @@ def ice_blocks(regime: Regime, n: int, reps: int, seed: int, *, chunk: int = 120
 
     Replicate r is background ids ``r·n .. (r+1)·n − 1`` of one large keyed design (chunked),
     so replicates are independent draws from P_B and every ICE comes from
-    :func:`~causalgia.engine.simulator.simulate`.
+    :func:`~causalgia.engine.simulate`.
 
     Parameters
     ----------

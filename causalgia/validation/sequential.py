@@ -1,5 +1,5 @@
 """Sequential stopping: coverage of the final intervals at the stopping round, and forward
-passes saved against the fixed design of equal width (:func:`causalgia.analyses.sequential.simulate_until`,
+passes saved against the fixed design of equal width (:func:`causalgia.analyses.simulate_until`,
 Stein's two-stage rule and the normal-mixture confidence sequence).
 """
 

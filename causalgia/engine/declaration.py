@@ -1,0 +1,142 @@
+"""Declaring a model: :func:`as_model` for plain callables, torch modules and ONNX sessions.
+
+:func:`as_model` is the front door of the engine: it sends a ``torch.nn.Module`` or an
+``onnxruntime.InferenceSession`` to its adapter (:mod:`causalgia.engine.adapters`) and wraps any
+other callable directly (:func:`causalgia.engine.models.wrap_callable`).
+:func:`from_import_path` builds a model that Dask workers can rebuild from its import path.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Literal
+
+import numpy as np
+
+from .._options import check_int
+from ..errors import OptionError
+from ..sequences.alphabet import Alphabet, Layout
+from .adapters import onnx_model, torch_model
+from .models import Model, ModelSource, Output, wrap_callable
+
+
+def _framework_adapter(fn: object) -> Callable[..., Model] | None:
+    """The adapter for a torch module or an onnxruntime session, else None.
+
+    Only frameworks the caller has already imported are checked (``sys.modules``), so this never
+    imports torch or onnxruntime.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(fn, torch.nn.Module):
+        return torch_model
+    ort = sys.modules.get("onnxruntime")
+    if ort is not None and isinstance(fn, ort.InferenceSession):
+        return onnx_model
+    return None
+
+
+def as_model(
+    fn: Callable[[np.ndarray], Any] | Model,
+    *,
+    layout: Layout | None = None,
+    alphabet: str | Alphabet | None = None,
+    output: int | Mapping[str, Any] | Output | None = None,
+    batch_size: int | None = None,
+    name: str | None = None,
+    n_value: float = 0.0,
+) -> Model:
+    """Wrap a callable (float32 one-hot in, array out) as a causalgia :class:`Model`.
+
+    ``layout`` must be declared, here or as a ``layout`` attribute of ``fn`` (the oracle models in
+    :mod:`causalgia.testing` and :class:`causalgia.engine.deepbind.DeepBindModel` declare theirs);
+    it is never inferred from the array shape. A ``torch.nn.Module`` or an
+    ``onnxruntime.InferenceSession`` is wrapped by :func:`causalgia.engine.torch_model` /
+    :func:`causalgia.engine.onnx_model` (eval mode, no_grad, state restored).
+
+    Examples
+    --------
+    >>> m = as_model(lambda x: x.sum(axis=(1, 2)), layout="NLC", alphabet="rna")
+    >>> m.layout, m.alphabet.name
+    ('NLC', 'rna')
+    """
+    if isinstance(fn, Model):
+        given = {"layout": layout, "alphabet": alphabet, "output": output, "name": name}
+        clash = [key for key, value in given.items() if value is not None]
+        if clash:
+            raise OptionError(
+                f"as_model got an existing Model and new {clash}; declare "
+                "them once, when the Model is first built"
+            )
+        if batch_size is None:
+            return fn
+        size = check_int("batch_size", batch_size, minimum=1)
+        return replace(fn, batch_size=size, auto_batch=False)
+    adapter = _framework_adapter(fn)
+    if adapter is not None:  # a torch module or an onnxruntime session: causalgia.engine.adapters
+        if layout is None:
+            raise OptionError(
+                f"declare layout='NCL' or 'NLC' for this {type(fn).__name__}; "
+                "causalgia never guesses the one-hot layout"
+            )
+        return adapter(
+            fn,
+            layout=layout,
+            alphabet=alphabet if alphabet is not None else "dna",
+            output=output,
+            batch_size=batch_size,
+            name=name,
+            n_value=n_value,
+        )
+    return wrap_callable(
+        fn,
+        layout=layout,
+        alphabet=alphabet,
+        output=output,
+        batch_size=batch_size,
+        name=name,
+        n_value=n_value,
+    )
+
+
+def from_import_path(
+    target: str,
+    *,
+    kind: Literal["factory", "callable"] = "factory",
+    path: str | None = None,
+    layout: Layout | None = None,
+    alphabet: str | Alphabet | None = None,
+    output: int | Mapping[str, Any] | Output | None = None,
+    batch_size: int | None = None,
+    name: str | None = None,
+    n_value: float = 0.0,
+) -> Model:
+    """A :class:`Model` built from an import path, which Dask workers rebuild once each.
+
+    The declaration (layout, alphabet, output, batch size, N value) is as in :func:`as_model`.
+    A factory may also return a ready :class:`Model`, whose declaration is then kept.
+
+    Examples
+    --------
+    >>> m = from_import_path("causalgia.testing:RBPOracle")
+    >>> m.layout, m.source.target
+    ('NCL', 'causalgia.testing:RBPOracle')
+    """
+    source = ModelSource(target, kind, None if path is None else str(path))
+    fn = source.load()
+    if isinstance(fn, Model):  # its declaration stands; redeclaring it is an error
+        declared = as_model(
+            fn, layout=layout, alphabet=alphabet, output=output, batch_size=batch_size, name=name
+        )
+        return replace(declared, source=source)
+    model = as_model(
+        fn,
+        layout=layout,
+        alphabet=alphabet,
+        output=output,
+        batch_size=batch_size,
+        name=name,
+        n_value=n_value,
+    )
+    return replace(model, source=source)
