@@ -1,4 +1,4 @@
-"""Reporting: the run directory, report.md and figures (the only home of matplotlib)."""
+"""Reporting: the run directory, report.md, report.html, figures (the only home of matplotlib)."""
 
 from __future__ import annotations
 

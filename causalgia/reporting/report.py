@@ -7,84 +7,51 @@ Layout of a run directory (stable names)::
     design.csv         the design table, when given
     truth.csv          known effects (experiment, label, true_ace), when given
     manifest.json      provenance + sha256 of every table (``files``) + ``ice_format``
+    controls.csv       control verdicts, with each check's table in controls/<name>.csv
+    pooled.csv         pooled (hierarchical) estimates, when a model was fit
+    motifs.meme        matrices of the motifs used, when given (logos drawn from them)
     figures/*.png      effect curves and a forest plot (needs matplotlib)
     report.md          the study, the estimand, one table per experiment, figures, notes
+    report.html        the same as one self-contained page: sortable effects table, figures,
+                       controls, motif logos, ICE maps and provenance (htmlreport.py)
 
-``report.md`` and the figures are always rendered from the files on disk, so
+``report.md``, ``report.html`` and the figures are always rendered from the files on disk, so
 ``render_report(path)`` (``causalgia report DIR``) reproduces what :func:`write_report` wrote.
 matplotlib is imported only while figures are drawn.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import CausalgiaError, OptionError
+from ..errors import OptionError
+from .htmlreport import HTML_NAME, write_html
+from .logos import MOTIF_FILE, write_motifs
 from .plot import _with_truth, plot_effect_curve, plot_forest
-
-_RESERVED = "experiment label method ace se ci_low ci_high n n_control p_value q_value true_ace"
-RESERVED_COLUMNS = frozenset(_RESERVED.split())
-CURVE_COLUMNS = ("position", "count", "spacing")
-HUE_COLUMNS = ("orientation", "strand")
-DEFAULT_COVERS = "Monte-Carlo sampling of backgrounds (deterministic model)"
-_STRING_COLUMNS = {"experiment": "str", "label": "str"}
-_STUDY_FIELDS = (
-    ("Model", ("model",)),
-    ("Output functional f", ("output",)),
-    ("Background", ("background",)),
-    ("Backgrounds (n)", ("n_backgrounds", "n")),
-    ("Design", ("design_kind", "design")),
-    ("Seed", ("seed",)),
-    ("Spec hash", ("spec_hash",)),
-    ("Model fingerprint", ("model_fingerprint",)),
-    ("Versions", ("versions",)),
+from .rundir import (
+    _STUDY_FIELDS,
+    CURVE_COLUMNS,
+    DEFAULT_COVERS,
+    HUE_COLUMNS,  # noqa: F401  (re-exported: report.py was their home)
+    RESERVED_COLUMNS,
+    LoadedRun,
+    RunDirectory,
+    _curve_spec,
+    _fmt,
+    _sha256,
+    _with_coverage,
+    read_run,
 )
 
-
-@dataclass(frozen=True)
-class RunDirectory:
-    """A written run directory: its path and every file written, by relative name.
-
-    Examples
-    --------
-    >>> RunDirectory(Path("run"), {}).path.name
-    'run'
-    """
-
-    path: Path
-    files: dict[str, Path]
-
-
-@dataclass(frozen=True)
-class LoadedRun:
-    """The tables and manifest of a run directory, as read back by :func:`read_run`.
-
-    Examples
-    --------
-    >>> LoadedRun(pd.DataFrame(), pd.DataFrame(), {}).design is None
-    True
-    """
-
-    ace: pd.DataFrame
-    ice: pd.DataFrame
-    manifest: dict[str, Any]
-    design: pd.DataFrame | None = None
-    truth: pd.DataFrame | None = None
-    controls: pd.DataFrame | None = None
-    pooled: pd.DataFrame | None = None
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+if TYPE_CHECKING:
+    from ..sequences import Motif
 
 
 def _json_default(value: Any) -> Any:
@@ -95,11 +62,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"manifest value {value!r} of type {type(value).__name__} is not JSON-safe")
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    # only empty cells are missing, so labels such as "NA" or "None" survive the round trip
-    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=_STRING_COLUMNS)
 
 
 def _write_ice(ice: pd.DataFrame, out: Path) -> str:
@@ -126,8 +88,9 @@ def write_report(
     controls: pd.DataFrame | None = None,
     pooled: pd.DataFrame | None = None,
     control_tables: Mapping[str, pd.DataFrame] | None = None,
+    motifs: Iterable[Motif] = (),
 ) -> RunDirectory:
-    """Write a run directory: tables, ``manifest.json``, figures and ``report.md``.
+    """Write a run directory: tables, ``manifest.json``, figures, ``report.md`` and ``report.html``.
 
     Parameters
     ----------
@@ -154,6 +117,9 @@ def write_report(
         ``HierarchicalFit.to_frame()``, written as ``pooled.csv``, with a pooled-curve figure.
     control_tables : mapping of check name to DataFrame, optional
         Each check's full table (``CheckResult.table``), written as ``controls/<name>.csv``.
+    motifs : iterable of Motif
+        Matrices of the motifs the effects name (by ``Motif.name``), written as ``motifs.meme``;
+        report.html draws their logos from these instead of from the names.
 
     Returns
     -------
@@ -183,6 +149,9 @@ def write_report(
             (out / name).parent.mkdir(exist_ok=True)
             table.to_csv(out / name, index=False)
             written.append(name)
+    motifs = list(motifs)
+    if motifs:
+        written.append(write_motifs(motifs, out / MOTIF_FILE).name)
     full = dict(manifest)
     full["files"] = {name: _sha256(out / name) for name in written}
     full["ice_format"] = written[1].split(".")[1]
@@ -193,39 +162,16 @@ def write_report(
     return RunDirectory(out, {**files, **render_report(out, figures=figures).files})
 
 
-def read_run(path: str | Path) -> LoadedRun:
-    """Read the tables and manifest of a run directory.
-
-    Examples
-    --------
-    >>> run = read_run("runs/demo")  # doctest: +SKIP
-    >>> run.ace.columns[:2].tolist()  # doctest: +SKIP
-    ['experiment', 'label']
-    """
-    root = Path(path)
-    for name in ("ace.csv", "manifest.json"):
-        if not (root / name).is_file():
-            raise CausalgiaError(f"{root} is not a causalgia run directory: {name} is missing")
-    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    if (root / "ice.parquet").is_file() and manifest.get("ice_format", "parquet") == "parquet":
-        ice = pd.read_parquet(root / "ice.parquet")
-    elif (root / "ice.csv").is_file():
-        ice = _read_csv(root / "ice.csv")
-    else:
-        raise CausalgiaError(f"{root} has neither ice.parquet nor ice.csv")
-    listed = manifest.get("files", {"design.csv": "", "truth.csv": ""})  # stale files are skipped
-    names = ("design.csv", "truth.csv", "controls.csv", "pooled.csv")
-    optional = {n[:-4]: _read_csv(root / n) for n in names if n in listed}
-    return LoadedRun(_read_csv(root / "ace.csv"), ice, manifest, **optional)
-
-
 def render_report(path: str | Path, *, figures: bool = True) -> RunDirectory:
-    """(Re-)write ``report.md`` and ``figures/*.png`` from a run directory's files.
+    """(Re-)write ``report.md``, ``report.html`` and ``figures/*.png`` from a run directory.
+
+    report.html embeds the figures and also draws motif logos and ICE maps in memory (they are
+    not written as files, and report.md does not list them).
 
     Examples
     --------
     >>> sorted(render_report("runs/demo", figures=False).files)  # doctest: +SKIP
-    ['report.md']
+    ['report.html', 'report.md']
     """
     root = Path(path)
     run = read_run(root)
@@ -240,7 +186,8 @@ def render_report(path: str | Path, *, figures: bool = True) -> RunDirectory:
         omitted = "install causalgia[plot] (matplotlib) to draw them"
     text = _markdown(run, list(drawn), omitted)
     (root / "report.md").write_text(text, encoding="utf-8")
-    return RunDirectory(root, {**drawn, "report.md": root / "report.md"})
+    page = write_html(root, run, figures=drawn, omitted=omitted)
+    return RunDirectory(root, {**drawn, "report.md": root / "report.md", HTML_NAME: page})
 
 
 def _check_ace(ace: pd.DataFrame) -> None:
@@ -270,23 +217,6 @@ def _safe_name(name: str, taken: set[str]) -> str:
         unique, k = f"{stem}-{k}", k + 1
     taken.add(unique)
     return unique
-
-
-def _varying(sub: pd.DataFrame, column: str) -> bool:
-    return column in sub.columns and sub[column].nunique(dropna=True) >= 2
-
-
-def _curve_spec(sub: pd.DataFrame) -> tuple[str, str | None] | None:
-    """The (x, hue) of an effect curve for one experiment, or None when it belongs in the forest."""
-    numeric = [
-        c for c in CURVE_COLUMNS if _varying(sub, c) and pd.api.types.is_numeric_dtype(sub[c])
-    ]
-    if not numeric:
-        return None
-    x = numeric[0]
-    hue = next((c for c in HUE_COLUMNS if _varying(sub, c)), None)
-    keys = [x] if hue is None else [x, hue]
-    return None if sub[keys].duplicated().any() else (x, hue)
 
 
 def _draw_figures(ace: pd.DataFrame, truth: pd.DataFrame | None, folder: Path) -> dict[str, Path]:
@@ -321,22 +251,6 @@ def _draw_figures(ace: pd.DataFrame, truth: pd.DataFrame | None, folder: Path) -
 # -- markdown ----------------------------------------------------------------------------------
 
 
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
-        return "—"
-    if isinstance(value, int | np.integer | bool | np.bool_):
-        return str(value)
-    if isinstance(value, float | np.floating):
-        return (
-            str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
-        )
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(_fmt(v) for v in value)
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
 def _study_lines(manifest: Mapping[str, Any]) -> list[str]:
     lines = ["## Study", ""]
     for name, keys in _STUDY_FIELDS:
@@ -356,16 +270,6 @@ def _estimand_lines(manifest: Mapping[str, Any], level: float) -> list[str]:
         f"The {level:.0%} intervals cover: {_fmt(covers)}.",
         "",
     ]
-
-
-def _with_coverage(ace: pd.DataFrame, truth: pd.DataFrame | None) -> pd.DataFrame:
-    if truth is None:
-        return ace
-    table = _with_truth(ace, truth)
-    inside = (table["ci_low"] <= table["true_ace"]) & (table["true_ace"] <= table["ci_high"])
-    known = table["true_ace"].notna() & table["ci_low"].notna() & table["ci_high"].notna()
-    table["covered"] = np.where(known, np.where(inside, "yes", "no"), None)
-    return table
 
 
 def _effect_table(sub: pd.DataFrame, level: float) -> list[str]:
