@@ -27,7 +27,7 @@ def _with(section: str, **values):
 
 
 def test_demo_and_example_specs_load():
-    assert load_spec(DEMO_SPEC).study["truth"] is True
+    assert load_spec(DEMO_SPEC).study.truth is True
     for path in EXAMPLES.glob("*.toml"):
         spec = load_spec(path)
         assert spec.experiments and len(spec.spec_hash) == 16

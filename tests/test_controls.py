@@ -287,7 +287,7 @@ def test_spec_controls_run_and_report(tmp_path):
     assert "## Controls" in report and "| placebo | PASS |" in report
     assert "controls:" in out.summary()
     no_hash_change = parse_spec({k: v for k, v in raw.items() if k != "controls"})
-    assert no_hash_change.controls == {}
+    assert no_hash_change.controls is None and "controls" not in no_hash_change.raw
     bad = {**raw, "controls": {"negative": ["nope"]}}
     with pytest.raises(ConfigError, match=r"controls.negative names \['nope'\]"):
         parse_spec(bad)

@@ -375,4 +375,4 @@ def test_spec_validation(model, controls, message):
         raw["model"] = model
     with pytest.raises(ConfigError, match=message):
         parse_spec(raw)
-    assert parse_spec(_raw()).controls == {"placebo": ["placebo"]}  # hash of old specs kept
+    assert parse_spec(_raw()).raw["controls"] == {"placebo": ["placebo"]}  # hash of old specs kept

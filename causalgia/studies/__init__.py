@@ -1,10 +1,35 @@
-"""Studies: the TOML spec, parsed once into typed sections, and the study runner.
-"""
+"""Studies: the TOML spec, parsed once into typed sections, and the study runner."""
 
 from __future__ import annotations
 
 from .build import build_arms, build_background, build_model, design_from_spec
 from .runner import StudyOutcome, resume_study, run_study
+from .sections import (
+    BackgroundSection,
+    ControlsSection,
+    ExperimentSpec,
+    ModelSection,
+    PoolingSection,
+    StudySection,
+)
 from .spec import DEMO_SPEC, StudySpec, load_spec, parse_spec
 
-__all__ = ["DEMO_SPEC", "StudyOutcome", "StudySpec", "build_arms", "build_background", "build_model", "design_from_spec", "load_spec", "parse_spec", "resume_study", "run_study"]
+__all__ = [
+    "DEMO_SPEC",
+    "BackgroundSection",
+    "ControlsSection",
+    "ExperimentSpec",
+    "ModelSection",
+    "PoolingSection",
+    "StudyOutcome",
+    "StudySection",
+    "StudySpec",
+    "build_arms",
+    "build_background",
+    "build_model",
+    "design_from_spec",
+    "load_spec",
+    "parse_spec",
+    "resume_study",
+    "run_study",
+]

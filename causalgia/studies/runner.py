@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pandas as pd
 
 from .._rng import root_seed
 from ..engine.models import Model
-from ..engine.simulator import DEFAULT_CHUNK, SimulationResult, simulate
+from ..engine.simulator import SimulationResult, simulate
 from ..engine.store import RunStore, versions
 from ..errors import ConfigError, OptionError, StoreError
 from ..experiment import backgrounds as bgs
@@ -28,6 +28,7 @@ from ..stats.estimators import estimate_ace
 from ..testing import AdditiveOracle, reference_ace
 from .build import build_arms, build_background, build_model
 from .spec import StudySpec, parse_spec
+from .spec_checks import dask_workers
 
 INTERVAL_COVERS = "Monte-Carlo sampling of backgrounds and motif instances (deterministic model)"
 
@@ -82,10 +83,8 @@ class StudyOutcome:
 def _truth(
     spec: StudySpec, model: Model, background: bgs.Background, arms: list[Arm]
 ) -> pd.DataFrame | None:
-    if not spec.study.get("truth", False):
+    if not spec.study.truth:
         return None
-    if "builtin" not in spec.model:
-        raise ConfigError("study.truth = true needs a builtin oracle model (model.builtin)")
     oracle = model.fn
     if isinstance(oracle, AdditiveOracle) and hasattr(background, "composition"):
         values = [oracle.true_ace(arm.intervention, background) for arm in arms]
@@ -97,7 +96,7 @@ def _truth(
                 "mc_se": 0.0,
             }
         )
-    return reference_ace(oracle, background, arms, n=spec.study.get("truth_n", 50_000))
+    return reference_ace(oracle, background, arms, n=spec.study.truth_n)
 
 
 def run_study(
@@ -137,45 +136,37 @@ def run_study(
                 f"run directory {ledger.path} holds a run of another spec (hash "
                 f"{recorded['spec_hash']}, this one {spec.spec_hash}); use a new directory"
             )
-        seed = root_seed(st.get("seed")) if recorded is None else int(recorded["seed"])
+        seed = root_seed(st.seed) if recorded is None else int(recorded["seed"])
         model = build_model(spec)
         background = build_background(spec, model.alphabet.name)
         arms = build_arms(spec, seed)
-        kind = st.get("design", "paired")
-        d = design(background, arms, n=st.get("n", 200), kind=kind, rng=seed)
+        d = design(background, arms, n=st.n, kind=st.design, rng=seed)
         if recorded is None:
-            raw = {
-                "study": dict(spec.study),
-                "model": dict(spec.model),
-                "background": dict(spec.background),
-                "experiment": [dict(e) for e in spec.experiments],
-                **({"controls": dict(spec.controls)} if spec.controls else {}),
-                **({"pooling": dict(spec.pooling)} if spec.pooling else {}),
-            }
             ledger.set(
                 "spec",
                 {
-                    "raw": raw,
+                    "raw": spec.raw,
                     "base_dir": str(spec.base_dir.resolve()),
                     "spec_hash": spec.spec_hash,
                     "seed": seed,
                 },
             )
-        with _dask_client(st.get("dask")) as client:
+        with _dask_client(st.dask) as client:
             result = simulate(
                 model,
                 d,
-                batch_size=st.get("batch_size"),
-                chunk_size=st.get("chunk_size", DEFAULT_CHUNK),
+                batch_size=st.batch_size,
+                chunk_size=st.chunk_size,
                 progress=progress,
                 store=ledger,
-                cache=None if "cache" not in st else spec.resolve(st["cache"]),
+                cache=None if st.cache is None else spec.resolve(st.cache),
                 client=client,
-                retries=st.get("retries", 0),
-                on_nonfinite=st.get("on_nonfinite", "raise"),
+                retries=st.retries,
+                on_nonfinite=st.on_nonfinite,
             )
-    method = st.get("method", "paired_t" if d.kind == "paired" else "welch")
-    ace = estimate_ace(result, method=method, ci=st.get("ci", 0.95), rng=seed).to_frame()
+    method = st.method
+    assert method is not None  # parse_spec fills in the design's default
+    ace = estimate_ace(result, method=method, ci=st.ci, rng=seed).to_frame()
     truth = _truth(spec, model, background, arms)
     controls = _controls(
         spec, model, background, arms, ace, result.table, truth, seed,
@@ -183,7 +174,7 @@ def run_study(
     )  # fmt: skip
     pooled = _pooling(spec, result.table, seed)
     manifest = {
-        "study": st.get("name", "study"),
+        "study": st.name,
         "created": datetime.now(UTC).isoformat(),
         "versions": versions(),
         "seed": seed,
@@ -200,10 +191,10 @@ def run_study(
         "n_cached": result.n_cached,
         "batch_size": result.batch_size,
         "ledger": "ledger.sqlite",
-        "on_nonfinite": st.get("on_nonfinite", "raise"),
+        "on_nonfinite": st.on_nonfinite,
         "nonfinite_dropped": 0 if result.nonfinite is None else len(result.nonfinite),
         "method": method,
-        "ci": st.get("ci", 0.95),
+        "ci": st.ci,
         "interval_covers": INTERVAL_COVERS,
         "truth": None if truth is None else "reference_ace / closed form (oracle)",
     }
@@ -214,7 +205,7 @@ def run_study(
         ace=ace,
         ice=result.table,
         manifest=manifest,
-        title=str(st.get("name", "causalgia study")),
+        title=st.name,
         truth=truth,
         design=d.to_frame(),
         figures=figures,
@@ -252,13 +243,13 @@ def _controls(
     them with the trained model's (:func:`~causalgia.checks.controls.check_randomized_weights`).
     """
     c = spec.controls
-    if not c:
+    if c is None:
         return None
     from ..checks.controls import evaluate_controls
     from ..checks.sensitivity import background_sensitivity
 
     randomized = None
-    if c.get("randomized_weights"):
+    if c.randomized_weights is not None:
         from ..checks.randomization import framework_of, randomized_weights_ace
 
         try:
@@ -266,49 +257,42 @@ def _controls(
         except OptionError as err:
             raise ConfigError(f"controls.randomized_weights: {err}") from None
         randomized = randomized_weights_ace(
-            model, study_design, copies=c["randomized_weights"],
-            mode=c.get("randomized_weights_mode", "permute"),
-            experiments=c.get("randomized_weights_experiments", ()), method=method,
-            ci=spec.study.get("ci", 0.95), batch_size=batch_size,
-            on_nonfinite=spec.study.get("on_nonfinite", "raise"), rng=seed,
+            model, study_design, copies=c.randomized_weights,
+            mode=c.randomized_weights_mode, experiments=c.randomized_weights_experiments,
+            method=method, ci=spec.study.ci, batch_size=batch_size,
+            on_nonfinite=spec.study.on_nonfinite, rng=seed,
         )  # fmt: skip
 
     sensitivity = None
-    if c.get("sensitivity_backgrounds"):
-        wanted = c.get("sensitivity_experiments") or [e["name"] for e in spec.experiments]
+    if c.sensitivity_backgrounds:
+        wanted = c.sensitivity_experiments or [e.name for e in spec.experiments]
         populations = {"study background": background}
-        for b in c["sensitivity_backgrounds"]:
-            name = " ".join(f"{k}={v}" for k, v in b.items() if k != "length")
-            populations[name] = build_background(replace(spec, background=b), model.alphabet.name)
+        for b in c.sensitivity_backgrounds:
+            populations[b.label()] = build_background(spec, model.alphabet.name, b)
         chosen = [a for a in arms if a.experiment in wanted]
-        sensitivity = background_sensitivity(
-            model, chosen, populations, n=spec.study.get("n", 200), rng=seed
-        )
+        sensitivity = background_sensitivity(model, chosen, populations, n=spec.study.n, rng=seed)
     return evaluate_controls(
-        ace, ice=ice, truth=truth, positive=c.get("positive", ()), negative=c.get("negative", ()),
-        placebo=c.get("placebo", ()), gc=c.get("gc", ()), null=c.get("null", ()),
-        calibrate=c.get("calibrate", ()), sensitivity=sensitivity, randomized=randomized,
-        randomized_experiments=c.get("randomized_weights_experiments", ()),
-        max_retained=c.get("randomized_weights_max_retained", 0.5), alpha=c.get("alpha", 0.05),
-        power=c.get("power", 0.8), min_effect=c.get("min_effect", 0.0),
+        ace, ice=ice, truth=truth, positive=c.positive, negative=c.negative, placebo=c.placebo,
+        gc=c.gc, null=c.null, calibrate=c.calibrate, sensitivity=sensitivity,
+        randomized=randomized, randomized_experiments=c.randomized_weights_experiments,
+        max_retained=c.randomized_weights_max_retained, alpha=c.alpha, power=c.power,
+        min_effect=c.min_effect,
     )  # fmt: skip
 
 
 def _pooling(spec: StudySpec, ice: pd.DataFrame, seed: int) -> Any:
     """A hierarchical fit of the experiments named in ``[pooling]`` (HierarchicalFit), or None."""
     p = spec.pooling
-    if not p:
+    if p is None:
         return None
     from ..pooling.hierarchical import fit_hierarchical
 
-    sub = ice[ice["experiment"].isin(p["experiments"])].dropna(axis=1, how="all")
+    sub = ice[ice["experiment"].isin(p.experiments)].dropna(axis=1, how="all")
     return fit_hierarchical(
-        sub, curve=p.get("curve"), curve_prior=p.get("curve_prior", "rw"),
-        periodic=p.get("periodic"), groups=p.get("groups", ()), effects=p.get("effects", "normal"),
-        draws=p.get("draws", 1000), tune=p.get("tune", 1000), chains=p.get("chains", 2),
-        target_accept=p.get("target_accept"), random_seed=seed,
-        hdi_prob=p.get("hdi_prob", 0.95), min_effect=p.get("min_effect", 0.0),
-        diagnostics=p.get("diagnostics", "warn"),
+        sub, curve=p.curve, curve_prior=p.curve_prior, periodic=p.periodic, groups=p.groups,
+        effects=p.effects, draws=p.draws, tune=p.tune, chains=p.chains,
+        target_accept=p.target_accept, random_seed=seed, hdi_prob=p.hdi_prob,
+        min_effect=p.min_effect, diagnostics=p.diagnostics,
     )  # fmt: skip
 
 
@@ -350,13 +334,11 @@ def _dask_client(address: str | None) -> Iterator[Any]:
         raise ConfigError(
             "study.dask needs dask.distributed: python -m pip install 'causalgia[dask]'"
         ) from None
-    if address == "local" or address.startswith("local:"):
-        count = address.partition(":")[2] or "2"
-        if not count.isdigit() or int(count) < 1:
-            raise ConfigError(f"study.dask = {address!r}; use 'local:N' with N >= 1 workers")
+    workers = dask_workers(address)
+    if workers is not None:
         with (
             LocalCluster(
-                n_workers=int(count), threads_per_worker=1, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, dashboard_address=None
             ) as cluster,
             Client(cluster) as client,
         ):

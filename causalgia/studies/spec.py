@@ -1,12 +1,18 @@
-"""TOML study specifications, read with :mod:`tomllib` and validated with precise messages.
+"""TOML study specifications, read with :mod:`tomllib` and parsed once into typed sections.
 
 A spec has four kinds of table: ``[study]``, ``[model]``, ``[background]`` and one or more
-``[[experiment]]``. Unknown keys and bad values are :class:`~causalgia.errors.ConfigError`\\ s
-naming the key (``experiment[2].positions``). docs/formats.md lists every key.
+``[[experiment]]``, plus optional ``[controls]`` and ``[pooling]``. :func:`parse_spec` turns it
+into a frozen :class:`StudySpec` of the dataclasses in :mod:`causalgia.studies.sections`, whose
+fields hold every default. Every error the spec alone determines (a wrong type, a value outside
+its set or range, an unknown or ignored key, a motif past the background's end) is raised here,
+before any model is built, as a :class:`~causalgia.errors.ConfigError` naming the key path
+(``experiment[2].positions[3]``). docs/formats.md lists every key.
 """
 
 from __future__ import annotations
 
+import copy
+import difflib
 import hashlib
 import json
 import tomllib
@@ -15,146 +21,65 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-
-_SECTIONS: dict[str, dict[str, tuple[type, ...]]] = {
-    "study": {
-        "name": (str,),
-        "seed": (int,),
-        "n": (int,),
-        "design": (str,),
-        "method": (str,),
-        "ci": (float, int),
-        "truth": (bool,),
-        "truth_n": (int,),
-        "batch_size": (int,),
-        "chunk_size": (int,),
-        "retries": (int,),
-        "on_nonfinite": (str,),
-        "cache": (str,),
-        "dask": (str,),
-    },
-    "model": {
-        "builtin": (str,),
-        "callable": (str,),
-        "factory": (str,),
-        "deepbind": (str,),
-        "layout": (str,),
-        "alphabet": (str,),
-        "output": (int, dict),
-        "batch_size": (int,),
-        "n_value": (float, int),
-        "motif": (str,),
-        "length": (int,),
-    },
-    "background": {
-        "kind": (str,),
-        "length": (int,),
-        "gc": (float, int),
-        "composition": (list,),
-        "fasta": (str,),
-        "k": (int,),
-        "order": (int,),
-        "replace": (bool,),
-        "pseudocount": (float, int),
-    },
-}
-_EXPERIMENT: dict[str, tuple[type, ...]] = {
-    "name": (str,),
-    "type": (str,),
-    "motif": (str, dict),
-    "motif_b": (str, dict),
-    "positions": (list,),
-    "position": (int,),
-    "strand": (str,),
-    "counts": (list,),
-    "spacings": (list,),
-    "start": (int,),
-    "orientations": (list,),
-    "label": (str,),
-    "base": (str,),
-    "stop": (int,),
-    "fill": (str,),
-    "k": (int,),
-    "instance": (str,),
-    "n_kmers": (int,),
-    "n_scrambles": (int,),
-    "min_distance": (int,),
-}
-# [controls]: experiments (by name) holding each kind of control; see controls.evaluate_controls
-_CONTROLS: dict[str, tuple[type, ...]] = {
-    "positive": (list,),
-    "negative": (list,),
-    "placebo": (list,),
-    "gc": (list,),
-    "null": (list,),
-    "calibrate": (list,),
-    "alpha": (float,),
-    "power": (float,),
-    "min_effect": (float, int),
-    "sensitivity_backgrounds": (list,),
-    "sensitivity_experiments": (list,),
-    "randomized_weights": (int,),  # copies of a framework model with randomized weights
-    "randomized_weights_mode": (str,),
-    "randomized_weights_experiments": (list,),
-    "randomized_weights_max_retained": (float, int),
-}
-# [pooling]: a hierarchical model of some experiments' ICEs; see hierarchical.fit_hierarchical
-_POOLING: dict[str, tuple[type, ...]] = {
-    "experiments": (list,),
-    "curve": (str,),
-    "curve_prior": (str,),
-    "periodic": (float, int),
-    "groups": (list,),
-    "effects": (str,),
-    "draws": (int,),
-    "tune": (int,),
-    "chains": (int,),
-    "target_accept": (float,),
-    "hdi_prob": (float,),
-    "min_effect": (float, int),
-    "diagnostics": (str,),
-}
-EXPERIMENT_TYPES = (
-    "positions",
-    "counts",
-    "spacing",
-    "substitute",
-    "scrambled",
-    "mutate",
-    "ablate",
-    "identity",
-    "random_kmers",
+from ..engine.models import Output
+from ..errors import ConfigError, OptionError
+from .sections import (
+    CURVES,
+    MODEL_SOURCES,
+    BackgroundSection,
+    ControlsSection,
+    ExperimentSpec,
+    ModelSection,
+    PoolingSection,
+    StudySection,
+    spec_fields,
 )
-_REQUIRED = {
-    "positions": ("motif", "positions"),
-    "counts": ("motif", "counts", "positions"),
-    "spacing": ("motif", "spacings", "start"),
-    "substitute": ("motif", "position"),
-    "scrambled": ("motif", "position"),
-    "mutate": ("position", "base"),
-    "ablate": ("start", "stop"),
+from .spec_checks import (
+    check_background,
+    check_experiment,
+    check_motif_string,
+    check_table,
+    dask_workers,
+    unknown_key,
+)
+
+TABLES = ("study", "model", "background", "experiment", "controls", "pooling")
+_OUTPUT_KEYS = {"index": (int,), "transform": (str,), "reduce": (str,), "window": (list,)}
+# the numeric design parameter each experiment type's rows carry (pooling.curve)
+_CURVE_OF = {
+    "positions": ("position",),
+    "counts": ("count",),
+    "spacing": ("spacing",),
+    "substitute": ("position",),
+    "scrambled": ("position",),
+    "mutate": ("position",),
+    "ablate": ("start",),
     "identity": (),
-    "random_kmers": ("motif", "position"),
+    "random_kmers": ("position",),
 }
 
 
 @dataclass(frozen=True)
 class StudySpec:
-    """A validated study specification.
+    """A validated study specification, parsed once into typed sections.
 
-    ``base_dir`` is the folder of the spec file: relative paths (FASTA, motif files) are
-    resolved against it. ``spec_hash`` is the sha256 of the parsed spec in canonical JSON.
+    ``base_dir`` is the folder of the spec file: relative paths (FASTA, motif files, the
+    cache) are resolved against it. ``raw`` holds the values the user gave (with each
+    experiment's ``name`` filled in): it is what ``spec_hash``, the sha256 of its canonical
+    JSON, covers and what a run directory's ledger records, so the defaults of the sections can
+    change without changing the hash of a spec. ``controls`` and ``pooling`` are None when the
+    spec has no such table.
     """
 
-    study: Mapping[str, Any]
-    model: Mapping[str, Any]
-    background: Mapping[str, Any]
-    experiments: tuple[Mapping[str, Any], ...]
+    study: StudySection
+    model: ModelSection
+    background: BackgroundSection
+    experiments: tuple[ExperimentSpec, ...]
     base_dir: Path
     spec_hash: str
-    controls: Mapping[str, Any] = field(default_factory=dict)
-    pooling: Mapping[str, Any] = field(default_factory=dict)
+    controls: ControlsSection | None = None
+    pooling: PoolingSection | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def resolve(self, path: str) -> Path:
         """A path from the spec, relative to the spec file's folder."""
@@ -162,167 +87,223 @@ class StudySpec:
         return p if p.is_absolute() else self.base_dir / p
 
 
-def _check_table(table: Any, allowed: Mapping[str, tuple[type, ...]], where: str) -> dict:
-    if not isinstance(table, dict):
-        raise ConfigError(f"[{where}] must be a table")
-    for key, value in table.items():
-        if key not in allowed:
-            raise ConfigError(f"unknown key {where}.{key}; allowed keys: {sorted(allowed)}")
-        types = allowed[key]
-        if isinstance(value, bool) and bool not in types:
-            raise ConfigError(f"{where}.{key} = {value!r} has the wrong type")
-        if not isinstance(value, types):
-            names = " or ".join(t.__name__ for t in types)
-            raise ConfigError(f"{where}.{key} = {value!r} must be {names}")
-    return dict(table)
-
-
-def _check_experiment(exp: Any, index: int) -> dict:
-    where = f"experiment[{index}]"
-    table = _check_table(exp, _EXPERIMENT, where)
-    kind = table.get("type")
-    if kind not in EXPERIMENT_TYPES:
-        raise ConfigError(f"{where}.type = {kind!r}; choose one of {EXPERIMENT_TYPES}")
-    for key in _REQUIRED[kind]:
-        if key not in table:
-            raise ConfigError(f"{where} of type {kind!r} needs the key {where}.{key}")
-    for key in ("positions", "counts", "spacings"):
-        values = table.get(key, [])
-        if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
-            raise ConfigError(f"{where}.{key} must be a list of integers, got {values!r}")
-    table.setdefault("name", kind)
-    return table
-
-
-def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
-    """Validate a parsed TOML mapping and return a :class:`StudySpec`.
-
-    Examples
-    --------
-    >>> spec = parse_spec({"model": {"builtin": "rbp_oracle"},
-    ...                    "background": {"kind": "iid", "length": 41},
-    ...                    "experiment": [{"type": "identity"}]})
-    >>> spec.experiments[0]["name"]
-    'identity'
-    """
-    unknown = set(raw) - {*_SECTIONS, "experiment", "controls", "pooling"}
-    if unknown:
+def _study(values: dict[str, Any], model: ModelSection) -> StudySection:
+    design = values.get("design", StudySection.design)
+    methods = spec_fields(StudySection)["method"].metadata["by"]
+    method = values.setdefault("method", methods[design])
+    if design == "randomized" and method in ("paired_t", "cluster"):
         raise ConfigError(
-            f"unknown table(s) {sorted(unknown)}; allowed: study, model, background, experiment, "
-            "controls, pooling"
+            f"study.method = {method!r} needs both potential outcomes of every background; "
+            "study.design = 'randomized' observes one per background: use 'welch' or a "
+            "bootstrap method"
         )
-    sections = {
-        name: _check_table(raw.get(name, {}), keys, name) for name, keys in _SECTIONS.items()
-    }
-    model = sections["model"]
-    if sum(key in model for key in ("builtin", "callable", "factory", "deepbind")) != 1:
+    if values.get("truth") and model.builtin is None:
+        raise ConfigError("study.truth = true needs a builtin oracle model (model.builtin)")
+    if "dask" in values:
+        dask_workers(values["dask"])
+    return StudySection(**values)
+
+
+def _output(value: Any) -> Output:
+    """``model.output``: a task index or a table ``{index, transform, reduce, window}``."""
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(f"model.output = {value} must be a task index >= 0")
+        return Output(index=value)
+    for key, item in value.items():
+        if key not in _OUTPUT_KEYS:
+            raise unknown_key("model.output", key, _OUTPUT_KEYS)
+        types = _OUTPUT_KEYS[key]
+        if isinstance(item, bool) or not isinstance(item, types):
+            raise ConfigError(f"model.output.{key} = {item!r} must be {types[0].__name__}")
+    window = value.get("window")
+    if window is not None and not (
+        len(window) == 2
+        and all(isinstance(w, int) and not isinstance(w, bool) for w in window)
+        and 0 <= window[0] < window[1]
+    ):
+        raise ConfigError(f"model.output.window = {window!r} must be [a, b] with 0 <= a < b")
+    try:
+        return Output(**value)
+    except OptionError as err:  # Output's own checks of transform and reduce
+        raise ConfigError(f"model.output: {err}") from None
+
+
+def _model(table: Any) -> ModelSection:
+    values = check_table(ModelSection, table, "model")
+    if sum(key in values for key in MODEL_SOURCES) != 1:
         raise ConfigError(
             "[model] needs exactly one of model.builtin or model.callable or model.factory "
             "or model.deepbind"
         )
     for key in ("callable", "factory"):
-        if key in model and ":" not in model[key]:
+        if key in values and not all(values[key].partition(":")[::2]):
             raise ConfigError(
-                f"model.{key} = {model[key]!r} must look like 'package.module:function'"
+                f"model.{key} = {values[key]!r} must look like 'package.module:function'"
             )
-    policy = sections["study"].get("on_nonfinite", "raise")
-    if policy not in ("raise", "drop"):
-        raise ConfigError(f"study.on_nonfinite = {policy!r}; choose 'raise' or 'drop'")
-    for key in ("retries", "chunk_size", "batch_size"):
-        value = sections["study"].get(key)
-        if value is not None and value < (0 if key == "retries" else 1):
-            raise ConfigError(f"study.{key} = {value} is out of range")
-    if "callable" in model and "layout" not in model:
+    if "callable" in values and "layout" not in values:
         raise ConfigError("model.layout is required for a callable model ('NCL' or 'NLC')")
-    if "kind" not in sections["background"]:
-        raise ConfigError("[background] needs background.kind")
-    experiments = raw.get("experiment")
-    if not isinstance(experiments, list) or not experiments:
-        raise ConfigError("the spec needs at least one [[experiment]] table")
-    checked = tuple(_check_experiment(e, i) for i, e in enumerate(experiments))
-    extra = _check_extras(raw, {e["name"] for e in checked})
-    _check_randomized_weights(extra.get("controls", {}), model)
-    canonical = json.dumps({**sections, "experiment": list(checked), **extra}, sort_keys=True)
-    return StudySpec(
-        sections["study"],
-        model,
-        sections["background"],
-        checked,
-        Path(base_dir),
-        hashlib.sha256(canonical.encode()).hexdigest()[:16],
-        extra.get("controls", {}),
-        extra.get("pooling", {}),
-    )
+    oracle = values.get("builtin") == "additive_oracle"
+    for key in ("motif", "length"):
+        if key in values and not oracle:
+            raise ConfigError(f"model.{key} is only used by model.builtin = 'additive_oracle'")
+    if oracle and ("motif" not in values or "length" not in values):
+        raise ConfigError("model.builtin = 'additive_oracle' needs model.motif and model.length")
+    if oracle:
+        check_motif_string(values["motif"], "model.motif")
+        if len(values["motif"]) > values["length"]:
+            raise ConfigError(
+                f"model.motif = {values['motif']!r} is longer than model.length = "
+                f"{values['length']}"
+            )
+    if "output" in values:
+        values["output"] = _output(values["output"])
+    layouts = spec_fields(ModelSection)["layout"].metadata["by"]
+    for source, layout in layouts.items():
+        if source in values:
+            values.setdefault("layout", layout)
+    return ModelSection(**values)
 
 
-def _check_extras(raw: Mapping[str, Any], names: set[str]) -> dict[str, dict]:
-    """Validate the optional [controls] and [pooling] tables (only present ones are returned,
-    so specs without them keep their hash)."""
-    out = {}
-    for section, keys in (("controls", _CONTROLS), ("pooling", _POOLING)):
-        if section not in raw:
+def _names(values: Mapping[str, Any], section: str, names: set[str], cls: type) -> None:
+    for key, f in spec_fields(cls).items():
+        if not f.metadata["names"]:
             continue
-        table = _check_table(raw[section], keys, section)
-        for key in ("positive", "negative", "placebo", "gc", "null", "calibrate",
-                    "sensitivity_experiments", "randomized_weights_experiments",
-                    "experiments"):  # fmt: skip
-            unknown = [v for v in table.get(key, []) if v not in names]
-            if unknown:
-                raise ConfigError(
-                    f"{section}.{key} names {unknown}, which are not experiment names "
-                    f"({sorted(names)})"
-                )
-        for i, bg in enumerate(table.get("sensitivity_backgrounds", [])):
-            _check_table(bg, _SECTIONS["background"], f"controls.sensitivity_backgrounds[{i}]")
-            if "kind" not in bg:
-                raise ConfigError(f"controls.sensitivity_backgrounds[{i}] needs kind")
-        if section == "pooling" and not table.get("experiments"):
-            raise ConfigError("[pooling] needs pooling.experiments (a list of experiment names)")
-        out[section] = table
-    return out
+        unknown = [v for v in values.get(key, ()) if v not in names]
+        if unknown:
+            raise ConfigError(
+                f"{section}.{key} names {unknown}, which are not experiment names ({sorted(names)})"
+            )
 
 
-def _check_randomized_weights(controls: Mapping[str, Any], model: Mapping[str, Any]) -> None:
-    """[controls] randomized_weights*: copies, mode and margin, and a model that has weights.
+def _controls(table: Any, names: set[str], model: ModelSection) -> ControlsSection:
+    values = check_table(ControlsSection, table, "controls")
+    _names(values, "controls", names, ControlsSection)
+    values["sensitivity_backgrounds"] = tuple(
+        check_background(bg, f"controls.sensitivity_backgrounds[{i}]", nested=True)[0]
+        for i, bg in enumerate(values.get("sensitivity_backgrounds", ()))
+    )
+    if "sensitivity_experiments" in values and not values["sensitivity_backgrounds"]:
+        raise ConfigError("controls.sensitivity_experiments needs controls.sensitivity_backgrounds")
+    controls = ControlsSection(**values)
+    _check_randomized_weights(values, controls, model)
+    return controls
+
+
+def _check_randomized_weights(
+    given: Mapping[str, Any], controls: ControlsSection, model: ModelSection
+) -> None:
+    """[controls] randomized_weights*: a model that has weights.
 
     Whether a ``model.callable`` / ``model.factory`` gives a torch, ONNX or DeepBind model is
     only known once it is built; ``causalgia run`` checks that before simulating.
     """
-    keys = [k for k in controls if k.startswith("randomized_weights_")]
-    if "randomized_weights" not in controls:
+    keys = [k for k in given if k.startswith("randomized_weights_")]
+    if controls.randomized_weights is None:
         if keys:
             raise ConfigError(
                 f"controls.{keys[0]} needs controls.randomized_weights (the number of "
                 "randomized-weights copies)"
             )
         return
-    copies = controls["randomized_weights"]
-    if copies < 1:
-        raise ConfigError(
-            f"controls.randomized_weights = {copies} must be >= 1 (the number of copies of "
-            "the model with randomized weights)"
-        )
-    modes = ("permute", "redraw", "reinit")  # causalgia.checks.randomization.MODES
-    mode = controls.get("randomized_weights_mode", "permute")
-    if mode not in modes:
-        raise ConfigError(f"controls.randomized_weights_mode = {mode!r}; choose one of {modes}")
-    share = controls.get("randomized_weights_max_retained", 0.5)
-    if not 0 <= share <= 1:
-        raise ConfigError(
-            f"controls.randomized_weights_max_retained = {share} must lie in [0, 1] (the largest "
-            "fraction of an effect a randomized copy may keep)"
-        )
-    if "builtin" in model:
+    if model.builtin is not None:
         raise ConfigError(
             f"controls.randomized_weights needs a model with weights: model.builtin = "
-            f"{model['builtin']!r} is an oracle without any; use model.deepbind, or a "
+            f"{model.builtin!r} is an oracle without any; use model.deepbind, or a "
             "model.factory / model.callable that gives a torch module or an ONNX session"
         )
-    if mode == "reinit" and "deepbind" in model:
+    if controls.randomized_weights_mode == "reinit" and model.deepbind is not None:
         raise ConfigError(
             "controls.randomized_weights_mode = 'reinit' needs a torch model "
             "(reset_parameters); a model.deepbind model takes 'permute' or 'redraw'"
         )
+
+
+def _pooling(table: Any, experiments: tuple[ExperimentSpec, ...]) -> PoolingSection:
+    values = check_table(PoolingSection, table, "pooling")
+    names = {e.name for e in experiments}
+    _names(values, "pooling", names, PoolingSection)
+    if not values.get("experiments"):
+        raise ConfigError("[pooling] needs pooling.experiments (a list of experiment names)")
+    pooling = PoolingSection(**values)
+    if pooling.curve is None:
+        for key in ("curve_prior", "periodic"):
+            if key in values:
+                raise ConfigError(
+                    f"pooling.{key} needs pooling.curve (the design parameter of the curve: "
+                    f"{', '.join(CURVES)})"
+                )
+        return pooling
+    for e in experiments:
+        if e.name in pooling.experiments and pooling.curve not in _CURVE_OF[e.type]:
+            has = " or ".join(repr(c) for c in _CURVE_OF[e.type]) or "none"
+            raise ConfigError(
+                f"pooling.curve = {pooling.curve!r} is not a parameter of experiment {e.name!r} "
+                f"(type {e.type!r} has {has})"
+            )
+    return pooling
+
+
+def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
+    """Check a parsed TOML mapping and return a :class:`StudySpec` of typed sections.
+
+    Raises
+    ------
+    ConfigError
+        For every error the spec alone determines, naming the key path.
+
+    Examples
+    --------
+    >>> spec = parse_spec({"model": {"builtin": "rbp_oracle"},
+    ...                    "background": {"kind": "iid", "length": 41},
+    ...                    "experiment": [{"type": "identity"}]})
+    >>> spec.experiments[0].name, spec.study.n, spec.study.method
+    ('identity', 200, 'paired_t')
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"a spec must be a mapping of tables, got {type(raw).__name__}")
+    unknown = [key for key in raw if key not in TABLES]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), TABLES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"unknown table(s) {sorted(map(str, unknown))}; allowed: study, model, background, "
+            f"experiment, controls, pooling{hint}"
+        )
+    study_values = check_table(StudySection, raw.get("study", {}), "study")
+    model = _model(raw.get("model", {}))
+    study = _study(study_values, model)
+    background, length = check_background(raw.get("background", {}), "background")
+    if model.length is not None and length is not None and model.length != length:
+        raise ConfigError(
+            f"model.length = {model.length} but background.length = {length}: the additive "
+            "oracle scores sequences of its own length"
+        )
+    tables = raw.get("experiment")
+    if not isinstance(tables, list) or not tables:
+        raise ConfigError("the spec needs at least one [[experiment]] table")
+    experiments = tuple(check_experiment(e, i, length) for i, e in enumerate(tables))
+    names = {e.name for e in experiments}
+    controls = None if "controls" not in raw else _controls(raw["controls"], names, model)
+    pooling = None if "pooling" not in raw else _pooling(raw["pooling"], experiments)
+    hashed = {name: copy.deepcopy(dict(raw.get(name, {}))) for name in TABLES[:3]}
+    pairs = zip(tables, experiments, strict=True)
+    hashed["experiment"] = [{**copy.deepcopy(t), "name": e.name} for t, e in pairs]
+    for name in ("controls", "pooling"):
+        if name in raw:
+            hashed[name] = copy.deepcopy(dict(raw[name]))
+    canonical = json.dumps(hashed, sort_keys=True)
+    return StudySpec(
+        study,
+        model,
+        background,
+        experiments,
+        Path(base_dir),
+        hashlib.sha256(canonical.encode()).hexdigest()[:16],
+        controls,
+        pooling,
+        hashed,
+    )
 
 
 def load_spec(path: str | Path) -> StudySpec:
@@ -331,7 +312,7 @@ def load_spec(path: str | Path) -> StudySpec:
     Examples
     --------
     >>> from causalgia.studies.spec import DEMO_SPEC
-    >>> load_spec(DEMO_SPEC).model["builtin"]
+    >>> load_spec(DEMO_SPEC).model.builtin
     'rbp_oracle'
     """
     path = Path(path)
