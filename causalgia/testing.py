@@ -59,7 +59,29 @@ class AdditiveOracle:
     def from_motif(
         cls, motif: str | Motif, length: int, *, scale: float = 1.0, bias: float = 0.0
     ) -> AdditiveOracle:
-        """Sum over every window of ``scale * (p_motif - 1/4)``: a linear PWM scanner."""
+        """Sum over every window of ``scale * (p_motif - 1/4)``: a linear PWM scanner.
+
+        Parameters
+        ----------
+        motif : str or Motif
+            The motif scanned.
+        length : int
+            Sequence length L.
+        scale : float, default 1.0
+            Weight multiplier.
+        bias : float, default 0.0
+            Constant added to f.
+
+        Returns
+        -------
+        AdditiveOracle
+            Weights ``(length, 4)``.
+
+        Examples
+        --------
+        >>> AdditiveOracle.from_motif("GATA", 6).weights.shape
+        (6, 4)
+        """
         probs = coerce_motif(motif).probs
         width = len(probs)
         w = np.zeros((length, 4))
@@ -72,7 +94,24 @@ class AdditiveOracle:
         return self.predict_codes(_codes_of(x, self.layout))
 
     def predict_codes(self, codes: np.ndarray) -> np.ndarray:
-        """f on codes ``(N, L)``."""
+        """f on codes ``(N, L)``.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)`` of the oracle's length and alphabet.
+
+        Returns
+        -------
+        ndarray
+            f per row, ``(N,)``.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode
+        >>> AdditiveOracle.from_motif("GATA", 6).predict_codes(encode(["GATAAA", "CCCCCC"]))
+        array([ 4., -3.])
+        """
         table = np.vstack([self.weights.T, np.zeros(len(self.weights))])  # (5, L)
         return table[codes, np.arange(codes.shape[1])].sum(axis=1) + self.bias
 
@@ -81,6 +120,28 @@ class AdditiveOracle:
 
         Supports Identity, Substitute (exact, IUPAC or PWM-sampled, either strand), Mutate,
         Ablate with a random fill (and a shuffle fill under ``iid``), and Compose of those.
+
+        Parameters
+        ----------
+        intervention : Intervention
+            The edit.
+        background : Background
+            An ``iid`` or ``profile`` background of the oracle's length.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        OptionError
+            For another background or an unsupported intervention.
+
+        Examples
+        --------
+        >>> from causalgia.experiment.backgrounds import iid
+        >>> AdditiveOracle.from_motif("GATA", 6).true_ace(Mutate(0, "G"), iid(6))
+        0.75
         """
         expected = self._expected_letters(background)
         exchangeable = getattr(background, "probs", None) is None
@@ -171,7 +232,26 @@ class RBPOracle:
         return self.predict_codes(_codes_of(x, self.layout))
 
     def site_strength(self, codes: np.ndarray) -> np.ndarray:
-        """Occupancy of a site starting at each position, ``(N, L - W + 1)``."""
+        """Occupancy of a site starting at each position, ``(N, L - W + 1)``.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            RNA codes ``(N, L)``.
+
+        Returns
+        -------
+        ndarray
+            Match weight (1, ``partial`` or 0) times the edge damping, per site start.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode
+        >>> x = encode(["A" * 17 + "UGCAUG" + "A" * 18], "rna")
+        >>> s = RBPOracle().site_strength(x)
+        >>> s.shape, int(s.argmax())
+        ((1, 36), 17)
+        """
         n, length = codes.shape
         width = len(self._codes)
         starts = length - width + 1
@@ -184,7 +264,25 @@ class RBPOracle:
         return strength * (1.0 - 0.6 * np.exp(-distance / self.edge_scale))
 
     def predict_codes(self, codes: np.ndarray) -> np.ndarray:
-        """f on codes ``(N, L)``."""
+        """f on codes ``(N, L)``.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)`` of the oracle's length and alphabet.
+
+        Returns
+        -------
+        ndarray
+            f per row, ``(N,)``.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode
+        >>> x = encode(["A" * 17 + "UGCAUG" + "A" * 18], "rna")
+        >>> RBPOracle().predict_codes(x).round(3).tolist()
+        [0.972]
+        """
         occ = self.site_strength(codes)
         width = len(self._codes)
         total = occ.sum(axis=1)
@@ -226,11 +324,41 @@ class PlantedRBPOracle(RBPOracle):
 
     @classmethod
     def without_mechanisms(cls) -> PlantedRBPOracle:
-        """No saturation, no close-spacing penalty, no periodicity: interactions are exactly 0."""
+        """No saturation, no close-spacing penalty, no periodicity: interactions are exactly 0.
+
+        Returns
+        -------
+        PlantedRBPOracle
+            Named ``"rbp_null_oracle"``.
+
+        Examples
+        --------
+        >>> o = PlantedRBPOracle.without_mechanisms()
+        >>> o.saturate, o.interference, o.helical
+        (False, 0.0, 0.0)
+        """
         return cls(interference=0.0, saturate=False, helical=0.0, name="rbp_null_oracle")
 
     def predict_codes(self, codes: np.ndarray) -> np.ndarray:
-        """f on codes ``(N, L)``."""
+        """f on codes ``(N, L)``.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)`` of the oracle's length and alphabet.
+
+        Returns
+        -------
+        ndarray
+            f per row, ``(N,)``.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode
+        >>> x = encode(["A" * 17 + "UGCAUG" + "A" * 18], "rna")
+        >>> PlantedRBPOracle.without_mechanisms().predict_codes(x).round(3).tolist()
+        [1.331]
+        """
         occ = self.site_strength(codes)
         width = len(self._codes)
         total = occ.sum(axis=1)
@@ -297,7 +425,31 @@ class HeavyTailOracle:
     ) -> HeavyTailOracle:
         """A linear scanner for ``motif`` (as :meth:`AdditiveOracle.from_motif`) times
         ``exp(M)``, M random weights on the sites ``modulated = (start, stop)`` with
-        SD(M) ≈ ``sigma`` under a uniform background; the scanner ignores those sites."""
+        SD(M) ≈ ``sigma`` under a uniform background; the scanner ignores those sites.
+
+        Parameters
+        ----------
+        motif : str or Motif
+            The motif scanned.
+        length : int
+            Sequence length L.
+        modulated : tuple of int
+            Half-open window ``(start, stop)`` of the modulator's sites.
+        sigma : float, default 1.0
+            SD of M under a uniform background.
+        rng : int, default 0
+            Seed of the modulator weights.
+
+        Returns
+        -------
+        HeavyTailOracle
+
+        Examples
+        --------
+        >>> o = HeavyTailOracle.from_motif("GATA", 30, modulated=(20, 30), sigma=0.5)
+        >>> bool((o.additive[20:] == 0).all() and (o.modulator[:20] == 0).all())
+        True
+        """
         a, b = modulated
         additive = np.array(AdditiveOracle.from_motif(motif, length).weights)
         additive[a:b] = 0.0
@@ -313,7 +465,26 @@ class HeavyTailOracle:
         return self.predict_codes(_codes_of(x, self.layout))
 
     def predict_codes(self, codes: np.ndarray) -> np.ndarray:
-        """f on codes ``(N, L)``."""
+        """f on codes ``(N, L)``.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)`` of the oracle's length and alphabet.
+
+        Returns
+        -------
+        ndarray
+            f per row, ``(N,)``.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode
+        >>> o = HeavyTailOracle.from_motif("GATA", 30, modulated=(20, 30), sigma=0.0)
+        >>> x = encode(["CCCCCGATAC" + "C" * 20])
+        >>> bool(o.predict_codes(x)[0] == AdditiveOracle(o.additive).predict_codes(x)[0])
+        True
+        """
         pad = np.zeros((1, self.additive.shape[0]))
         cols = np.arange(codes.shape[1])
         a = np.vstack([self.additive.T, pad])[codes, cols].sum(axis=1)
@@ -321,7 +492,32 @@ class HeavyTailOracle:
         return a * np.exp(m)
 
     def true_ace(self, intervention: Intervention, background: Background) -> float:
-        """Exact ACE under ``iid``/``profile`` for edits that avoid the modulated sites."""
+        """Exact ACE under ``iid``/``profile`` for edits that avoid the modulated sites.
+
+        Parameters
+        ----------
+        intervention : Intervention
+            The edit; see :meth:`AdditiveOracle.true_ace` for the supported kinds.
+        background : Background
+            An ``iid`` or ``profile`` background of the oracle's length.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        OptionError
+            When the edit touches a modulated site, or for another background or an
+            unsupported intervention.
+
+        Examples
+        --------
+        >>> from causalgia.experiment.backgrounds import iid
+        >>> o = HeavyTailOracle.from_motif("GATA", 30, modulated=(20, 30), sigma=0.5)
+        >>> round(o.true_ace(Substitute("GATA", 5), iid(30)), 4)
+        2.2659
+        """
         inner = AdditiveOracle(self.additive)
         expected = inner._expected_letters(background)
         touched = np.flatnonzero(np.any(self.modulator != 0.0, axis=1))
@@ -342,7 +538,23 @@ def reference_ace(
 ) -> pd.DataFrame:
     """True ACEs to negligible Monte-Carlo error: a large paired run with its own seed.
 
-    Returns experiment, label, true_ace and mc_se (the Monte-Carlo SE of the truth itself).
+    Parameters
+    ----------
+    model : object
+        A Model, or a callable (e.g. an oracle) that :func:`~causalgia.engine.as_model` wraps.
+    background : Background
+        The background population.
+    arms : sequence of Arm
+        The arms.
+    n : int, default 50000
+        Backgrounds of the paired run (>= 2).
+    rng : int, Generator or None, default 20240601
+        Root seed, kept apart from the seeds of the runs checked against it.
+
+    Returns
+    -------
+    DataFrame
+        ``experiment, label, true_ace`` and ``mc_se`` (the Monte-Carlo SE of the truth itself).
 
     Examples
     --------

@@ -65,15 +65,54 @@ class IceMap:
     sequence: str
 
     def matrix(self) -> np.ndarray:
-        """The ICEs as a ``(positions, 4)`` array (columns in alphabet order)."""
+        """The ICEs as a ``(positions, 4)`` array (columns in alphabet order).
+
+        Returns
+        -------
+        ndarray
+            One row per mapped position, in the order mapped.
+
+        Examples
+        --------
+        >>> from causalgia.testing import AdditiveOracle
+        >>> m = ice_map(AdditiveOracle.from_motif("GATA", 8), "CCGATACC", positions=[2])
+        >>> m.matrix().tolist()
+        [[0.0, -1.0, 0.0, 0.0]]
+        """
         return self.table["ice"].to_numpy(dtype=float).reshape(-1, 4)
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the map table."""
+        """A copy of the map table.
+
+        Returns
+        -------
+        DataFrame
+            ``position, ref, base, y_ref, y_mut, ice``.
+
+        Examples
+        --------
+        >>> from causalgia.testing import AdditiveOracle
+        >>> m = ice_map(AdditiveOracle.from_motif("GATA", 8), "CCGATACC", positions=[2])
+        >>> m.to_frame().shape
+        (4, 6)
+        """
         return self.table.copy()
 
     def summary(self) -> str:
-        """The five mutations with the largest |ICE|."""
+        """The five mutations with the largest |ICE|.
+
+        Returns
+        -------
+        str
+            A header with f(x), then one line per mutation.
+
+        Examples
+        --------
+        >>> from causalgia.testing import AdditiveOracle
+        >>> m = ice_map(AdditiveOracle.from_motif("GATA", 8), "CCGATACC", positions=[2])
+        >>> print(m.summary().splitlines()[1])
+          2G>C: ICE = -1
+        """
         top = self.table.reindex(self.table["ice"].abs().sort_values(ascending=False).index)
         lines = [f"IceMap of a {len(self.sequence)}-nt sequence, f(x) = {self.table.y_ref[0]:.4g}"]
         lines += [
@@ -91,8 +130,33 @@ def ice_map(
 ) -> IceMap:
     """Saturation mutagenesis of one sequence: the local ICE of every single-base mutation.
 
-    One forward pass for the sequence plus three per position. The sequence is encoded in
-    the model's declared alphabet; N is rejected (its mutations are undefined).
+    One forward pass for the sequence plus four per position (the unchanged base included; its
+    ICE is set to exactly 0). The sequence is encoded in the model's declared alphabet; N is
+    rejected (its mutations are undefined).
+
+    Parameters
+    ----------
+    model : Model or callable
+        The model, or a callable that :func:`~causalgia.engine.as_model` can wrap.
+    sequence : str
+        The sequence, in the model's alphabet, any case.
+    positions : sequence of int, optional
+        0-based positions to mutate; default every position.
+    batch_size : int, optional
+        Forward-pass batch size; default the model's.
+
+    Returns
+    -------
+    IceMap
+
+    Raises
+    ------
+    InvalidSequenceError
+        On an N or an invalid letter.
+    OptionError
+        On a position outside the sequence or a bad ``batch_size``.
+    ModelOutputError
+        When the model returns a non-finite value.
 
     Examples
     --------
@@ -154,15 +218,66 @@ class GlobalIceMap:
     result: SimulationResult
 
     def matrix(self, column: str = "ace") -> np.ndarray:
-        """A column of the estimates as a ``(positions, 4)`` array."""
+        """A column of the estimates as a ``(positions, 4)`` array.
+
+        Parameters
+        ----------
+        column : str, default "ace"
+            A numeric column of the estimates table (e.g. ``se``, ``ci_low``, ``q_value``).
+
+        Returns
+        -------
+        ndarray
+            One row per mapped position; columns in alphabet order.
+
+        Examples
+        --------
+        >>> from causalgia.experiment.backgrounds import iid
+        >>> from causalgia.testing import AdditiveOracle
+        >>> g = global_ice_map(AdditiveOracle.from_motif("GATA", 10), iid(10), n=20,
+        ...                    positions=[3], rng=1)
+        >>> g.matrix("q_value").shape
+        (1, 4)
+        """
         return self.estimates.table[column].to_numpy(dtype=float).reshape(-1, 4)
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the estimates table."""
+        """A copy of the estimates table.
+
+        Returns
+        -------
+        DataFrame
+            One row per mutation: ``experiment, label, position, base, method, ace, se,
+            ci_low, ci_high, n, p_value, q_value``.
+
+        Examples
+        --------
+        >>> from causalgia.experiment.backgrounds import iid
+        >>> from causalgia.testing import AdditiveOracle
+        >>> g = global_ice_map(AdditiveOracle.from_motif("GATA", 10), iid(10), n=20,
+        ...                    positions=[3], rng=1)
+        >>> g.to_frame()["label"].tolist()
+        ['3A', '3C', '3G', '3T']
+        """
         return self.estimates.to_frame()
 
     def summary(self) -> str:
-        """How many mutations are significant, and the largest ones."""
+        """How many mutations are significant, and the largest ones.
+
+        Returns
+        -------
+        str
+            A header with the number of mutations with q < 0.05, then the five largest |ACE|.
+
+        Examples
+        --------
+        >>> from causalgia.experiment.backgrounds import iid
+        >>> from causalgia.testing import AdditiveOracle
+        >>> g = global_ice_map(AdditiveOracle.from_motif("GATA", 10), iid(10), n=20,
+        ...                    positions=[3], rng=1)
+        >>> g.summary().splitlines()[0]
+        'GlobalIceMap: 4 mutations over 20 backgrounds; 2 with q < 0.05'
+        """
         t = self.estimates.table
         hits = t[t["q_value"] < 0.05]
         top = t.reindex(t["ace"].abs().sort_values(ascending=False).index).head(5)
@@ -195,6 +310,38 @@ def global_ice_map(
     base: for a background that already has base b at position i the ICE is exactly 0 (and
     costs no forward pass), so the ACE of "set i to b" averages over backgrounds with and
     without b there, as the do-operator prescribes.
+
+    Parameters
+    ----------
+    model : Model or callable
+        The model, or a callable that :func:`~causalgia.engine.as_model` can wrap.
+    background : Background
+        The background population P_B.
+    n : int
+        Number of backgrounds (>= 2).
+    positions : sequence of int, optional
+        0-based positions to mutate; default every position.
+    method : str, default "paired_t"
+        Estimator, one of :func:`~causalgia.stats.estimate_ace`'s methods.
+    ci : float, default 0.95
+        Confidence level, in (0, 1).
+    rng : int, Generator or None, default None
+        Root seed of the design and of the estimator's resampling.
+    multiple_testing : {"fdr_bh", "fdr_by", "bonferroni", "holm", "none"}, default "fdr_bh"
+        Adjustment of ``q_value`` over the whole map.
+    batch_size : int, optional
+        Forward-pass batch size; default the model's.
+
+    Returns
+    -------
+    GlobalIceMap
+
+    Raises
+    ------
+    OptionError
+        On a position outside the sequence or another bad option.
+    ModelOutputError
+        When the model returns a non-finite value.
 
     Examples
     --------

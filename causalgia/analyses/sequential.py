@@ -87,6 +87,37 @@ def simulate_range(
     below ``start``. Built on the public :func:`~causalgia.engine.simulate` by shifting the
     unit ids of the background and arms.
 
+    Parameters
+    ----------
+    model : Model or callable
+        The model, or a callable that :func:`~causalgia.engine.as_model` can wrap.
+    background : Background
+        The background population P_B.
+    arms : sequence of Arm
+        The arms of the paired design.
+    start : int
+        First background id (>= 0).
+    stop : int
+        One past the last background id (>= ``start + 2``).
+    rng : int, Generator or None
+        Root seed of the design; give the same int for every range of one study.
+    batch_size : int, optional
+        Forward-pass batch size; default the model's.
+
+    Returns
+    -------
+    table : DataFrame
+        The paired ICE table of ids ``start..stop-1``.
+    n_forward : int
+        Forward passes used.
+
+    Raises
+    ------
+    OptionError
+        On a bad ``start``, ``stop`` or ``rng``, or another bad option.
+    InterventionError
+        When an arm does not fit the background length.
+
     Examples
     --------
     >>> from causalgia.experiment.backgrounds import iid
@@ -162,11 +193,43 @@ class SequentialResult:
         return self.n_forward_fixed - self.n_forward
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the estimates table."""
+        """A copy of the estimates table.
+
+        Returns
+        -------
+        DataFrame
+            One row per arm (columns as in ``estimates`` above).
+
+        Examples
+        --------
+        >>> from causalgia.experiment.backgrounds import iid
+        >>> from causalgia.experiment.interventions import Substitute
+        >>> from causalgia.testing import AdditiveOracle
+        >>> res = simulate_until(AdditiveOracle.from_motif("GATA", 20), iid(20),
+        ...                      [Arm("a", Substitute("GATA", 2))], half_width=0.5, rng=1)
+        >>> res.to_frame()["stopped"].tolist()
+        ['target']
+        """
         return self.estimates.to_frame()
 
     def summary(self) -> str:
-        """The estimates and the forward passes saved."""
+        """The estimates and the forward passes saved.
+
+        Returns
+        -------
+        str
+            The estimates' summary, then one line comparing with the fixed-n design.
+
+        Examples
+        --------
+        >>> from causalgia.experiment.backgrounds import iid
+        >>> from causalgia.experiment.interventions import Substitute
+        >>> from causalgia.testing import AdditiveOracle
+        >>> res = simulate_until(AdditiveOracle.from_motif("GATA", 20), iid(20),
+        ...                      [Arm("a", Substitute("GATA", 2))], half_width=0.5, rng=1)
+        >>> res.summary().splitlines()[-1].startswith("sequential: 1 rounds")
+        True
+        """
         pct = 100.0 * self.saved / self.n_forward_fixed if self.n_forward_fixed else 0.0
         return (
             f"{self.estimates.summary()}\n"
@@ -217,11 +280,46 @@ def simulate_until(
     (counting every arm as changing every sequence); arms cut short say ``"budget"`` and keep
     valid (wider) intervals.
 
+    Parameters
+    ----------
+    model : Model or callable
+        The model, or a callable that :func:`~causalgia.engine.as_model` can wrap.
+    background : Background
+        The background population P_B.
+    arms : sequence of Arm
+        The arms of the paired design.
+    half_width : float or mapping of str to float
+        Target half-width (> 0), one for all arms or one per arm label.
+    ci : float, default 0.95
+        Confidence level, in (0, 1).
+    rule : {"two_stage", "mixture"}, default "two_stage"
+        Stopping rule.
+    batch : int, default 50
+        Largest number of backgrounds per later round (>= 2).
+    first : int, optional
+        Backgrounds of round 0 (>= 2); default ``batch``.
+    max_n : int, default 10000
+        Largest number of backgrounds (>= ``first``).
+    max_forward : int, optional
+        Budget of forward passes; default none.
+    t_star : float, optional
+        Number of backgrounds at which the mixture sequence is narrowest (> 0).
+    rng : int, Generator or None, default None
+        Root seed of the units.
+    batch_size : int, optional
+        Forward-pass batch size; default the model's.
+
     Returns
     -------
     SequentialResult
         Estimates with valid intervals at the stopping round, the ICE table, the rounds, and
         the forward passes used against a fixed-n design of equal width.
+
+    Raises
+    ------
+    OptionError
+        On a bad option, no arms, a label without a target, or a ``max_forward`` that does
+        not cover round 0.
 
     Examples
     --------

@@ -222,6 +222,36 @@ def null_kmer_arms(
 
     Their effects form the empirical null of "embed a k-mer that is not the motif here".
 
+    Parameters
+    ----------
+    motif : str or Motif
+        The motif whose width, G+C count and alphabet the controls match.
+    position : int
+        0-based position of every control (>= 0).
+    n_kmers : int, default 20
+        Number of random k-mers (>= 1; see :func:`random_kmers`).
+    n_scrambles : int, default 0
+        Largest number of scrambles (see :func:`scrambled_motifs`); 0 for none.
+    min_distance : int, default 2
+        Fewest mismatches of a k-mer to the consensus and its reverse complement.
+    experiment : str, default "null_kmers"
+        Experiment name of the arms.
+    rng : int, Generator or None, default None
+        Root seed of the k-mers and scrambles.
+
+    Returns
+    -------
+    list of Arm
+        The k-mer arms (``"<kmer>@<position>"``, ``kind="kmer"``), then the scrambles
+        (``"<consensus>@<position> (scrambled)"``, ``kind="scramble"``); params ``motif,
+        position, kind``.
+
+    Raises
+    ------
+    OptionError
+        On a bad ``position``, ``n_kmers``, ``n_scrambles`` or ``rng``, or when fewer than
+        ``n_kmers`` k-mers far enough from the motif are found.
+
     Examples
     --------
     >>> [a.params["kind"] for a in null_kmer_arms("UGCAUG", 10, n_kmers=2, n_scrambles=1,

@@ -129,6 +129,21 @@ def _framework_model(model: Any) -> tuple[Model, Framework]:
 def framework_of(model: Any) -> Framework:
     """``"torch"``, ``"onnx"`` or ``"deepbind"``; anything else raises OptionError.
 
+    Parameters
+    ----------
+    model : Model or DeepBindModel
+        A Model built by ``torch_model``, ``onnx_model`` or ``as_model`` of a DeepBind model,
+        or a DeepBind model itself.
+
+    Returns
+    -------
+    {"torch", "onnx", "deepbind"}
+
+    Raises
+    ------
+    OptionError
+        For a plain callable, an unwrapped ``torch.nn.Module`` or any other object.
+
     Examples
     --------
     >>> from causalgia.engine.deepbind import DeepBindModel

@@ -347,6 +347,23 @@ class Background(ABC):
     def generate(self, ids: np.ndarray, seed: int) -> np.ndarray:
         """Codes ``(len(ids), length)``; row i depends on ``(seed, ids[i])`` only.
 
+        Parameters
+        ----------
+        ids : ndarray of int
+            Non-negative unit ids, 1-D.
+        seed : int
+            Root seed, in ``0 .. 2**64 - 1``.
+
+        Returns
+        -------
+        ndarray of uint8
+            Codes ``(len(ids), length)``.
+
+        Raises
+        ------
+        OptionError
+            On bad ``ids`` or ``seed``, or (``real(replace=False)``) an id beyond the sources.
+
         Examples
         --------
         >>> iid(4).generate(np.arange(3), seed=0).dtype
@@ -361,6 +378,23 @@ class Background(ABC):
     def sample(self, n: int, rng: RngLike = None) -> np.ndarray:
         """``n`` units with ids ``0..n-1``: ``generate(np.arange(n), root_seed(rng))``.
 
+        Parameters
+        ----------
+        n : int
+            Number of units (>= 0).
+        rng : int, Generator or None, default None
+            Root seed; None draws fresh entropy.
+
+        Returns
+        -------
+        ndarray of uint8
+            Codes ``(n, length)``.
+
+        Raises
+        ------
+        OptionError
+            On a bad ``n`` or ``rng``.
+
         Examples
         --------
         >>> iid(5).sample(3, rng=0).shape
@@ -373,6 +407,12 @@ class Background(ABC):
 
         Fitted backgrounds report the number of source sequences and a sha256 of their codes,
         never the sequences themselves.
+
+        Returns
+        -------
+        dict
+            ``kind``, ``length``, ``alphabet``, the kind's parameters and, when fitted,
+            ``n_sources`` and ``sources_sha256``.
 
         Examples
         --------
@@ -426,6 +466,26 @@ def iid(
     ``gc`` in [0, 1] gives ``((1-gc)/2, gc/2, gc/2, (1-gc)/2)``; ``composition`` gives the four
     probabilities directly; the default is uniform. Giving both is an error.
 
+    Parameters
+    ----------
+    length : int
+        Sequence length (>= 1).
+    gc : float, optional
+        GC fraction in [0, 1].
+    composition : sequence of float, optional
+        Probabilities of A, C, G, T, non-negative and summing to 1.
+    alphabet : {"dna", "rna"} or Alphabet, default "dna"
+        Alphabet of the generated sequences.
+
+    Returns
+    -------
+    Background
+
+    Raises
+    ------
+    OptionError
+        On a bad ``length``, ``gc`` or ``composition``, or both of the last two.
+
     Examples
     --------
     >>> iid(100, gc=0.7).sample(2, rng=0).shape
@@ -473,6 +533,28 @@ def profile(
 
     ``probs[j] = (counts[j] + pseudocount) / (n[j] + 4 * pseudocount)``, where N letters are not
     counted. This is the null model of the original GIA code (Koo et al. 2021).
+
+    Parameters
+    ----------
+    sequences : ndarray, str, or sequence of str or of 1-D codes
+        Source sequences of one length: codes ``(M, L)`` or text (N allowed, as code 4).
+    alphabet : {"dna", "rna"} or Alphabet, default "dna"
+        Alphabet of text sources and of the generated sequences.
+    pseudocount : float, default 0.0
+        Added to every letter count (finite, >= 0).
+
+    Returns
+    -------
+    Background
+        Its ``probs`` has shape ``(L, 4)``.
+
+    Raises
+    ------
+    InvalidSequenceError
+        On no, empty, ragged or invalid sources, or a position that is N in every source
+        while ``pseudocount`` is 0.
+    OptionError
+        On a bad ``pseudocount``.
 
     Examples
     --------
@@ -534,6 +616,26 @@ def kshuffle(sequences: Sources, *, k: int = 2, alphabet: str | Alphabet = "dna"
     Unit id i is drawn uniformly from all sequences with the k-let counts and first (k-1)-mer of
     source ``i % M``. Sources must share one length and hold no N: an N raises
     :class:`~causalgia.errors.InvalidSequenceError` naming the sequence and position.
+
+    Parameters
+    ----------
+    sequences : ndarray, str, or sequence of str or of 1-D codes
+        Source sequences of one length, without N: codes ``(M, L)`` or text.
+    k : int, default 2
+        Size of the preserved k-lets, 1 to 8 (1 permutes the letters).
+    alphabet : {"dna", "rna"} or Alphabet, default "dna"
+        Alphabet of text sources and of the generated sequences.
+
+    Returns
+    -------
+    Background
+
+    Raises
+    ------
+    InvalidSequenceError
+        On no, empty, ragged or invalid sources, or an N.
+    OptionError
+        On a bad ``k``.
 
     Examples
     --------
@@ -613,6 +715,31 @@ def markov(
     windows containing N are skipped. With ``pseudocount=0`` a k-mer never followed by a letter
     falls back to the overall letter composition. ``length`` defaults to the source length.
 
+    Parameters
+    ----------
+    sequences : ndarray, str, or sequence of str or of 1-D codes
+        Source sequences of one length: codes ``(M, L)`` or text (N allowed, as code 4).
+    order : int, default 1
+        Markov order k, 0 to 8; must be below the source length.
+    length : int, optional
+        Length of the generated sequences (>= 1).
+    alphabet : {"dna", "rna"} or Alphabet, default "dna"
+        Alphabet of text sources and of the generated sequences.
+    pseudocount : float, default 1.0
+        Added to every initial and transition count (finite, >= 0).
+
+    Returns
+    -------
+    Background
+        With ``initial`` (``4**k``) and ``transition`` (``(4**k, 4)``) probabilities.
+
+    Raises
+    ------
+    InvalidSequenceError
+        On no, empty, ragged or invalid sources, or too many N to fit the chain.
+    OptionError
+        On a bad ``order``, ``length`` or ``pseudocount``.
+
     Examples
     --------
     >>> from causalgia.sequences.alphabet import decode
@@ -677,6 +804,26 @@ def real(
 
     With ``replace=True`` unit i is sequence ``floor(u_i * M)`` for its keyed uniform ``u_i``;
     with ``replace=False`` unit i is sequence i, and ids >= M raise an OptionError.
+
+    Parameters
+    ----------
+    sequences : ndarray, str, or sequence of str or of 1-D codes
+        Source sequences of one length: codes ``(M, L)`` or text (N allowed, as code 4).
+    replace : bool, default True
+        Draw a source per unit (True) or take source i for unit i (False).
+    alphabet : {"dna", "rna"} or Alphabet, default "dna"
+        Alphabet of text sources and of the generated sequences.
+
+    Returns
+    -------
+    Background
+
+    Raises
+    ------
+    InvalidSequenceError
+        On no, empty, ragged or invalid sources.
+    OptionError
+        When ``replace`` is not a bool.
 
     Examples
     --------

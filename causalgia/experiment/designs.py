@@ -79,6 +79,18 @@ class Arm:
         Equal to ``unit_keys(seed, ids, "arm", experiment, label)``; :func:`arm_keys` gives the
         keys of many arms in one vectorised call.
 
+        Parameters
+        ----------
+        seed : int
+            Root seed of the design.
+        ids : ndarray of int
+            Background ids.
+
+        Returns
+        -------
+        ndarray of uint64
+            One key per id.
+
         Examples
         --------
         >>> arm, ids = Arm("a", Substitute("GATA", 3)), np.arange(3)
@@ -96,6 +108,20 @@ def arm_keys(arms: Sequence[Arm], seed: int, ids: np.ndarray) -> np.ndarray:
 
     Arms of the plain :class:`Arm` class are keyed in one vectorised call; an arm of a subclass
     that overrides :meth:`Arm.keys` is asked for its own keys.
+
+    Parameters
+    ----------
+    arms : sequence of Arm
+        The arms.
+    seed : int
+        Root seed of the design.
+    ids : ndarray of int
+        Background ids.
+
+    Returns
+    -------
+    ndarray of uint64
+        Keys ``(len(arms), len(ids))``.
 
     Examples
     --------
@@ -130,12 +156,50 @@ class FixedGroup:
     codes: np.ndarray
 
     def columns(self, window: int, rows: np.ndarray) -> np.ndarray:
-        """Positions written by window ``window`` of group members ``rows``: ``(len(rows), w)``."""
+        """Positions written by window ``window`` of group members ``rows``: ``(len(rows), w)``.
+
+        Parameters
+        ----------
+        window : int
+            Window index, into ``widths``.
+        rows : ndarray of int
+            Member rows (positions in ``arms``, not arm indices).
+
+        Returns
+        -------
+        ndarray of int
+            Positions ``(len(rows), widths[window])``.
+
+        Examples
+        --------
+        >>> g = FixedGroup(np.array([4]), (2,), np.array([[3]]), np.array([[0, 1]], np.uint8))
+        >>> g.columns(0, np.array([0])).tolist()
+        [[3, 4]]
+        """
         width = self.widths[window]
         return self.starts[rows, window][:, None] + np.arange(width)[None, :]
 
     def letters(self, window: int, rows: np.ndarray) -> np.ndarray:
-        """Letters written by window ``window`` of group members ``rows``: ``(len(rows), w)``."""
+        """Letters written by window ``window`` of group members ``rows``: ``(len(rows), w)``.
+
+        Parameters
+        ----------
+        window : int
+            Window index, into ``widths``.
+        rows : ndarray of int
+            Member rows (positions in ``arms``, not arm indices).
+
+        Returns
+        -------
+        ndarray of uint8
+            Codes ``(len(rows), widths[window])``.
+
+        Examples
+        --------
+        >>> g = FixedGroup(np.array([4]), (2,), np.array([[3]]), np.array([[0, 1]], np.uint8))
+        >>> g.letters(0, np.array([0])).tolist()
+        [[0, 1]]
+        """
         offset = sum(self.widths[:window])
         return self.codes[rows, offset : offset + self.widths[window]]
 
@@ -209,7 +273,32 @@ class Design:
         return list(names)
 
     def assignment(self, ids: np.ndarray | None = None) -> np.ndarray:
-        """Randomized design: arm index per background (-1 = control), keyed by background id."""
+        """Randomized design: arm index per background (-1 = control), keyed by background id.
+
+        Each background goes to the control or one arm with equal probability.
+
+        Parameters
+        ----------
+        ids : ndarray of int, optional
+            Background ids; default all, ``0..n-1``.
+
+        Returns
+        -------
+        ndarray of int64
+            Arm index per id, -1 for the control.
+
+        Raises
+        ------
+        OptionError
+            When the design is not ``kind="randomized"``.
+
+        Examples
+        --------
+        >>> from causalgia.experiment.backgrounds import iid
+        >>> arms = [Arm("a", Substitute("GATA", 3)), Arm("b", Substitute("GATA", 9))]
+        >>> design(iid(20), arms, n=6, kind="randomized", rng=1).assignment().tolist()
+        [0, 1, -1, 1, 1, 1]
+        """
         if self.kind != "randomized":
             raise OptionError("assignment() exists only for kind='randomized'")
         ids = self.background_ids if ids is None else np.asarray(ids)
@@ -220,6 +309,11 @@ class Design:
         """Arms grouped for batched application: fixed edits by window layout, the rest keyed.
 
         Computed once per design object (it does not depend on the seed).
+
+        Returns
+        -------
+        ArmPlan
+            Groups of fixed-edit arms (:class:`FixedGroup`) and the keyed arms.
 
         Examples
         --------
@@ -236,7 +330,28 @@ class Design:
         return _plan(self.arms, self.background.length)
 
     def with_seed(self, rng: RngLike) -> Design:
-        """The same design under another root seed."""
+        """The same design under another root seed.
+
+        Parameters
+        ----------
+        rng : int, Generator or None
+            The new root seed; None draws fresh entropy.
+
+        Returns
+        -------
+        Design
+
+        Raises
+        ------
+        OptionError
+            On a bad ``rng``.
+
+        Examples
+        --------
+        >>> from causalgia.experiment.backgrounds import iid
+        >>> design(iid(20), [Arm("a", Substitute("GATA", 3))], n=4, rng=1).with_seed(7).seed
+        7
+        """
         return replace(self, seed=root_seed(rng))
 
     @property
@@ -246,6 +361,12 @@ class Design:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per unit: experiment, label, parameters, background_id, arm, unit_seed.
+
+        Returns
+        -------
+        DataFrame
+            Control rows first, then each arm's; ``arm`` is ``"control"`` or ``"do"`` and
+            ``unit_seed`` the unit's stream key. A randomized design lists only assigned units.
 
         Examples
         --------
@@ -297,6 +418,30 @@ def design(
     Every arm is checked against the background length now, so a motif that does not fit
     fails here, naming the arm, rather than mid-run.
 
+    Parameters
+    ----------
+    background : Background
+        Population the backgrounds are drawn from.
+    arms : sequence of Arm
+        At least one; labels unique within an experiment.
+    n : int
+        Number of backgrounds (>= 2).
+    kind : {"paired", "randomized"}, default "paired"
+        Every background under every arm, or each background to one arm or the control.
+    rng : int, Generator or None, default None
+        Root seed; None draws fresh entropy (the resolved seed is kept as ``seed``).
+
+    Returns
+    -------
+    Design
+
+    Raises
+    ------
+    OptionError
+        On a bad ``n``, ``kind`` or ``rng``, no arms, a non-Arm, or a repeated label.
+    InterventionError
+        When an arm does not fit the background length.
+
     Examples
     --------
     >>> from causalgia.experiment.backgrounds import iid
@@ -339,6 +484,27 @@ def sweep_positions(
 ) -> list[Arm]:
     """One arm per position: the motif substituted at that position.
 
+    Parameters
+    ----------
+    motif : str or Motif
+        The motif (a string may use IUPAC codes).
+    positions : sequence of int
+        0-based start positions.
+    strand : {"+", "-"}, default "+"
+        Strand of every instance.
+    experiment : str, default "position"
+        Experiment name of the arms.
+
+    Returns
+    -------
+    list of Arm
+        Labelled ``"<motif>@<position><strand>"``, with params ``motif, position, strand``.
+
+    Raises
+    ------
+    OptionError
+        On a bad ``strand``.
+
     Examples
     --------
     >>> [a.label for a in sweep_positions("GATA", [0, 5])]
@@ -363,6 +529,27 @@ def sweep_counts(
     experiment: str = "count",
 ) -> list[Arm]:
     """One arm per count k: k copies of the motif at the first k of ``positions``.
+
+    Parameters
+    ----------
+    motif : str or Motif
+        The motif, substituted on the + strand.
+    counts : sequence of int
+        Numbers of copies (each >= 1 and <= ``len(positions)``).
+    positions : sequence of int
+        Start positions, used in order.
+    experiment : str, default "count"
+        Experiment name of the arms.
+
+    Returns
+    -------
+    list of Arm
+        Labelled ``"<motif>x<k>"``, with params ``motif, count``.
+
+    Raises
+    ------
+    OptionError
+        On a bad count.
 
     Examples
     --------
@@ -399,6 +586,32 @@ def sweep_spacing(
 
     The first motif sits at ``start`` on the + strand; the second starts ``spacing`` nt after
     the end of the first, on the strand given by the orientation.
+
+    Parameters
+    ----------
+    motif : str or Motif
+        The first motif (and the second, unless ``motif_b`` is given).
+    spacings : sequence of int
+        Gaps in nt (>= 0).
+    start : int
+        Start of the first motif.
+    motif_b : str or Motif, optional
+        The second motif.
+    orientations : sequence of {"+", "-"}, default ("+",)
+        Strands of the second motif.
+    experiment : str, default "spacing"
+        Experiment name of the arms.
+
+    Returns
+    -------
+    list of Arm
+        Labelled ``"<motif>+<motif_b><orientation>gap<spacing>"``, with params ``motif,
+        motif_b, spacing, orientation``.
+
+    Raises
+    ------
+    OptionError
+        On a bad orientation or a negative spacing.
 
     Examples
     --------
@@ -456,6 +669,26 @@ def factorial(
     :func:`causalgia.stats.contrasts.fit_factorial`; a resolution-V fraction (e.g. 2^(5−1) with
     E = ABCD) estimates all of them from half the runs.
 
+    Parameters
+    ----------
+    components : mapping of str to Intervention
+        Factor name to its intervention, in factor order.
+    generators : mapping of str to sequence of str, optional
+        Generated factor to the base factors whose product sets it (e.g. ``{"E": "ABCD"}``).
+    experiment : str, default "factorial"
+        Experiment name of the arms.
+
+    Returns
+    -------
+    list of Arm
+        The non-empty runs, labelled by their factors joined with ``"+"``.
+
+    Raises
+    ------
+    OptionError
+        On no components, a non-Intervention, or a generator that is not a component or uses
+        letters other than base factors.
+
     Examples
     --------
     >>> arms = factorial({"A": Substitute("GATA", 2), "B": Substitute("TTGC", 12)})
@@ -507,6 +740,32 @@ def orientation_spacing_grid(
     Motif A sits at ``start``; motif B starts ``spacing`` nt after A ends. With both
     orientations this is the 4 × len(spacings) grid (++, +−, −+, −−) used to read
     orientation-dependent spacing rules (e.g. composite elements).
+
+    Parameters
+    ----------
+    motif : str or Motif
+        Motif A (and B, unless ``motif_b`` is given).
+    spacings : sequence of int
+        Gaps in nt (>= 0).
+    start : int
+        Start of motif A.
+    motif_b : str or Motif, optional
+        Motif B.
+    orientations : sequence of {"+", "-"}, default ("+", "-")
+        Strands tried for each motif.
+    experiment : str, default "orientation_spacing"
+        Experiment name of the arms.
+
+    Returns
+    -------
+    list of Arm
+        Labelled ``"<A><oa><B><ob>gap<spacing>"``, with params ``motif, motif_b,
+        orientation_a, orientation_b, spacing``.
+
+    Raises
+    ------
+    OptionError
+        On a bad orientation or a negative spacing.
 
     Examples
     --------
@@ -638,6 +897,26 @@ def gc_strata(
     alphabet: str = "dna",
 ) -> StratifiedBackground:
     """iid backgrounds stratified by GC content: one stratum ``"gc<level>"`` per level.
+
+    Parameters
+    ----------
+    length : int
+        Sequence length (>= 1).
+    gc_levels : sequence of float, default (0.35, 0.5, 0.65)
+        GC fraction of each stratum, in [0, 1].
+    weights : sequence of float, optional
+        Population share of each level (>= 0, summing to 1); default equal.
+    alphabet : {"dna", "rna"}, default "dna"
+        Alphabet of the sequences.
+
+    Returns
+    -------
+    StratifiedBackground
+
+    Raises
+    ------
+    OptionError
+        On a bad ``length``, GC level or weights.
 
     Examples
     --------

@@ -135,7 +135,29 @@ class Hairpin(Intervention):
         return f"{self._pwm.name}:{self.context}@{self.start}"
 
     def spans(self, length: int) -> list[tuple[int, int]]:
-        """Edited windows: the stems and/or the motif window."""
+        """Edited windows: the stems and/or the motif window.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L.
+
+        Returns
+        -------
+        list of tuple of int
+            ``[left stem, motif, right stem]`` for ``"loop"``, the two stems for ``"stem"`` and
+            ``"hairpin_only"``, the motif window for ``"unstructured"``.
+
+        Raises
+        ------
+        InterventionError
+            When the stem-loop does not fit in ``length``.
+
+        Examples
+        --------
+        >>> Hairpin("GCUGG", 2, "loop", stem_length=4, loop_length=7).spans(20)
+        [(2, 6), (7, 12), (13, 17)]
+        """
         _check_window(self.start, self.width, length, f"hairpin {self.label!r}")
         s, lp, w = self.stem_length, self.loop_length, self._pwm.width
         left, right = (self.start, self.start + s), (self.start + s + lp, self.start + self.width)
@@ -147,7 +169,24 @@ class Hairpin(Intervention):
         return [left, motif, right]
 
     def stems(self, keys: np.ndarray) -> np.ndarray:
-        """The left stem written for each key, ``(len(keys), S)`` (motif not yet inserted)."""
+        """The left stem written for each key, ``(len(keys), S)`` (motif not yet inserted).
+
+        Parameters
+        ----------
+        keys : ndarray of uint64
+            One stream key per unit (unused when ``stem`` is fixed).
+
+        Returns
+        -------
+        ndarray of uint8
+            Codes ``(len(keys), stem_length)``.
+
+        Examples
+        --------
+        >>> hp = Hairpin("GCUGG", 2, stem_length=4, loop_length=7, stem="GGAC")
+        >>> hp.stems(np.zeros(2, dtype=np.uint64)).tolist()
+        [[2, 2, 0, 1], [2, 2, 0, 1]]
+        """
         keys = np.asarray(keys, dtype=np.uint64)
         if self.stem is not None:
             row = np.array([_CODES[c] for c in self.stem.upper()], dtype=np.uint8)
@@ -160,7 +199,32 @@ class Hairpin(Intervention):
         return np.where(strong, np.where(pick, 1, 2), np.where(pick, 0, 3)).astype(np.uint8)
 
     def apply_keyed(self, codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Write the stem-loop (and/or the motif) in every row."""
+        """Write the stem-loop (and/or the motif) in every row.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)``; not modified.
+        keys : ndarray of uint64
+            One stream key per row (motif instance and random stem).
+
+        Returns
+        -------
+        ndarray of uint8
+            Edited codes ``(N, L)``.
+
+        Raises
+        ------
+        InterventionError
+            When ``codes`` is not uint8 ``(N, L)`` or the stem-loop does not fit.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode, decode
+        >>> hp = Hairpin("GCUGG", 2, "loop", stem_length=4, loop_length=7, stem="GGAC")
+        >>> decode(hp.apply_keyed(encode(["A" * 20]), np.zeros(1, dtype=np.uint64)), "rna")
+        ['AAGGACAGCUGGAGUCCAAA']
+        """
         arr = _codes(codes)
         self.spans(arr.shape[1])
         out = arr.copy()
@@ -205,7 +269,24 @@ def has_viennarna() -> bool:
 def fold(sequences: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """Minimum-free-energy structures (dot-bracket) and energies (kcal/mol) with ViennaRNA.
 
-    T is read as U. Raises :class:`~causalgia.errors.OptionError` when ViennaRNA is missing.
+    T is read as U.
+
+    Parameters
+    ----------
+    sequences : sequence of str
+        RNA or DNA sequences, any case.
+
+    Returns
+    -------
+    structures : list of str
+        Dot-bracket MFE structure per sequence.
+    energies : ndarray of float
+        MFE per sequence, kcal/mol.
+
+    Raises
+    ------
+    OptionError
+        When ViennaRNA (``import RNA``) is not installed.
 
     Examples
     --------
@@ -251,6 +332,24 @@ def motif_context(structure: str, start: int, width: int) -> StructureContext:
     enclosing pair (i, j) has no pair between i and j). ``"paired"``: more than half of the
     positions paired. ``"unpaired"``: every position unpaired but not in a hairpin loop
     (exterior, bulge, interior or multi-loop). ``"mixed"``: anything else.
+
+    Parameters
+    ----------
+    structure : str
+        Dot-bracket structure.
+    start : int
+        First position of the window (0-based).
+    width : int
+        Window width.
+
+    Returns
+    -------
+    {"hairpin_loop", "paired", "mixed", "unpaired"}
+
+    Raises
+    ------
+    OptionError
+        When the brackets of ``structure`` are unbalanced.
 
     Examples
     --------

@@ -54,11 +54,56 @@ class Intervention(ABC):
 
     @abstractmethod
     def spans(self, length: int) -> list[tuple[int, int]]:
-        """Half-open windows edited in sequences of ``length``; raises if they do not fit."""
+        """Half-open windows edited in sequences of ``length``; raises if they do not fit.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L.
+
+        Returns
+        -------
+        list of tuple of int
+            ``(start, stop)`` windows.
+
+        Raises
+        ------
+        InterventionError
+            When a window does not fit in ``length``.
+
+        Examples
+        --------
+        >>> Substitute("GATA", 3).spans(10)
+        [(3, 7)]
+        """
 
     @abstractmethod
     def apply_keyed(self, codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Apply to codes ``(N, L)`` with one uint64 stream key per row; returns a new array."""
+        """Apply to codes ``(N, L)`` with one uint64 stream key per row; returns a new array.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)``; not modified.
+        keys : ndarray of uint64
+            One stream key per row; a row's random draws depend only on its key.
+
+        Returns
+        -------
+        ndarray of uint8
+            Edited codes ``(N, L)``.
+
+        Raises
+        ------
+        InterventionError
+            When ``codes`` is not uint8 ``(N, L)`` or a window does not fit.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode, decode
+        >>> decode(Mutate(0, "T").apply_keyed(encode(["AAA"]), np.zeros(1, dtype=np.uint64)))
+        ['TAA']
+        """
 
     @property
     @abstractmethod
@@ -72,8 +117,22 @@ class Intervention(ABC):
         or on the sequence beyond overwriting fixed windows (a sampled motif instance, a
         shuffle, an insertion). When not None, ``apply_keyed(codes, keys)`` equals ``codes``
         with every ``codes[:, start:start + len(w)] = w`` written, for any ``keys``, so a
-        simulator may apply many such arms at once without stream keys. Raises like
-        :meth:`spans` when the windows do not fit ``length``.
+        simulator may apply many such arms at once without stream keys.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L.
+
+        Returns
+        -------
+        tuple of (int, ndarray of uint8), or None
+            The window writes, or None.
+
+        Raises
+        ------
+        InterventionError
+            Like :meth:`spans`, when the windows do not fit ``length``.
 
         Examples
         --------
@@ -86,6 +145,23 @@ class Intervention(ABC):
 
     def apply(self, codes: np.ndarray, rng: RngLike = None) -> np.ndarray:
         """Apply to a batch of codes ``(N, L)``; row i's random draws are keyed by its index.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)``; not modified.
+        rng : int, Generator or None, default None
+            Root seed of the row streams; None draws fresh entropy.
+
+        Returns
+        -------
+        ndarray of uint8
+            Edited codes ``(N, L)``.
+
+        Raises
+        ------
+        InterventionError
+            When ``codes`` is not uint8 ``(N, L)`` or a window does not fit.
 
         Examples
         --------
@@ -109,15 +185,71 @@ class Identity(Intervention):
     """
 
     def spans(self, length: int) -> list[tuple[int, int]]:
-        """No window is edited."""
+        """No window is edited.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L (unused).
+
+        Returns
+        -------
+        list
+            Empty.
+
+        Examples
+        --------
+        >>> Identity().spans(10)
+        []
+        """
         return []
 
     def apply_keyed(self, codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Return an unchanged copy."""
+        """Return an unchanged copy.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)``.
+        keys : ndarray of uint64
+            One stream key per row (unused).
+
+        Returns
+        -------
+        ndarray of uint8
+            A copy of ``codes``.
+
+        Raises
+        ------
+        InterventionError
+            When ``codes`` is not uint8 ``(N, L)``.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode
+        >>> Identity().apply_keyed(encode(["ACGT"]), np.zeros(1, dtype=np.uint64)).tolist()
+        [[0, 1, 2, 3]]
+        """
         return _codes(codes).copy()
 
     def fixed_edits(self, length: int) -> tuple[Edit, ...] | None:
-        """No window is written."""
+        """No window is written.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L (unused).
+
+        Returns
+        -------
+        tuple or None
+            Empty (None in a subclass that overrides :meth:`apply_keyed`).
+
+        Examples
+        --------
+        >>> Identity().fixed_edits(10)
+        ()
+        """
         return () if type(self).apply_keyed is Identity.apply_keyed else None
 
     @property
@@ -165,7 +297,28 @@ class Substitute(Intervention):
         return f"{self._pwm.name}@{self.position}{self.strand}"
 
     def spans(self, length: int) -> list[tuple[int, int]]:
-        """The motif window."""
+        """The motif window.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L.
+
+        Returns
+        -------
+        list of tuple of int
+            ``[(position, position + width)]``.
+
+        Raises
+        ------
+        InterventionError
+            When the motif does not fit in ``length``.
+
+        Examples
+        --------
+        >>> Substitute("GATA", 3).spans(10)
+        [(3, 7)]
+        """
         _check_window(self.position, self.width, length, f"motif {self._pwm.name!r}")
         return [(self.position, self.position + self.width)]
 
@@ -181,7 +334,23 @@ class Substitute(Intervention):
         return row
 
     def instances(self, keys: np.ndarray) -> np.ndarray:
-        """The motif codes written for each key, ``(len(keys), width)``, strand applied."""
+        """The motif codes written for each key, ``(len(keys), width)``, strand applied.
+
+        Parameters
+        ----------
+        keys : ndarray of uint64
+            One stream key per instance.
+
+        Returns
+        -------
+        ndarray of uint8
+            Codes ``(len(keys), width)``; a read-only broadcast when nothing is drawn.
+
+        Examples
+        --------
+        >>> Substitute("GATA", 0, strand="-").instances(np.zeros(2, dtype=np.uint64)).tolist()
+        [[3, 0, 3, 1], [3, 0, 3, 1]]
+        """
         row = self._fixed_row
         if row is not None:
             return np.broadcast_to(row, (len(keys), self.width))
@@ -191,7 +360,31 @@ class Substitute(Intervention):
         return inst
 
     def apply_keyed(self, codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Write one instance per row."""
+        """Write one instance per row.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)``; not modified.
+        keys : ndarray of uint64
+            One stream key per row.
+
+        Returns
+        -------
+        ndarray of uint8
+            Edited codes ``(N, L)``.
+
+        Raises
+        ------
+        InterventionError
+            When ``codes`` is not uint8 ``(N, L)`` or the motif does not fit.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode, decode
+        >>> decode(Substitute("GG", 1).apply_keyed(encode(["AAAA"]), np.zeros(1, dtype=np.uint64)))
+        ['AGGA']
+        """
         arr = _codes(codes)
         ((start, stop),) = self.spans(arr.shape[1])
         out = arr.copy()
@@ -199,7 +392,28 @@ class Substitute(Intervention):
         return out
 
     def fixed_edits(self, length: int) -> tuple[Edit, ...] | None:
-        """The consensus or exact-string window; None when an instance is drawn per unit."""
+        """The consensus or exact-string window; None when an instance is drawn per unit.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L.
+
+        Returns
+        -------
+        tuple of (int, ndarray of uint8), or None
+            ``((position, codes),)``, strand applied, or None.
+
+        Raises
+        ------
+        InterventionError
+            When the motif does not fit in ``length``.
+
+        Examples
+        --------
+        >>> Substitute("AC", 0, strand="-").fixed_edits(4)
+        ((0, array([2, 3], dtype=uint8)),)
+        """
         if type(self).apply_keyed is not Substitute.apply_keyed or self._fixed_row is None:
             return None
         self.spans(length)
@@ -236,12 +450,57 @@ class Insert(Intervention):
         return "ins:" + self._sub.label
 
     def spans(self, length: int) -> list[tuple[int, int]]:
-        """From the insertion point to the end of the sequence."""
+        """From the insertion point to the end of the sequence.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L.
+
+        Returns
+        -------
+        list of tuple of int
+            ``[(position, length)]``.
+
+        Raises
+        ------
+        InterventionError
+            When the motif does not fit in ``length`` at ``position``.
+
+        Examples
+        --------
+        >>> Insert("GG", 1).spans(4)
+        [(1, 4)]
+        """
         self._sub.spans(length)
         return [(self.position, length)]
 
     def apply_keyed(self, codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Insert one instance per row."""
+        """Insert one instance per row.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)``; not modified.
+        keys : ndarray of uint64
+            One stream key per row.
+
+        Returns
+        -------
+        ndarray of uint8
+            Edited codes ``(N, L)``, trimmed at the 3' end.
+
+        Raises
+        ------
+        InterventionError
+            When ``codes`` is not uint8 ``(N, L)`` or the motif does not fit.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode, decode
+        >>> decode(Insert("GG", 1).apply_keyed(encode(["ACTT"]), np.zeros(1, dtype=np.uint64)))
+        ['AGGC']
+        """
         arr = _codes(codes)
         self.spans(arr.shape[1])
         p, w = self.position, self._sub.width
@@ -287,7 +546,28 @@ class Ablate(Intervention):
         return f"ablate:{self.start}-{self.stop}:{self.fill}"
 
     def spans(self, length: int) -> list[tuple[int, int]]:
-        """The occluded window."""
+        """The occluded window.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L.
+
+        Returns
+        -------
+        list of tuple of int
+            ``[(start, stop)]``.
+
+        Raises
+        ------
+        InterventionError
+            When ``stop`` exceeds ``length``.
+
+        Examples
+        --------
+        >>> Ablate(2, 6).spans(8)
+        [(2, 6)]
+        """
         _check_window(self.start, self.stop - self.start, length, "ablated window")
         return [(self.start, self.stop)]
 
@@ -308,7 +588,34 @@ class Ablate(Intervention):
         return shuffle_keyed(window, keys, self.k)
 
     def apply_keyed(self, codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Fill the window in every row."""
+        """Fill the window in every row.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)``; not modified.
+        keys : ndarray of uint64
+            One stream key per row.
+
+        Returns
+        -------
+        ndarray of uint8
+            Codes ``(N, L)`` with the window refilled.
+
+        Raises
+        ------
+        InterventionError
+            When ``codes`` is not uint8 ``(N, L)``, the window does not fit, a ``k > 1``
+            shuffle meets an N, or the fill background has another length.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode
+        >>> keys = np.arange(2, dtype=np.uint64)
+        >>> out = Ablate(0, 4, fill="random").apply_keyed(encode(["AAAAAA"] * 2), keys)
+        >>> out[:, 4:].tolist()
+        [[0, 0], [0, 0]]
+        """
         arr = _codes(codes)
         self.spans(arr.shape[1])
         a, b = self.start, self.stop
@@ -361,12 +668,57 @@ class Mutate(Intervention):
         return f"mut:{self.position}{self.base}"
 
     def spans(self, length: int) -> list[tuple[int, int]]:
-        """The mutated position."""
+        """The mutated position.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L.
+
+        Returns
+        -------
+        list of tuple of int
+            ``[(position, position + 1)]``.
+
+        Raises
+        ------
+        InterventionError
+            When ``position`` is not below ``length``.
+
+        Examples
+        --------
+        >>> Mutate(1, "G").spans(3)
+        [(1, 2)]
+        """
         _check_window(self.position, 1, length, "mutation")
         return [(self.position, self.position + 1)]
 
     def apply_keyed(self, codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Set the base in every row."""
+        """Set the base in every row.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)``; not modified.
+        keys : ndarray of uint64
+            One stream key per row (unused).
+
+        Returns
+        -------
+        ndarray of uint8
+            Edited codes ``(N, L)``.
+
+        Raises
+        ------
+        InterventionError
+            When ``codes`` is not uint8 ``(N, L)`` or ``position`` does not fit.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode, decode
+        >>> decode(Mutate(0, 3).apply_keyed(encode(["AAA"]), np.zeros(1, dtype=np.uint64)))
+        ['TAA']
+        """
         arr = _codes(codes)
         self.spans(arr.shape[1])
         out = arr.copy()
@@ -374,7 +726,28 @@ class Mutate(Intervention):
         return out
 
     def fixed_edits(self, length: int) -> tuple[Edit, ...] | None:
-        """The one-base window."""
+        """The one-base window.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L.
+
+        Returns
+        -------
+        tuple of (int, ndarray of uint8), or None
+            ``((position, [code]),)`` (None in a subclass that overrides :meth:`apply_keyed`).
+
+        Raises
+        ------
+        InterventionError
+            When ``position`` is not below ``length``.
+
+        Examples
+        --------
+        >>> Mutate(1, "G").fixed_edits(3)
+        ((1, array([2], dtype=uint8)),)
+        """
         if type(self).apply_keyed is not Mutate.apply_keyed:
             return None
         self.spans(length)
@@ -406,7 +779,28 @@ class Compose(Intervention):
         return "+".join(p.label for p in self.parts)
 
     def spans(self, length: int) -> list[tuple[int, int]]:
-        """All parts' windows; raises naming both parts when two windows overlap."""
+        """All parts' windows; raises naming both parts when two windows overlap.
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L.
+
+        Returns
+        -------
+        list of tuple of int
+            The parts' windows, in part order.
+
+        Raises
+        ------
+        InterventionError
+            When two windows overlap or one does not fit.
+
+        Examples
+        --------
+        >>> Compose((Mutate(0, "G"), Substitute("CC", 2))).spans(6)
+        [(0, 1), (2, 4)]
+        """
         owned: list[tuple[int, int, str]] = []
         for part in self.parts:
             for a, b in part.spans(length):
@@ -420,7 +814,32 @@ class Compose(Intervention):
         return [(a, b) for a, b, _ in owned]
 
     def apply_keyed(self, codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Apply each part with its own derived key stream."""
+        """Apply each part with its own derived key stream.
+
+        Parameters
+        ----------
+        codes : ndarray of uint8
+            Codes ``(N, L)``; not modified.
+        keys : ndarray of uint64
+            One stream key per row; part i gets keys derived from these and i.
+
+        Returns
+        -------
+        ndarray of uint8
+            Edited codes ``(N, L)``.
+
+        Raises
+        ------
+        InterventionError
+            When ``codes`` is not uint8 ``(N, L)``, or windows overlap or do not fit.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import encode, decode
+        >>> both = Compose((Mutate(0, "G"), Substitute("CC", 2)))
+        >>> decode(both.apply_keyed(encode(["AAAAAA"]), np.zeros(1, dtype=np.uint64)))
+        ['GACCAA']
+        """
         out = _codes(codes)
         self.spans(out.shape[1])
         keys = np.asarray(keys, dtype=np.uint64)
@@ -431,7 +850,28 @@ class Compose(Intervention):
         return out
 
     def fixed_edits(self, length: int) -> tuple[Edit, ...] | None:
-        """All parts' windows, when every part is fixed (the derived keys are then unused)."""
+        """All parts' windows, when every part is fixed (the derived keys are then unused).
+
+        Parameters
+        ----------
+        length : int
+            Sequence length L.
+
+        Returns
+        -------
+        tuple of (int, ndarray of uint8), or None
+            The parts' window writes in part order, or None when some part is not fixed.
+
+        Raises
+        ------
+        InterventionError
+            When windows overlap or do not fit.
+
+        Examples
+        --------
+        >>> Compose((Mutate(0, "G"), Substitute("CC", 2))).fixed_edits(6)
+        ((0, array([2], dtype=uint8)), (2, array([1, 1], dtype=uint8)))
+        """
         if type(self).apply_keyed is not Compose.apply_keyed:
             return None
         self.spans(length)

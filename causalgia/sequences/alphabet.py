@@ -58,6 +58,20 @@ _COMPLEMENT = np.array([3, 2, 1, 0, N_CODE], dtype=np.uint8)
 def get_alphabet(alphabet: str | Alphabet) -> Alphabet:
     """Return the :class:`Alphabet` named ``"dna"`` or ``"rna"`` (or pass one through).
 
+    Parameters
+    ----------
+    alphabet : {"dna", "rna"} or Alphabet
+        The name (any case), or an Alphabet, returned unchanged.
+
+    Returns
+    -------
+    Alphabet
+
+    Raises
+    ------
+    OptionError
+        If the name is neither ``"dna"`` nor ``"rna"``.
+
     Examples
     --------
     >>> get_alphabet("rna").letters
@@ -96,6 +110,30 @@ def encode(
     Lower case is accepted and upper-cased. ``n_policy="allow"`` maps N to code 4; by default an N
     is an error. Every error names the sequence id (or index), the position and the letter.
 
+    Parameters
+    ----------
+    sequences : str or sequence of str
+        One sequence, or several of one length.
+    alphabet : {"dna", "rna"} or Alphabet, default "dna"
+        Letters allowed besides N.
+    ids : sequence of str, optional
+        Names used in error messages (default: the index); one per sequence.
+    n_policy : {"error", "allow"}, default "error"
+        Whether N is allowed (as code 4).
+
+    Returns
+    -------
+    ndarray of uint8
+        Codes ``(L,)`` for a string, ``(N, L)`` for a list (``(0, 0)`` for an empty list).
+
+    Raises
+    ------
+    InvalidSequenceError
+        On an invalid letter (or N under ``n_policy="error"``), an empty or ragged sequence, or
+        a number of ``ids`` that differs from the number of sequences.
+    OptionError
+        On an unknown ``alphabet`` or ``n_policy``.
+
     Examples
     --------
     >>> encode("ACGN", n_policy="allow")
@@ -133,6 +171,22 @@ def encode(
 def decode(codes: np.ndarray, alphabet: str | Alphabet = "dna") -> str | list[str]:
     """Decode uint8 codes back to strings: ``(L,)`` gives a string, ``(N, L)`` a list.
 
+    Parameters
+    ----------
+    codes : ndarray of int
+        Codes 0-4, shape ``(L,)`` or ``(N, L)``.
+    alphabet : {"dna", "rna"} or Alphabet, default "dna"
+        Letters for codes 0-3 (code 4 is N).
+
+    Returns
+    -------
+    str or list of str
+
+    Raises
+    ------
+    InvalidSequenceError
+        If a code is outside 0-4.
+
     Examples
     --------
     >>> decode(encode(["ACGT", "TTGA"]))
@@ -161,6 +215,27 @@ def one_hot(
 
     N (code 4) becomes a column of ``n_value`` (0 or 0.25 are the usual conventions).
 
+    Parameters
+    ----------
+    codes : ndarray of uint8
+        Codes ``(N, L)``.
+    layout : {"NCL", "NLC"}, default "NCL"
+        Channels before (PyTorch Conv1d) or after (Keras) the positions.
+    n_value : float, default 0.0
+        Value of all four channels at an N.
+    dtype : type, default numpy.float32
+        Data type of the result.
+
+    Returns
+    -------
+    ndarray
+        ``(N, 4, L)`` for ``"NCL"``, ``(N, L, 4)`` for ``"NLC"``.
+
+    Raises
+    ------
+    OptionError
+        On an unknown ``layout``.
+
     Examples
     --------
     >>> one_hot(encode(["ACGT"]), "NLC")[0]
@@ -188,7 +263,27 @@ def one_hot(
 def from_one_hot(x: np.ndarray, layout: Layout) -> np.ndarray:
     """Codes ``(N, L)`` from a one-hot array in the declared layout; all-zero columns become N.
 
-    Raises :class:`~causalgia.errors.LayoutError` when the channel axis is not of size 4.
+    A column whose largest value is at most 0.25 (all zero, or uniform) becomes N; otherwise the
+    largest channel wins.
+
+    Parameters
+    ----------
+    x : ndarray
+        One-hot (or probability) array, 3-D.
+    layout : {"NCL", "NLC"}
+        Layout of ``x``; it is never guessed.
+
+    Returns
+    -------
+    ndarray of uint8
+        Codes ``(N, L)``.
+
+    Raises
+    ------
+    LayoutError
+        When ``x`` is not 3-D or its channel axis is not of size 4.
+    OptionError
+        On an unknown ``layout``.
 
     Examples
     --------
@@ -215,6 +310,25 @@ def reverse_complement(x: np.ndarray, *, layout: Layout | None = None) -> np.nda
     Codes need no layout. For one-hot input the layout must be given, because ``(N, 4, 4)`` is
     ambiguous. N stays N.
 
+    Parameters
+    ----------
+    x : ndarray
+        uint8 codes ``(..., L)``, or a one-hot array in ``layout``.
+    layout : {"NCL", "NLC"} or None, default None
+        None for codes; the layout of a one-hot ``x``.
+
+    Returns
+    -------
+    ndarray
+        A new array of the shape and dtype of ``x``.
+
+    Raises
+    ------
+    LayoutError
+        When ``layout`` is None but ``x`` is not uint8, or the channel axis is not of size 4.
+    OptionError
+        On an unknown ``layout``.
+
     Examples
     --------
     >>> decode(reverse_complement(encode("AACG")))
@@ -240,6 +354,23 @@ def as_codes(
     sequences: np.ndarray | str | Sequence[str], alphabet: str | Alphabet = "dna"
 ) -> np.ndarray:
     """Return a 2-D uint8 code array from codes or strings, validating code values.
+
+    Parameters
+    ----------
+    sequences : ndarray, str or sequence of str
+        Integer codes ``(N, L)`` or ``(L,)`` (one sequence), or sequences as text.
+    alphabet : {"dna", "rna"} or Alphabet, default "dna"
+        Used to encode text; ignored for codes.
+
+    Returns
+    -------
+    ndarray of uint8
+        Codes ``(N, L)``; a uint8 input is returned without copying.
+
+    Raises
+    ------
+    InvalidSequenceError
+        When codes are not 1-D or 2-D integers in 0-4, or text fails :func:`encode`.
 
     Examples
     --------

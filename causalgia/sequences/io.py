@@ -50,12 +50,41 @@ class FastaRecords:
         return len(self.ids)
 
     def codes(self) -> np.ndarray:
-        """Return uint8 codes ``(N, L)``; ragged lengths raise, naming the first odd record."""
+        """Return uint8 codes ``(N, L)``; ragged lengths raise, naming the first odd record.
+
+        Returns
+        -------
+        ndarray of uint8
+            Codes ``(N, L)``, one row per record.
+
+        Raises
+        ------
+        InvalidSequenceError
+            When the records differ in length or hold a letter outside the alphabet.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import DNA
+        >>> FastaRecords(("a",), ("",), ("ACGT",), DNA).codes().tolist()
+        [[0, 1, 2, 3]]
+        """
         _check_fixed_length(self.ids, self.sequences)
         return encode(list(self.sequences), self.alphabet, ids=self.ids, n_policy=self.n_policy)
 
     def to_frame(self) -> pd.DataFrame:
-        """Return a table with columns ``id``, ``description``, ``sequence``, ``length``."""
+        """Return a table with columns ``id``, ``description``, ``sequence``, ``length``.
+
+        Returns
+        -------
+        DataFrame
+            One row per record, in file order.
+
+        Examples
+        --------
+        >>> from causalgia.sequences.alphabet import DNA
+        >>> FastaRecords(("a",), ("x",), ("ACGT",), DNA).to_frame().columns.tolist()
+        ['id', 'description', 'sequence', 'length']
+        """
         return pd.DataFrame(
             {
                 "id": list(self.ids),
@@ -77,6 +106,21 @@ def _check_fixed_length(ids: Sequence[str], sequences: Sequence[str]) -> None:
 
 def open_text(path: str | Path) -> IO[str]:
     """Open a text file for reading, decompressing it when it starts with the gzip magic bytes.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, plain or gzip.
+
+    Returns
+    -------
+    IO[str]
+        An open UTF-8 text handle (undecodable bytes replaced); the caller closes it.
+
+    Raises
+    ------
+    InputFileError
+        When the file starts like gzip but is truncated or corrupt.
 
     Examples
     --------
@@ -147,6 +191,19 @@ def read_fasta(
     fixed_length : bool
         Require every record to have the length of the first.
 
+    Returns
+    -------
+    FastaRecords
+
+    Raises
+    ------
+    InvalidSequenceError
+        On the problems listed above, or ragged lengths with ``fixed_length=True``.
+    InputFileError
+        When a gzip file is truncated or corrupt.
+    OptionError
+        On an unknown ``alphabet`` or ``n_policy``.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -184,6 +241,29 @@ def write_fasta(
 
     Gzip output is byte-reproducible (the header time stamp is zero).
 
+    Parameters
+    ----------
+    path : str or Path
+        Output file, overwritten.
+    ids : sequence of str
+        Record ids, non-empty and without whitespace.
+    sequences : sequence of str
+        One non-empty sequence per id, written as given.
+    width : int, default 80
+        Letters per line (>= 1).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InvalidSequenceError
+        When ``ids`` and ``sequences`` differ in length, or an id or a sequence is invalid.
+    OptionError
+        When ``width`` is not an integer >= 1.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -217,6 +297,22 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV (``.csv``) or tab-separated (``.tsv``, ``.txt``) table, optionally ``.gz``.
 
     The separator comes from the extension; gzip is detected from the content.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv``, ``.tsv`` or ``.txt`` file, optionally with a further ``.gz``.
+
+    Returns
+    -------
+    DataFrame
+
+    Raises
+    ------
+    OptionError
+        On another extension.
+    CausalgiaError
+        When the file is empty or cannot be parsed (:class:`InputFileError` for corrupt gzip).
 
     Examples
     --------

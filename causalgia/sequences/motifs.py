@@ -125,6 +125,24 @@ class Motif:
     ) -> Motif:
         """A motif from a sequence; IUPAC letters become uniform rows over their bases.
 
+        Parameters
+        ----------
+        text : str
+            Letters of the alphabet or IUPAC codes, any case.
+        alphabet : {"dna", "rna"} or Alphabet, default "dna"
+            The motif's alphabet.
+        name : str, optional
+            Motif name; default ``text``.
+
+        Returns
+        -------
+        Motif
+
+        Raises
+        ------
+        MotifError
+            When ``text`` is empty or holds a letter that is neither in the alphabet nor IUPAC.
+
         Examples
         --------
         >>> Motif.from_string("AR").probs.tolist()
@@ -159,6 +177,28 @@ class Motif:
     ) -> Motif:
         """A motif from site counts ``(W, 4)``: ``(counts + pseudocount)`` normalised per row.
 
+        Parameters
+        ----------
+        counts : array_like
+            Finite, non-negative counts ``(W, 4)``; kept as ``counts`` (without pseudocount).
+        pseudocount : float, default 0.0
+            Added to every cell (>= 0).
+        name : str, default "motif"
+            Motif name.
+        alphabet : {"dna", "rna"} or Alphabet, default "dna"
+            The motif's alphabet.
+        alt_name : str, default ""
+            Alternative name (e.g. the factor of a JASPAR matrix).
+
+        Returns
+        -------
+        Motif
+
+        Raises
+        ------
+        MotifError
+            On a bad shape, a negative or non-finite count or pseudocount, or an all-zero row.
+
         Examples
         --------
         >>> Motif.from_counts([[3, 1, 0, 0]], pseudocount=1).probs.tolist()
@@ -183,6 +223,26 @@ class Motif:
     ) -> Motif:
         """A motif from probabilities ``(W, 4)`` whose rows sum to 1 within 1e-6 (then made exact).
 
+        Parameters
+        ----------
+        probs : array_like
+            Probabilities ``(W, 4)`` in code order.
+        name : str, default "motif"
+            Motif name.
+        alphabet : {"dna", "rna"} or Alphabet, default "dna"
+            The motif's alphabet.
+        alt_name : str, default ""
+            Alternative name.
+
+        Returns
+        -------
+        Motif
+
+        Raises
+        ------
+        MotifError
+            On a bad shape, a negative or non-finite value, or a row not summing to 1.
+
         Examples
         --------
         >>> Motif.from_probs([[0.7, 0.1, 0.1, 0.1]]).consensus()
@@ -204,6 +264,29 @@ class Motif:
         alphabet: str | Alphabet = "dna",
     ) -> Motif:
         """Invert log-odds scores: ``p = bg * base**score``, renormalised per row.
+
+        Parameters
+        ----------
+        log_odds : array_like
+            Scores ``(W, 4)``, no NaN (``-inf`` gives probability 0).
+        background : array_like, optional
+            Four positive frequencies summing to 1; default uniform. Not stored on the motif.
+        base : float, default 2.0
+            Logarithm base of the scores (positive, not 1).
+        name : str, default "motif"
+            Motif name.
+        alphabet : {"dna", "rna"} or Alphabet, default "dna"
+            The motif's alphabet.
+
+        Returns
+        -------
+        Motif
+
+        Raises
+        ------
+        MotifError
+            On a bad shape or NaN, a bad ``base`` or ``background``, or a row that cannot be
+            inverted.
 
         Examples
         --------
@@ -245,6 +328,11 @@ class Motif:
     def consensus(self) -> str:
         """The most probable letter per position; ties go to the lowest code (A < C < G < T).
 
+        Returns
+        -------
+        str
+            ``width`` letters of the motif's alphabet.
+
         Examples
         --------
         >>> Motif.from_string("GAYA").consensus()
@@ -254,6 +342,11 @@ class Motif:
 
     def iupac(self) -> str:
         """IUPAC consensus: the base with p > 0.5, else the code for all bases with p >= 0.25.
+
+        Returns
+        -------
+        str
+            ``width`` letters of the alphabet or IUPAC codes.
 
         Examples
         --------
@@ -276,6 +369,21 @@ class Motif:
         """Probabilities after adding ``pseudocount`` to every cell of the matrix the motif was
         made from (``counts`` when kept, else ``probs``), renormalised per row.
 
+        Parameters
+        ----------
+        pseudocount : float, default 0.0
+            Added to every cell (>= 0).
+
+        Returns
+        -------
+        ndarray
+            Probabilities ``(W, 4)``.
+
+        Raises
+        ------
+        MotifError
+            When ``pseudocount`` is negative or not a number.
+
         Examples
         --------
         >>> Motif.from_counts([[2, 0, 0, 0]]).pwm_probs(1.0).tolist()
@@ -288,6 +396,24 @@ class Motif:
     def pwm(self, background: np.ndarray | None = None, pseudocount: float = 0.0) -> np.ndarray:
         """Log2-odds ``log2(p / bg)`` of shape ``(W, 4)``; zero probabilities give ``-inf``.
 
+        Parameters
+        ----------
+        background : array_like, optional
+            Four positive frequencies summing to 1; default the motif's ``background``, else
+            uniform.
+        pseudocount : float, default 0.0
+            Passed to :meth:`pwm_probs` to give ``p``.
+
+        Returns
+        -------
+        ndarray
+            Scores ``(W, 4)`` in bits.
+
+        Raises
+        ------
+        MotifError
+            On a bad ``background`` or ``pseudocount``.
+
         Examples
         --------
         >>> Motif.from_string("A").pwm().tolist()
@@ -299,6 +425,22 @@ class Motif:
 
     def information_content(self, background: np.ndarray | None = None) -> np.ndarray:
         """Relative entropy (bits) of each position against the background.
+
+        Parameters
+        ----------
+        background : array_like, optional
+            Four positive frequencies summing to 1; default the motif's ``background``, else
+            uniform.
+
+        Returns
+        -------
+        ndarray
+            Bits per position, shape ``(W,)``.
+
+        Raises
+        ------
+        MotifError
+            On a bad ``background``.
 
         Examples
         --------
@@ -319,6 +461,11 @@ class Motif:
     def reverse_complement(self) -> Motif:
         """The motif on the other strand (rows reversed, A<->T and C<->G); an involution.
 
+        Returns
+        -------
+        Motif
+            Same name; ``counts`` and ``background`` are complemented too.
+
         Examples
         --------
         >>> Motif.from_string("AACG").reverse_complement().consensus()
@@ -330,6 +477,21 @@ class Motif:
 
     def sample_keyed(self, keys: np.ndarray) -> np.ndarray:
         """Draw one instance per key: uint8 codes ``(len(keys), W)``; row i depends on keys[i].
+
+        Parameters
+        ----------
+        keys : ndarray of uint64
+            One stream key per instance, 1-D.
+
+        Returns
+        -------
+        ndarray of uint8
+            Codes ``(len(keys), W)``.
+
+        Raises
+        ------
+        OptionError
+            When ``keys`` is not 1-D.
 
         Examples
         --------
@@ -349,6 +511,23 @@ class Motif:
     def sample(self, n: int, rng: RngLike = None) -> np.ndarray:
         """Draw ``n`` instances as uint8 codes ``(n, W)``; unit i uses key i under purpose "motif".
 
+        Parameters
+        ----------
+        n : int
+            Number of instances (>= 0).
+        rng : int, Generator or None, default None
+            Root seed; None draws fresh entropy.
+
+        Returns
+        -------
+        ndarray of uint8
+            Codes ``(n, W)``.
+
+        Raises
+        ------
+        OptionError
+            On a bad ``n`` or ``rng``.
+
         Examples
         --------
         >>> Motif.from_string("ACNT").sample(3, rng=0).shape
@@ -361,8 +540,19 @@ class Motif:
         """A composition-preserving scramble: the positions (rows) in a random order.
 
         When some order changes the consensus, orders are redrawn (at most 100 times) until the
-        consensus differs from both the original's and its reverse complement's; otherwise the
-        first order differing from the original's consensus (or the first drawn) is returned.
+        consensus differs from both the original's and its reverse complement's; failing that,
+        the first order differing from one of them (else the first drawn) is returned. A motif of
+        width 1 or with one consensus letter gets the first order drawn.
+
+        Parameters
+        ----------
+        rng : int, Generator or None, default None
+            Root seed; None draws fresh entropy.
+
+        Returns
+        -------
+        Motif
+            Named ``"<name>_scrambled"``, with ``counts`` permuted alike.
 
         Examples
         --------
@@ -402,6 +592,22 @@ def as_motif(motif: str | Motif, alphabet: str | Alphabet | None = None) -> Moti
 
     ``alphabet`` defaults to DNA for strings; given with a Motif, the two must agree.
 
+    Parameters
+    ----------
+    motif : str or Motif
+        A motif, or a sequence with IUPAC codes.
+    alphabet : {"dna", "rna"} or Alphabet, optional
+        Alphabet of a string, or the one a Motif must have.
+
+    Returns
+    -------
+    Motif
+
+    Raises
+    ------
+    MotifError
+        On an alphabet mismatch, a bad string, or another type.
+
     Examples
     --------
     >>> as_motif("GATA").consensus()
@@ -429,6 +635,27 @@ def read_motifs(
     starts with a ``>`` header followed by a count row (``A [ 1 2 3 ]`` or ``A 1 2 3``). JASPAR
     motifs keep their counts; the id is the name and the rest of the header is ``alt_name``.
     MEME motifs keep the file's background. Errors name the file, line and motif.
+
+    Parameters
+    ----------
+    path : str or Path
+        The motif file; gzip is detected from its content.
+    format : {"auto", "meme", "jaspar"}, default "auto"
+        File format.
+    alphabet : {"dna", "rna"} or Alphabet, default "dna"
+        Alphabet of the motifs; a MEME ``ALPHABET=`` line must match it.
+
+    Returns
+    -------
+    list of Motif
+        In file order.
+
+    Raises
+    ------
+    MotifError
+        When the format cannot be told, the file is malformed, or it holds no motif.
+    OptionError
+        On an unknown ``format`` or ``alphabet``.
 
     Examples
     --------
@@ -594,6 +821,20 @@ def coerce_motif(motif: str | Motif) -> Motif:
     """A Motif as given, or one parsed from a string over A/C/G/T/U plus IUPAC letters.
 
     The alphabet is RNA when the string holds a U, else DNA (T and U share code 3).
+
+    Parameters
+    ----------
+    motif : str or Motif
+        A Motif (returned unchanged) or a sequence, any case.
+
+    Returns
+    -------
+    Motif
+
+    Raises
+    ------
+    MotifError
+        On an invalid letter.
 
     Examples
     --------

@@ -251,6 +251,36 @@ def estimate_adjusted(
     ``population_means`` (see :func:`regression_adjusted`); randomized tables use Lin's
     interacted estimator per arm against the shared controls.
 
+    Parameters
+    ----------
+    data : DataFrame or SimulationResult
+        A paired (``ice``) or randomized (``y``) effect table with ``experiment, label,
+        background_id``.
+    covariates : DataFrame
+        ``background_id`` and one numeric column per covariate.
+    population_means : mapping of str to float, optional
+        Population mean of every covariate; required for paired tables, and used instead of
+        the sample means to centre randomized ones.
+    cov_type : {"HC0", "HC1", "HC2", "HC3"}, default "HC3"
+        Robust covariance of the OLS fit.
+    ci : float, default 0.95
+        Confidence level.
+    multiple_testing : {"fdr_bh", "fdr_by", "bonferroni", "holm", "none"}, default "fdr_bh"
+        Adjustment of ``q_value`` within each experiment.
+
+    Returns
+    -------
+    AceEstimates
+        Method ``"regression_<cov_type>"`` (lower case).
+
+    Raises
+    ------
+    EstimationError
+        On missing columns, covariates or population means (or none for a paired table),
+        non-finite outcomes, or a fit that cannot be made (collinear covariates, too few units).
+    OptionError
+        On a bad ``cov_type``, ``ci`` or ``multiple_testing``.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -319,6 +349,31 @@ def estimate_stratified(
     :meth:`causalgia.experiment.designs.StratifiedBackground.strata`); ``weights`` are the
     population shares of the strata.
 
+    Parameters
+    ----------
+    data : DataFrame or SimulationResult
+        A paired effect table (``experiment, label, background_id, ice``).
+    strata : DataFrame
+        ``background_id`` and ``stratum`` of every background.
+    weights : mapping, optional
+        Population share of each stratum (>= 0, summing to 1); default the sample shares.
+    ci : float, default 0.95
+        Confidence level.
+    multiple_testing : {"fdr_bh", "fdr_by", "bonferroni", "holm", "none"}, default "fdr_bh"
+        Adjustment of ``q_value`` within each experiment.
+
+    Returns
+    -------
+    AceEstimates
+        Method ``"stratified"``.
+
+    Raises
+    ------
+    EstimationError
+        On missing columns or strata, a stratum with fewer than 2 backgrounds, or bad weights.
+    OptionError
+        On a randomized table, or a bad ``ci`` or ``multiple_testing``.
+
     Examples
     --------
     >>> t = pd.DataFrame({"experiment": "e", "label": "a", "background_id": range(6),
@@ -361,6 +416,37 @@ def estimate_ratio(
     compare each arm's ``y`` with the controls'. The ``ace`` column holds the ratio (or log
     ratio); ``p_value`` tests ratio = 1. Bootstrap streams are keyed by (rng, experiment,
     label) as in :func:`estimate_ace`.
+
+    Parameters
+    ----------
+    data : DataFrame or SimulationResult
+        A paired (``y_do, y_control``) or randomized (``y``) effect table with ``experiment,
+        label, background_id``.
+    scale : {"ratio", "log", "log2"}, default "log"
+        Scale of ``ace``, ``se`` and the interval.
+    interval : {"delta", "bootstrap_percentile", "bootstrap_bca"}, default "delta"
+        Interval method.
+    ci : float, default 0.95
+        Confidence level.
+    rng : int, Generator or None, default None
+        Root seed of the bootstrap streams (unused for ``"delta"``).
+    n_resamples : int, default 9999
+        Bootstrap resamples.
+    multiple_testing : {"fdr_bh", "fdr_by", "bonferroni", "holm", "none"}, default "fdr_bh"
+        Adjustment of ``q_value`` within each experiment.
+
+    Returns
+    -------
+    AceEstimates
+        Method ``"ratio_<scale>_<interval>"``.
+
+    Raises
+    ------
+    EstimationError
+        On missing columns, non-finite outcomes, fewer than 2 outcomes, or a mean <= 0.
+    OptionError
+        On a bad ``scale``, ``interval``, ``ci``, ``n_resamples``, ``rng`` or
+        ``multiple_testing``.
 
     Examples
     --------

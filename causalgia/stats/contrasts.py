@@ -210,6 +210,31 @@ def contrast(
     The per-background contrast ``c_i = Σ_l w_l·ICE_l(x_i)`` is tested with
     ``scipy.stats.ttest_1samp`` (mean, SE, interval and p-value agree with it exactly).
 
+    Parameters
+    ----------
+    data : DataFrame or SimulationResult
+        A paired ICE table (``experiment, label, background_id, ice``).
+    weights : mapping of str to float
+        Weight of each arm label (at least one).
+    experiment : str, optional
+        Use only the rows of this experiment.
+    name : str, optional
+        Name of the contrast; default the weighted labels, e.g. ``"+1·b -1·a"``.
+    ci : float, default 0.95
+        Confidence level, in (0, 1).
+
+    Returns
+    -------
+    ContrastResult
+        One row.
+
+    Raises
+    ------
+    EstimationError
+        On a missing column, label or background, or a non-finite ICE.
+    OptionError
+        On no weights, a randomized table or a bad ``ci``.
+
     Examples
     --------
     >>> t = pd.DataFrame({"experiment": "e", "label": ["a"] * 3 + ["b"] * 3,
@@ -241,6 +266,31 @@ def interaction(
     Per background this is ``f(AB) − f(A) − f(B) + f(x)``; 0 for a model in which the two
     edits act additively. Negative: sub-additive (saturation, competition); positive:
     cooperative. Build the arms with :func:`causalgia.experiment.designs.factorial`.
+
+    Parameters
+    ----------
+    data : DataFrame or SimulationResult
+        A paired ICE table (``experiment, label, background_id, ice``).
+    a, b : str
+        Labels of the single-edit arms.
+    ab : str
+        Label of the arm with both edits.
+    experiment : str, optional
+        Use only the rows of this experiment.
+    ci : float, default 0.95
+        Confidence level, in (0, 1).
+
+    Returns
+    -------
+    ContrastResult
+        One row, named ``"<ab> − <a> − <b>"``.
+
+    Raises
+    ------
+    EstimationError
+        On a missing column, label or background, or a non-finite ICE.
+    OptionError
+        On a randomized table or a bad ``ci``.
 
     Examples
     --------
@@ -344,6 +394,33 @@ def additivity(
     squares to the ACE means; its intervals are bootstrap percentiles over backgrounds
     (``n_resamples`` resamples of whole backgrounds, keyed by ``rng``). A scale at the upper
     bound (1000) means the curve is indistinguishable from a straight line.
+
+    Parameters
+    ----------
+    data : DataFrame or SimulationResult
+        A paired ICE table (``experiment, label, background_id, ice``).
+    experiment : str, default "count"
+        Experiment of the count arms.
+    count : str, default "count"
+        Column holding each arm's number of copies (count 1 is required).
+    ci : float, default 0.95
+        Confidence level, in (0, 1).
+    n_resamples : int, default 999
+        Bootstrap resamples of the saturation fit (>= 1).
+    rng : int, Generator or None, default None
+        Root seed of the bootstrap.
+
+    Returns
+    -------
+    AdditivityResult
+
+    Raises
+    ------
+    EstimationError
+        On a missing column, label or background, two labels with one count, or no count 1
+        and another count.
+    OptionError
+        On a randomized table, or a bad ``ci``, ``n_resamples`` or ``rng``.
 
     Examples
     --------
@@ -642,6 +719,35 @@ def positional_curve(
 ) -> CurveResult:
     """ACE per position with intervals, and a test that the effect depends on position.
 
+    The test is Hotelling's T² on the paired differences between positions (H0: every ACE
+    equal).
+
+    Parameters
+    ----------
+    data : DataFrame or SimulationResult
+        A paired ICE table (``experiment, label, background_id, ice``).
+    experiment : str, default "position"
+        Experiment of the position arms.
+    position : str, default "position"
+        Column holding each arm's position.
+    method : str, default "paired_t"
+        Estimator of the curve's ACEs, one of :func:`~causalgia.stats.estimate_ace`'s methods.
+    ci : float, default 0.95
+        Confidence level, in (0, 1).
+
+    Returns
+    -------
+    CurveResult
+        ``curve``: one ACE row per position, sorted; ``tests``: the heterogeneity test.
+
+    Raises
+    ------
+    EstimationError
+        On a missing column, label or background, two labels with one position, or no more
+        backgrounds than positions.
+    OptionError
+        On a randomized table or a bad option.
+
     Examples
     --------
     >>> t = pd.DataFrame({"experiment": "position", "label": ["p0"] * 4 + ["p5"] * 4,
@@ -671,6 +777,39 @@ def spacing_curve(
     ``tests`` holds :func:`spacing_penalty` (spacings ≤ ``close`` against the rest) and
     :func:`periodicity` at ``period`` over spacings > ``close`` (or ≥ ``min_spacing``), with
     BH q-values over the two.
+
+    Parameters
+    ----------
+    data : DataFrame or SimulationResult
+        A paired ICE table (``experiment, label, background_id, ice``).
+    experiment : str, default "spacing"
+        Experiment of the spacing arms.
+    spacing : str, default "spacing"
+        Column holding each arm's spacing (nt).
+    close : int, default 2
+        Largest spacing counted as close.
+    period : float, default 10.5
+        Period of the periodicity test (nt, > 0).
+    min_spacing : int, optional
+        Smallest spacing in the periodicity test; default ``close + 1``.
+    method : str, default "paired_t"
+        Estimator of the curve's ACEs, one of :func:`~causalgia.stats.estimate_ace`'s methods.
+    ci : float, default 0.95
+        Confidence level, in (0, 1).
+
+    Returns
+    -------
+    CurveResult
+        ``curve``: one ACE row per spacing, sorted; ``tests``: the penalty and periodicity
+        rows.
+
+    Raises
+    ------
+    EstimationError
+        On a missing column, label or background, two labels with one spacing, no spacing on
+        one side of ``close``, or too few spacings or backgrounds for the periodicity fit.
+    OptionError
+        On a randomized table or a bad option.
 
     Examples
     --------
@@ -710,6 +849,31 @@ def fit_factorial(
     one background share its control. A main effect is the effect of adding the factor alone;
     an interaction ``A:B`` is ACE(A+B) − ACE(A) − ACE(B) when the other factors are absent.
     In a fraction, aliased terms are detected and named.
+
+    Parameters
+    ----------
+    data : DataFrame or SimulationResult
+        A paired ICE table (``experiment, label, background_id, ice``).
+    factors : sequence of str
+        Factor columns, holding 0/1 levels.
+    experiment : str, default "factorial"
+        Experiment of the factorial arms.
+    interactions : bool, default True
+        Also fit every two-way interaction.
+    ci : float, default 0.95
+        Confidence level, in (0, 1).
+
+    Returns
+    -------
+    ContrastResult
+        One row per term (factors, then ``"A:B"`` interactions), method ``"ols_cluster"``.
+
+    Raises
+    ------
+    EstimationError
+        On a missing column, a level other than 0/1, aliased terms, or a non-finite ICE.
+    OptionError
+        On a randomized table or a bad ``ci``.
 
     Examples
     --------

@@ -32,8 +32,9 @@ class SamplePlan:
     ----------
     table : pandas.DataFrame
         One row per (experiment, label): ``n_pilot, ace_pilot, sd_ice, sd_plan, sd_y_do,
-        sd_y_control, n_paired, n_per_group_unpaired`` and the target columns
-        (``half_width`` or ``mde`` and ``power``).
+        sd_y_control, changes, n_paired, n_per_group_unpaired`` and the target columns
+        (``half_width`` or ``mde`` and ``power``); ``changes`` is whether any pilot ICE is
+        non-zero (the arm costs forward passes).
     n : int
         Backgrounds for one paired design that meets every effect's target (the max).
     n_forward : int
@@ -176,11 +177,32 @@ def plan_sample_size(
     Parameters
     ----------
     pilot : DataFrame or SimulationResult
-        A paired ICE table (``y_control, y_do, ice`` per background) of a small run.
+        A paired ICE table (``experiment, label, y_control, y_do, ice`` per background) of a
+        small run, at least 3 backgrounds per effect.
+    half_width : float, optional
+        Target half-width of every ACE's interval (> 0).
+    mde : float, optional
+        Minimal detectable ACE.
+    power : float, default 0.8
+        Power of the test at ``mde``, in (0, 1).
+    alpha : float, default 0.05
+        Two-sided level of the test at ``mde``, in (0, 1).
+    ci : float, default 0.95
+        Confidence level of the ``half_width`` interval, in (0, 1).
+    assurance : float, optional
+        Plan with this one-sided upper confidence bound of each SD, in (0, 1).
 
     Returns
     -------
     SamplePlan
+
+    Raises
+    ------
+    OptionError
+        When not exactly one of ``half_width`` and ``mde`` is given, a level is outside
+        (0, 1), ``half_width <= 0``, or the pilot is not paired.
+    EstimationError
+        When an effect has fewer than 3 pilot backgrounds or the table's design is unclear.
 
     Examples
     --------

@@ -56,6 +56,21 @@ __all__ = [
 def mixture_rho2(alpha: float, t_star: float) -> float:
     """ρ² of the normal mixture that makes the confidence sequence narrowest at ``t_star``.
 
+    Parameters
+    ----------
+    alpha : float
+        Error rate, in (0, 1).
+    t_star : float
+        Number of observations at which the sequence is narrowest (> 0).
+
+    Returns
+    -------
+    float
+
+    See Also
+    --------
+    t_star_of : The inverse map.
+
     Examples
     --------
     >>> round(mixture_rho2(0.05, 100), 5)
@@ -67,6 +82,22 @@ def mixture_rho2(alpha: float, t_star: float) -> float:
 
 def cs_radius(sd: np.ndarray | float, t: np.ndarray | float, *, alpha: float, rho2: float) -> Any:
     """Half-width of the normal-mixture confidence sequence after ``t`` observations.
+
+    Parameters
+    ----------
+    sd : float or ndarray
+        Running sample SD.
+    t : float or ndarray
+        Number of observations.
+    alpha : float
+        Error rate, in (0, 1).
+    rho2 : float
+        Mixture ρ² (:func:`mixture_rho2`).
+
+    Returns
+    -------
+    ndarray
+        The half-width, broadcast over ``sd`` and ``t`` (0-d for scalars).
 
     Examples
     --------
@@ -86,6 +117,27 @@ def confidence_sequence(
     Columns: ``t, mean, sd, radius, lower, upper, p_value`` where ``p_value`` is the
     anytime-valid p-value of mean = 0 (the running minimum of 1/M_t of the mixture
     martingale; valid at any stopping time). Rows start at ``t = start``.
+
+    Parameters
+    ----------
+    x : ndarray
+        Observations (e.g. ICEs) in the order seen.
+    alpha : float, default 0.05
+        Error rate, in (0, 1).
+    t_star : float, default 100.0
+        Number of observations at which the sequence is narrowest.
+    start : int, default 2
+        First ``t`` reported (>= 2).
+
+    Returns
+    -------
+    DataFrame
+        One row per ``t = start .. len(x)``.
+
+    Raises
+    ------
+    OptionError
+        On a bad ``alpha`` or ``start``.
 
     Examples
     --------
@@ -132,6 +184,20 @@ def _anytime_p(mean: Any, sd: Any, t: Any, rho2: float) -> Any:
 def fixed_n_for_width(sd: float, half_width: float, ci: float = 0.95) -> int:
     """Smallest n whose t interval ``t_{n-1}·sd/√n`` has half-width ≤ ``half_width``.
 
+    Parameters
+    ----------
+    sd : float
+        SD of the ICEs.
+    half_width : float
+        Target half-width (> 0).
+    ci : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    int
+        At least 2 (2 when ``sd <= 0``).
+
     Examples
     --------
     >>> fixed_n_for_width(1.0, 0.2)
@@ -149,6 +215,21 @@ def fixed_n_for_width(sd: float, half_width: float, ci: float = 0.95) -> int:
 def stein_n(sd: float, half_width: float, n0: int, ci: float = 0.95) -> int:
     """Total backgrounds of Stein's two-stage rule: ``max(n0, ⌈(t_{n0−1}·sd/h)²⌉)``.
 
+    Parameters
+    ----------
+    sd : float
+        First-round SD of the ICEs.
+    half_width : float
+        Target half-width h (> 0).
+    n0 : int
+        First-round size (>= 2).
+    ci : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    int
+
     Examples
     --------
     >>> stein_n(1.0, 0.2, 50)
@@ -161,7 +242,26 @@ def stein_n(sd: float, half_width: float, n0: int, ci: float = 0.95) -> int:
 
 
 class TwoStageRule:
-    """Stein's rule: the first round fixes every arm's n; its SD sets every interval."""
+    """Stein's rule: the first round fixes every arm's n; its SD sets every interval.
+
+    Parameters
+    ----------
+    targets : ndarray
+        Target half-width of each arm.
+    ci : float
+        Confidence level.
+    n0 : int
+        First-round size.
+    max_n : int
+        Budget of backgrounds per arm.
+
+    Examples
+    --------
+    >>> rule = TwoStageRule(np.array([0.5]), ci=0.95, n0=10, max_n=1000)
+    >>> x, active = np.random.default_rng(0).normal(1.0, 1.0, 10), np.array([True])
+    >>> rule.update([[x]], active).round(3).tolist(), rule.need.tolist()
+    ([0.559], [13])
+    """
 
     method = "two_stage"
 
@@ -182,10 +282,54 @@ class TwoStageRule:
         A round has at least two backgrounds (a design's minimum); an arm then gets one more
         background than planned, which keeps the interval exact (n still depends on the first
         round only) and narrower.
+
+        Parameters
+        ----------
+        n : int
+            Backgrounds drawn so far.
+        active : ndarray of bool
+            Arms still running.
+        batch : int
+            Largest round size.
+
+        Returns
+        -------
+        int
+            Size of the next round (>= 2).
+
+        Examples
+        --------
+        >>> rule = TwoStageRule(np.array([0.5]), ci=0.95, n0=10, max_n=1000)
+        >>> active = np.array([True])
+        >>> _ = rule.update([[np.random.default_rng(0).normal(1.0, 1.0, 10)]], active)
+        >>> rule.next_size(10, active, batch=50)  # planned n is 13
+        3
         """
         return int(max(2, min(batch, self.need[active].min() - n)))
 
     def update(self, ice: list[list[np.ndarray]], active: np.ndarray) -> np.ndarray:
+        """Plan every arm after round 0; stop the arms that reached their planned n.
+
+        Parameters
+        ----------
+        ice : list of list of ndarray
+            Per arm, its ICE arrays of every round so far (round 0 first).
+        active : ndarray of bool
+            Arms still running; updated in place (an arm that has stopped turns False).
+
+        Returns
+        -------
+        ndarray
+            Current half-width of each arm (NaN for arms inactive before the call).
+
+        Examples
+        --------
+        >>> rule = TwoStageRule(np.array([0.5]), ci=0.95, n0=10, max_n=1000)
+        >>> active = np.array([True])
+        >>> x = np.random.default_rng(0).normal(1.0, 1.0, 10)
+        >>> rule.update([[x]], active).round(3).tolist(), active.tolist()
+        ([0.559], [True])
+        """
         if not self.planned.any():  # the first round plans every arm
             for j, parts in enumerate(ice):
                 self.s0[j] = float(np.std(parts[0], ddof=1))
@@ -198,6 +342,30 @@ class TwoStageRule:
         return widths
 
     def estimate(self, j: int, x: np.ndarray) -> dict[str, Any]:
+        """The ACE of arm ``j``: its mean ± ``t_{n0−1}·s0/√n``, with the exact t p-value.
+
+        Parameters
+        ----------
+        j : int
+            Arm index.
+        x : ndarray
+            All ICEs of arm ``j``, in round order.
+
+        Returns
+        -------
+        dict
+            ``ace, se, ci_low, ci_high, n, p_value, half_width`` and ``stopped``
+            (``"target"`` or ``"budget"``).
+
+        Examples
+        --------
+        >>> rule = TwoStageRule(np.array([0.5]), ci=0.95, n0=10, max_n=1000)
+        >>> x = np.random.default_rng(0).normal(1.0, 1.0, 10)
+        >>> _ = rule.update([[x]], np.array([True]))
+        >>> row = rule.estimate(0, x)
+        >>> round(row["ace"], 3), row["n"], row["stopped"]
+        (1.085, 10, 'budget')
+        """
         s0, n = float(self.s0[j]), x.size
         mean, se = float(x.mean()), s0 / np.sqrt(n)
         if se > 0:
@@ -209,7 +377,24 @@ class TwoStageRule:
 
 
 class MixtureRule:
-    """The normal-mixture confidence sequence: stop at the first round it is narrow enough."""
+    """The normal-mixture confidence sequence: stop at the first round it is narrow enough.
+
+    Parameters
+    ----------
+    targets : ndarray
+        Target half-width of each arm.
+    ci : float
+        Confidence level (α = 1 − ci).
+    rho2 : float
+        Mixture ρ² (:func:`mixture_rho2`).
+
+    Examples
+    --------
+    >>> rule = MixtureRule(np.array([0.5]), ci=0.95, rho2=mixture_rho2(0.05, 100))
+    >>> x, active = np.random.default_rng(0).normal(1.0, 1.0, 200), np.array([True])
+    >>> rule.update([[x]], active).round(3).tolist(), active.tolist()
+    ([0.209], [False])
+    """
 
     method = "confidence_sequence"
 
@@ -218,9 +403,53 @@ class MixtureRule:
         self.stopped = np.zeros(len(targets), dtype=bool)
 
     def next_size(self, n: int, active: np.ndarray, batch: int) -> int:
+        """Always ``batch``: the sequence is valid at every round.
+
+        Parameters
+        ----------
+        n : int
+            Backgrounds drawn so far.
+        active : ndarray of bool
+            Arms still running.
+        batch : int
+            Largest round size.
+
+        Returns
+        -------
+        int
+            ``batch``.
+
+        Examples
+        --------
+        >>> rule = MixtureRule(np.array([0.5]), ci=0.95, rho2=mixture_rho2(0.05, 100))
+        >>> rule.next_size(100, np.array([True]), batch=50)
+        50
+        """
         return batch
 
     def update(self, ice: list[list[np.ndarray]], active: np.ndarray) -> np.ndarray:
+        """Stop the arms whose confidence-sequence half-width is now ≤ their target.
+
+        Parameters
+        ----------
+        ice : list of list of ndarray
+            Per arm, its ICE arrays of every round so far (round 0 first).
+        active : ndarray of bool
+            Arms still running; updated in place (an arm that has stopped turns False).
+
+        Returns
+        -------
+        ndarray
+            Current half-width of each arm (NaN for arms inactive before the call).
+
+        Examples
+        --------
+        >>> rule = MixtureRule(np.array([0.5]), ci=0.95, rho2=mixture_rho2(0.05, 100))
+        >>> active = np.array([True])
+        >>> x = np.random.default_rng(0).normal(1.0, 1.0, 200)
+        >>> rule.update([[x]], active).round(3).tolist(), active.tolist()
+        ([0.209], [False])
+        """
         widths = np.full(len(ice), np.nan)
         for j in np.flatnonzero(active):
             x = np.concatenate(ice[j])
@@ -232,6 +461,30 @@ class MixtureRule:
         return widths
 
     def estimate(self, j: int, x: np.ndarray) -> dict[str, Any]:
+        """The ACE of arm ``j`` with the sequence's last interval and anytime-valid p-value.
+
+        Parameters
+        ----------
+        j : int
+            Arm index.
+        x : ndarray
+            All ICEs of arm ``j``, in round order.
+
+        Returns
+        -------
+        dict
+            ``ace, se, ci_low, ci_high, n, p_value, half_width`` and ``stopped``
+            (``"target"`` or ``"budget"``).
+
+        Examples
+        --------
+        >>> rule = MixtureRule(np.array([0.5]), ci=0.95, rho2=mixture_rho2(0.05, 100))
+        >>> x = np.random.default_rng(0).normal(1.0, 1.0, 200)
+        >>> _ = rule.update([[x]], np.array([True]))
+        >>> row = rule.estimate(0, x)
+        >>> round(row["ace"], 3), round(row["half_width"], 3), row["stopped"]
+        (1.015, 0.209, 'target')
+        """
         t_star = t_star_of(self.rho2, self.alpha)
         last = confidence_sequence(x, alpha=self.alpha, t_star=t_star).iloc[-1]
         se = float(np.std(x, ddof=1)) / np.sqrt(x.size)
@@ -255,5 +508,27 @@ def _row(mean: float, se: float, half: float, n: int, p: float, why: str) -> dic
 
 
 def t_star_of(rho2: float, alpha: float) -> float:
+    """The ``t_star`` at which a mixture of ρ² ``rho2`` is narrowest (inverse of mixture_rho2).
+
+    Parameters
+    ----------
+    rho2 : float
+        Mixture ρ² (> 0).
+    alpha : float
+        Error rate, in (0, 1).
+
+    Returns
+    -------
+    float
+
+    See Also
+    --------
+    mixture_rho2 : The forward map.
+
+    Examples
+    --------
+    >>> round(t_star_of(mixture_rho2(0.05, 100), 0.05), 6)
+    100.0
+    """
     la = -2.0 * np.log(alpha)
     return float((la + np.log(la + 1.0)) / rho2)
