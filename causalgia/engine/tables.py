@@ -13,12 +13,34 @@ from ..experiment.designs import CONTROL, Design
 
 
 def _param_frame(design: Design, arm_index: np.ndarray) -> pd.DataFrame:
-    """Experiment, label and parameter columns for rows given by arm index (-1 = control)."""
+    """Experiment, label and parameter columns for rows given by arm index (-1 = control).
+
+    A parameter whose declared values are all integers is an integer column: ``int64`` when
+    every row has it, pandas' nullable ``Int64`` when some rows (other arms, controls) lack it.
+    """
     rows = [{"experiment": CONTROL, "label": CONTROL}] + [
         {"experiment": arm.experiment, "label": arm.label, **arm.params} for arm in design.arms
     ]
     lookup = pd.DataFrame(rows, columns=["experiment", "label", *design.param_names])
-    return lookup.iloc[np.asarray(arm_index) + 1].reset_index(drop=True)
+    integer = [
+        name
+        for name in design.param_names
+        if _integer_valued([arm.params[name] for arm in design.arms if name in arm.params])
+    ]
+    for name in integer:
+        lookup[name] = lookup[name].astype("Int64")  # stays integer beside missing values
+    table = lookup.iloc[np.asarray(arm_index) + 1].reset_index(drop=True)
+    for name in integer:
+        if not table[name].isna().any():
+            table[name] = table[name].astype(np.int64)  # complete: a plain integer column
+    return table
+
+
+def _integer_valued(values: list[object]) -> bool:
+    """True when every declared value of a parameter is an integer (bool is not)."""
+    return bool(values) and all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in values
+    )
 
 
 def _paired_table(

@@ -1,19 +1,15 @@
-"""Compare in-silico effects and scores with wet-lab measurements.
+"""Lab effects of an exported library, paired contrasts, and probe groups by motif context.
 
-- :func:`read_measurements` reads a CSV/TSV table (construct id or sequence, value, optional
-  replicate and design columns), validating every row.
-- :func:`join` matches measurements with predictions and reports what did not match.
-- :func:`concordance` gives Pearson and Spearman correlations with bootstrap intervals, sign
-  agreement with an exact binomial interval, an errors-in-variables (Deming) slope with a bootstrap
-  interval, and Bland-Altman bias and limits of agreement.
-- :func:`lab_effects` estimates lab effects of an exported library (:mod:`causalgia.lab.export`) for
-  the same contrasts with the same estimators as the in-silico ACEs.
+- :func:`lab_effects` estimates lab effects of an exported library (:mod:`causalgia.lab.export`)
+  for the same contrasts with the same estimators as the in-silico ACEs.
+- :func:`ice_contrast` is a paired contrast of arms on an ICE table.
 - :func:`probe_contexts` folds probes (ViennaRNA) and classifies where a motif sits;
   :func:`compare_groups` contrasts two groups of measurements (Welch interval + Mann-Whitney).
-- :func:`~causalgia.pooling.labcalibration.calibrate` (PyMC, imported inside the function) maps
-  in-silico effects to lab effects: offset, slope and extra variance with credible intervals.
 
-Statistics are delegated to :mod:`scipy.stats` and :mod:`causalgia.stats.estimators`.
+The names that lived here before the lab stage was split stay importable from this module:
+measurements (:mod:`.measurements`), concordance (:mod:`.agreement`), selection enrichment
+(:mod:`.enrichment`), composition-controlled concordance (:mod:`.composition`) and the PyMC
+calibration (:func:`~causalgia.pooling.labcalibration.calibrate`).
 """
 
 from __future__ import annotations
@@ -21,422 +17,39 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._options import check_int, check_option, check_probability
-from .._rng import RngLike, generator, root_seed, unit_keys
-from ..errors import CausalgiaError, EstimationError, OptionError
-from ..pooling.labcalibration import Calibration as Calibration  # re-exported
-from ..pooling.labcalibration import calibrate as calibrate  # re-exported
-from ..sequences.io import open_text
-from ..stats.estimators import AceEstimates, Method, estimate_ace, paired_t, welch
+from .._options import check_option
+from .._rng import RngLike
+from ..errors import EstimationError, OptionError
+from ..pooling import Calibration, calibrate
+from ..stats import AceEstimates, Method, estimate_ace, paired_t, welch
+from .agreement import Concordance, concordance, deming_fit
+from .measurements import Joined, MeasurementError, Measurements, join, read_measurements
 
-Key = Literal["construct_id", "sequence"]
+__all__ = [
+    "Calibration",
+    "Concordance",
+    "Joined",
+    "LabEffects",
+    "MeasurementError",
+    "Measurements",
+    "calibrate",
+    "compare_groups",
+    "concordance",
+    "deming_fit",
+    "ice_contrast",
+    "join",
+    "lab_effects",
+    "probe_contexts",
+    "read_measurements",
+]
+
 Missing = Literal["error", "drop"]
-BlandAltmanScale = Literal["calibrated", "standardized", "raw"]
-_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
-
-
-class MeasurementError(CausalgiaError, ValueError):
-    """A measurement table is malformed; the message names the file, line and column."""
-
-
-@dataclass(frozen=True)
-class Measurements:
-    """Measured values, one row per (construct, replicate).
-
-    ``table`` columns: the key (``construct_id`` or ``sequence``), ``value``, ``replicate`` (0
-    when the file has none), then any design columns. ``source`` is the file read.
-
-    Examples
-    --------
-    >>> m = Measurements(pd.DataFrame({"construct_id": ["a", "a"], "value": [1.0, 3.0],
-    ...                                "replicate": [0, 1]}), "construct_id", "x.csv")
-    >>> m.per_construct()[["construct_id", "value", "n_replicates"]].values.tolist()
-    [['a', 2.0, 2]]
-    """
-
-    table: pd.DataFrame
-    key: Key
-    source: str
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def to_frame(self) -> pd.DataFrame:
-        """A copy of the measurement table."""
-        return self.table.copy()
-
-    def per_construct(self) -> pd.DataFrame:
-        """Replicates averaged: key, value (mean), value_sd, n_replicates, design columns."""
-        extra = [c for c in self.table.columns if c not in (self.key, "value", "replicate")]
-        grouped = self.table.groupby(self.key, sort=False)
-        out = grouped["value"].agg(value="mean", value_sd="std", n_replicates="size")
-        for col in extra:
-            out[col] = grouped[col].first()
-        return out.reset_index()
-
-    def summary(self) -> str:
-        """Rows, constructs and replicates."""
-        n = self.table[self.key].nunique()
-        return f"Measurements from {self.source}: {len(self)} rows, {n} constructs (key {self.key})"
-
-
-def _separator(path: Path) -> str:
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes.pop()
-    suffix = suffixes[-1] if suffixes else ""
-    if suffix not in _SEPARATORS:
-        raise OptionError(
-            f"{path}: unknown table extension {suffix!r}; use .csv, .tsv or .txt (optionally .gz)"
-        )
-    return _SEPARATORS[suffix]
-
-
-def read_measurements(
-    path: str | Path,
-    *,
-    key: Key = "construct_id",
-    value: str = "value",
-    replicate: str | None = None,
-    design: Sequence[str] = (),
-    columns: Sequence[str] | None = None,
-    rna: bool = True,
-) -> Measurements:
-    """Read a measurement table (CSV ``.csv`` or tab-separated ``.tsv``/``.txt``, optionally gzip).
-
-    Parameters
-    ----------
-    path : str or Path
-        The table; gzip is recognised by its content.
-    key : {"construct_id", "sequence"}
-        The column identifying constructs. Sequences are upper-cased and, when ``rna``, T is
-        written as U (so DNA-alphabet probe files match RNA designs).
-    value : str
-        Column holding the measured value (must be numeric and finite in every row).
-    replicate : str or None
-        Optional replicate column.
-    design : sequence of str
-        Extra columns to keep (e.g. arm, background_id).
-    columns : sequence of str or None
-        Column names of a file without a header line (e.g. ``["value", "sequence"]``).
-    rna : bool
-        Write sequences in the RNA alphabet.
-
-    Raises
-    ------
-    MeasurementError
-        A missing column, an empty key, or a non-numeric / non-finite value; the message names
-        the file, the line number and the offending text.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "probes.txt"
-    >>> _ = p.write_text("1.5\\tACGT\\n-0.2\\tGGTT\\n")
-    >>> m = read_measurements(p, key="sequence", columns=["value", "sequence"])
-    >>> m.table["sequence"].tolist()
-    ['ACGU', 'GGUU']
-    """
-    check_option("key", key, ("construct_id", "sequence"))
-    path = Path(path)
-    sep = _separator(path)
-    header_lines = 0 if columns is not None else 1
-    try:
-        with open_text(path) as fh:
-            table = pd.read_csv(
-                fh,
-                sep=sep,
-                header=None if columns is not None else "infer",
-                names=list(columns) if columns is not None else None,
-                dtype=str,
-                keep_default_na=False,
-            )
-    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise MeasurementError(f"{path}: cannot read table: {exc}") from exc
-    wanted = [key, value, *([replicate] if replicate else []), *design]
-    missing = [c for c in wanted if c not in table.columns]
-    if missing:
-        raise MeasurementError(
-            f"{path}: missing column(s) {missing}; the table has {list(table.columns)}"
-        )
-    values = pd.to_numeric(table[value], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise MeasurementError(
-            f"{path}: line {row + 1 + header_lines}: {value} = {table[value].iloc[row]!r} is not "
-            "a finite number"
-        )
-    keys = table[key].astype(str).str.strip()
-    empty = (keys == "").to_numpy()
-    if empty.any():
-        row = int(np.argmax(empty))
-        raise MeasurementError(f"{path}: line {row + 1 + header_lines}: empty {key}")
-    if key == "sequence":
-        keys = keys.str.upper()
-        if rna:
-            keys = keys.str.replace("T", "U")
-    out = pd.DataFrame({key: keys.to_numpy(), "value": values})
-    out["replicate"] = table[replicate].to_numpy() if replicate else 0
-    for col in design:
-        out[col] = table[col].to_numpy()
-    return Measurements(out, key, str(path))
-
-
-@dataclass(frozen=True)
-class Joined:
-    """Measurements matched with predictions by key.
-
-    ``table`` columns: key, ``measured`` (replicate mean), ``measured_sd``, ``n_replicates``,
-    ``predicted``. ``unmatched_measured`` / ``unmatched_predicted`` list the keys found on only
-    one side.
-    """
-
-    table: pd.DataFrame
-    key: str
-    unmatched_measured: tuple[str, ...]
-    unmatched_predicted: tuple[str, ...]
-
-    def to_frame(self) -> pd.DataFrame:
-        """A copy of the matched table."""
-        return self.table.copy()
-
-    def summary(self) -> str:
-        """Matched and unmatched counts, with the first unmatched keys."""
-        lines = [f"Joined on {self.key}: {len(self.table)} matched"]
-        for side, keys in (
-            ("measured", self.unmatched_measured),
-            ("predicted", self.unmatched_predicted),
-        ):
-            if keys:
-                lines.append(f"  {len(keys)} {side} only, e.g. {list(keys[:3])}")
-        return "\n".join(lines)
-
-
-def join(
-    measured: Measurements,
-    predicted: pd.DataFrame,
-    *,
-    predicted_value: str = "predicted",
-) -> Joined:
-    """Match per-construct measurement means with predictions on the measurements' key.
-
-    ``predicted`` must have the key column (``construct_id`` or ``sequence``) and
-    ``predicted_value``; duplicated keys in it raise. Unmatched keys are reported, not dropped
-    silently.
-
-    Examples
-    --------
-    >>> m = Measurements(pd.DataFrame({"construct_id": ["a", "b"], "value": [1.0, 2.0],
-    ...                                "replicate": 0}), "construct_id", "-")
-    >>> j = join(m, pd.DataFrame({"construct_id": ["a", "c"], "predicted": [0.5, 0.1]}))
-    >>> len(j.table), j.unmatched_measured, j.unmatched_predicted
-    (1, ('b',), ('c',))
-    """
-    key = measured.key
-    for col in (key, predicted_value):
-        if col not in predicted.columns:
-            raise OptionError(
-                f"predictions lack column {col!r}; they have {list(predicted.columns)}"
-            )
-    pred = predicted[[key, predicted_value]].rename(columns={predicted_value: "predicted"})
-    dup = pred[key].duplicated()
-    if dup.any():
-        raise OptionError(f"predictions hold {key} {pred[key][dup].iloc[0]!r} more than once")
-    meas = measured.per_construct().rename(columns={"value": "measured", "value_sd": "measured_sd"})
-    merged = meas.merge(pred, on=key, how="outer", indicator=True)
-    both = merged[merged["_merge"] == "both"].drop(columns="_merge").reset_index(drop=True)
-    left = tuple(merged.loc[merged["_merge"] == "left_only", key].astype(str))
-    right = tuple(merged.loc[merged["_merge"] == "right_only", key].astype(str))
-    return Joined(both, key, left, right)
-
-
-@dataclass(frozen=True)
-class Concordance:
-    """Agreement between predicted and measured values, each statistic with an interval.
-
-    ``table`` columns: ``statistic, estimate, ci_low, ci_high, p_value, n, method``. Rows:
-    ``pearson_r``, ``spearman_rho``, ``sign_agreement``, ``eiv_slope``, ``eiv_intercept``,
-    ``bland_altman_bias``, ``loa_low``, ``loa_high`` (limits of agreement).
-    """
-
-    table: pd.DataFrame
-    ci: float
-    bland_altman_scale: str
-
-    def to_frame(self) -> pd.DataFrame:
-        """A copy of the statistics table."""
-        return self.table.copy()
-
-    def __getitem__(self, statistic: str) -> float:
-        row = self.table[self.table["statistic"] == statistic]
-        if row.empty:
-            raise KeyError(statistic)
-        return float(row["estimate"].iloc[0])
-
-    def summary(self) -> str:
-        """One line per statistic."""
-        lines = [
-            f"Concordance ({self.ci:.0%} intervals; Bland-Altman on {self.bland_altman_scale})"
-        ]
-        for r in self.table.itertuples(index=False):
-            p = "" if np.isnan(r.p_value) else f"  p={r.p_value:.3g}"
-            lines.append(
-                f"  {r.statistic:>18}: {r.estimate:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}]{p}"
-            )
-        return "\n".join(lines)
-
-
-def deming_fit(
-    x: np.ndarray, y: np.ndarray, error_ratio: float | None = None
-) -> tuple[float, float]:
-    """Deming (errors-in-variables) regression of y on x: (slope, intercept).
-
-    ``error_ratio`` is var(error in y) / var(error in x); None uses var(y)/var(x), which gives
-    the standardised major axis slope ``sign(r)·sd(y)/sd(x)``.
-
-    Examples
-    --------
-    >>> x = np.array([0.0, 1.0, 2.0, 3.0]); deming_fit(x, 2 * x + 1, 1.0)
-    (2.0, 1.0)
-    """
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    sxx, syy = np.var(x, ddof=1), np.var(y, ddof=1)
-    sxy = np.cov(x, y, ddof=1)[0, 1]
-    lam = syy / sxx if error_ratio is None else float(error_ratio)
-    if sxy == 0.0:
-        return 0.0, float(np.mean(y))
-    d = syy - lam * sxx
-    slope = (d + np.sqrt(d * d + 4.0 * lam * sxy * sxy)) / (2.0 * sxy)
-    return float(slope), float(np.mean(y) - slope * np.mean(x))
-
-
-def concordance(
-    predicted: np.ndarray | Joined,
-    measured: np.ndarray | None = None,
-    *,
-    ci: float = 0.95,
-    n_resamples: int = 999,
-    error_ratio: float | None = None,
-    bland_altman: BlandAltmanScale = "calibrated",
-    rng: RngLike = None,
-) -> Concordance:
-    """Concordance of predictions with measurements, with intervals.
-
-    Parameters
-    ----------
-    predicted, measured : arrays, or a :class:`Joined` as the first argument
-        Paired values (in-silico effects or scores, and lab effects or intensities).
-    ci : float
-        Interval level.
-    n_resamples : int
-        Paired bootstrap resamples (``scipy.stats.bootstrap``, percentile) for the Pearson and
-        Spearman correlations and the Deming slope/intercept.
-    error_ratio : float or None
-        var(measurement error) / var(prediction error) for the Deming fit (see :func:`deming_fit`).
-    bland_altman : {"calibrated", "standardized", "raw"}
-        Scale of the Bland-Altman differences ``measured - predicted``: predictions mapped to the
-        measurement scale by the Deming fit (default; the two are rarely on one scale), both
-        z-scored, or raw values. Limits of agreement are bias ± 1.96 sd, with approximate
-        intervals (Bland & Altman 1986: se(bias)² = s²/n, se(limit)² ≈ 3 s²/n).
-    rng : int, Generator or None
-        Seed of the bootstraps.
-
-    Examples
-    --------
-    >>> x = np.linspace(-1, 1, 50); y = 2 * x + np.sin(7 * x) * 0.1
-    >>> c = concordance(x, y, n_resamples=200, rng=0)
-    >>> round(c["pearson_r"], 3), c["sign_agreement"]
-    (0.998, 1.0)
-    """
-    if isinstance(predicted, Joined):
-        if measured is not None:
-            raise OptionError("pass either a Joined table or two arrays, not both")
-        x = predicted.table["predicted"].to_numpy(dtype=float)
-        y = predicted.table["measured"].to_numpy(dtype=float)
-    else:
-        if measured is None:
-            raise OptionError("concordance needs measured values")
-        x, y = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
-    if x.shape != y.shape or x.ndim != 1:
-        raise OptionError(f"predicted {x.shape} and measured {y.shape} must be 1-D of one length")
-    if x.size < 3:
-        raise EstimationError(f"concordance needs at least 3 pairs, got {x.size}")
-    bad = ~(np.isfinite(x) & np.isfinite(y))
-    if bad.any():
-        raise EstimationError(f"pair {int(np.argmax(bad))} holds a non-finite value")
-    ci = check_probability("ci", ci)
-    n_resamples = check_int("n_resamples", n_resamples, minimum=1)
-    check_option("bland_altman", bland_altman, ("calibrated", "standardized", "raw"))
-    seed = root_seed(rng)
-    n = x.size
-    rows: list[dict[str, Any]] = []
-
-    def boot(name: str, fn: Any) -> tuple[float, float]:
-        gen = generator(unit_keys(seed, [0], "concordance", name)[0])
-        res = stats.bootstrap(
-            (x, y),
-            fn,
-            paired=True,
-            vectorized=False,
-            n_resamples=n_resamples,
-            confidence_level=ci,
-            method="percentile",
-            rng=gen,
-        )
-        return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-    pr = stats.pearsonr(x, y)
-    lo, hi = boot("pearson", lambda a, b: stats.pearsonr(a, b).statistic)
-    rows.append(_row("pearson_r", pr.statistic, lo, hi, pr.pvalue, n, "bootstrap percentile"))
-    sr = stats.spearmanr(x, y)
-    lo, hi = boot("spearman", lambda a, b: stats.spearmanr(a, b).statistic)
-    rows.append(_row("spearman_rho", sr.statistic, lo, hi, sr.pvalue, n, "bootstrap percentile"))
-    nonzero = (x != 0) & (y != 0)
-    k, m = int((np.sign(x[nonzero]) == np.sign(y[nonzero])).sum()), int(nonzero.sum())
-    if m:
-        bt = stats.binomtest(k, m, 0.5)
-        pci = bt.proportion_ci(ci, method="exact")
-        rows.append(
-            _row("sign_agreement", k / m, pci.low, pci.high, bt.pvalue, m, "exact binomial")
-        )
-    slope, intercept = deming_fit(x, y, error_ratio)
-    lo, hi = boot("deming_slope", lambda a, b: deming_fit(a, b, error_ratio)[0])
-    rows.append(_row("eiv_slope", slope, lo, hi, np.nan, n, "Deming, bootstrap percentile"))
-    lo, hi = boot("deming_intercept", lambda a, b: deming_fit(a, b, error_ratio)[1])
-    rows.append(_row("eiv_intercept", intercept, lo, hi, np.nan, n, "Deming, bootstrap percentile"))
-    if bland_altman == "calibrated":
-        diff = y - (intercept + slope * x)
-    elif bland_altman == "standardized":
-        diff = stats.zscore(y) - stats.zscore(x)
-    else:
-        diff = y - x
-    bias, sd = float(np.mean(diff)), float(np.std(diff, ddof=1))
-    tq = stats.t.ppf(0.5 + ci / 2, n - 1)
-    se_b, se_l = sd / np.sqrt(n), np.sqrt(3.0 * sd * sd / n)
-    rows.append(_row("bland_altman_bias", bias, bias - tq * se_b, bias + tq * se_b, np.nan, n, "t"))
-    for name, sign in (("loa_low", -1.0), ("loa_high", 1.0)):
-        loa = bias + sign * 1.96 * sd
-        rows.append(_row(name, loa, loa - tq * se_l, loa + tq * se_l, np.nan, n, "Bland-Altman"))
-    return Concordance(pd.DataFrame(rows), ci, bland_altman)
-
-
-def _row(name: str, est: float, lo: float, hi: float, p: float, n: int, method: str) -> dict:
-    return {
-        "statistic": name,
-        "estimate": float(est),
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-        "p_value": float(p),
-        "n": int(n),
-        "method": method,
-    }
 
 
 @dataclass(frozen=True)

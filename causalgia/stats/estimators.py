@@ -594,7 +594,8 @@ def estimate_ace(
         params = [c for c in table.columns if c not in RESERVED]
         records = firsts[["experiment", "label", *params]].to_dict("records")
         rows = [{**rec, "method": method, **est} for rec, est in zip(records, ests, strict=True)]
-        return _ace_table(rows, params, kind, method, ci, multiple_testing)
+        out = _ace_table(rows, params, kind, method, ci, multiple_testing)
+        return _integer_params(out, table, params)
     pairs = _effects(table, kind, method, ci, rng, n_resamples)
     return _assemble(table, kind, pairs, method, ci, multiple_testing)
 
@@ -619,7 +620,43 @@ def _assemble(
         }
         for first, est in pairs
     ]
-    return _ace_table(rows, params, kind, method, ci, multiple_testing)
+    out = _ace_table(rows, params, kind, method, ci, multiple_testing)
+    return _integer_params(out, table, params)
+
+
+def _integer_params(ace: AceEstimates, table: pd.DataFrame, params: list[str]) -> AceEstimates:
+    """Integer design parameters stay integers in the ACE table.
+
+    A parameter column is integer when the unit table holds it as an integer dtype, as Python
+    integers beside missing values (object dtype), or as floats that are all whole numbers
+    beside missing values (an integer column that pandas upcast because some arms lack the
+    parameter, e.g. read back from a CSV). Those columns become ``int64`` when every row has
+    the parameter and pandas' nullable ``Int64`` otherwise; the estimates are untouched.
+    """
+    out = ace.table
+    for name in params:
+        col = table[name]
+        if pd.api.types.is_bool_dtype(col.dtype):
+            continue
+        if pd.api.types.is_integer_dtype(col.dtype):
+            whole = True
+        elif pd.api.types.is_float_dtype(col.dtype):
+            values = col.to_numpy(dtype=float, na_value=np.nan)
+            present = values[~np.isnan(values)]
+            missing = present.size < values.size
+            whole = missing and bool(np.all(np.isfinite(present) & (present == np.round(present))))
+        elif col.dtype == object:
+            present = [v for v in col if not pd.isna(v)]
+            whole = bool(present) and all(
+                isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
+                for v in present
+            )
+        else:
+            whole = False
+        if whole:
+            values = pd.array(out[name].to_numpy(dtype=float, na_value=np.nan)).astype("Int64")
+            out[name] = values if values.isna().any() else values.astype(np.int64)
+    return ace
 
 
 def _ace_table(
