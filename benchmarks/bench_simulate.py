@@ -22,7 +22,9 @@ Contestants, per batch size b in (64, 128, 256, 1000):
   batch, output checks; no background generation, interventions, chunking or table);
 - ``nullmodel_bs{b}``: ``simulate`` with a model that returns zeros, i.e. all of simulate except
   the model itself (background generation, interventions, one-hot conversion, output checks,
-  fingerprint probes, table);
+  fingerprint probes, table; ``on_degenerate="warn"``, as a constant model is a degenerate study);
+- ``timeout_bs{b}``: ``simulate(..., timeout=600)``: every forward pass in a worker thread with
+  a bounded wait (the price of ``timeout=`` against ``simulate_bs{b}``);
 - parts, timed alone: ``part_generate``, ``part_interventions``, ``part_one_hot_bs{b}``,
   ``part_table``, ``part_fingerprint`` (16 forward passes of the real model + hashing).
 
@@ -72,6 +74,7 @@ import cProfile  # noqa: E402
 import io  # noqa: E402
 import pstats  # noqa: E402
 import statistics  # noqa: E402
+import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -89,6 +92,8 @@ as_model = causalgia.as_model
 one_hot = causalgia.one_hot
 iid = causalgia.experiment.backgrounds.iid
 sim_mod = sys.modules[simulate.__module__]
+chunk_mod = sys.modules[sim_mod.compute_chunk.__module__]
+table_mod = sys.modules[sim_mod.assemble_table.__module__]
 Design = type(design(iid(20), sweep_positions("GATA", [0]), n=2, rng=0))
 
 BATCH_SIZES = (64, 128, 256, 1000)
@@ -179,7 +184,7 @@ def per_chunk(d: Design) -> int:
 def chunk_parts(d: Design) -> list[tuple[np.ndarray, np.ndarray]]:
     """(ids, stacked codes) per chunk, built exactly as simulate's paired path builds them."""
     out = []
-    for ids in sim_mod._chunks(d.n, per_chunk(d)):
+    for ids in chunk_mod.chunk_ranges(d.n, per_chunk(d)):
         bg = d.background.generate(ids, d.seed)
         seqs = [bg]
         for arm in d.arms:
@@ -231,16 +236,22 @@ def build_contestants(d: Design, cnn: ToyCNN) -> tuple[dict[str, Callable[[], ob
             for start in range(0, len(c), b):
                 one_hot(c[start : start + b], "NCL")
 
+    def null(m: object) -> object:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a constant model is degenerate
+            return simulate(m, d, progress=False, on_degenerate="warn")
+
     calls: dict[str, Callable[[], object]] = {}
     for b in BATCH_SIZES:
         calls[f"simulate_bs{b}"] = lambda m=models[b]: simulate(m, d, progress=False)
+        calls[f"timeout_bs{b}"] = lambda m=models[b]: simulate(m, d, progress=False, timeout=600)
         calls[f"bare_bs{b}"] = lambda b=b: bare_loop(cnn, x, b)
         calls[f"predict_bs{b}"] = lambda m=models[b]: m.predict(codes)
-        calls[f"nullmodel_bs{b}"] = lambda m=zeros[b]: simulate(m, d, progress=False)
+        calls[f"nullmodel_bs{b}"] = lambda m=zeros[b]: null(m)
         calls[f"part_one_hot_bs{b}"] = lambda b=b: run_one_hot(b)
     calls["part_generate"] = lambda: [d.background.generate(ids, d.seed) for ids in ids_per_chunk]
     calls["part_interventions"] = run_interventions
-    calls["part_table"] = lambda: sim_mod._paired_table(d, y_control, y_do)
+    calls["part_table"] = lambda: table_mod._paired_table(d, y_control, y_do)
     calls["part_fingerprint"] = lambda: models[256].fingerprint(LENGTH)
 
     # sanity: simulate runs the model on exactly these sequences
@@ -353,6 +364,12 @@ def report(
         f"{paired_ratio(times[f'predict_bs{best_b}'], times[f'bare_bs{best_b}']):.4f} | "
         f"{paired_ratio(times[f'nullmodel_bs{best_b}'], times[f'bare_bs{best_b}']):.4f} |"
     )
+    print("\n| batch size | simulate(timeout=600) / simulate (paired median) | IQR |")
+    print("|---|---|---|")
+    for b in BATCH_SIZES:
+        t, s = times[f"timeout_bs{b}"], times[f"simulate_bs{b}"]
+        lo, hi = ratio_quartiles(t, s)
+        print(f"| {b} | {paired_ratio(t, s):.4f} | {lo:.3f}–{hi:.3f} |")
     return best_b, r_best - 1
 
 
@@ -385,11 +402,12 @@ def profile_simulate(d: Design, cnn: ToyCNN, b: int, repeats: int = 20, top: int
     )
 
     zero = as_model(ZeroModel(), layout="NCL", batch_size=b)
-    simulate(zero, d, progress=False)
+    warnings.simplefilter("ignore", RuntimeWarning)  # a constant model is a degenerate study
+    simulate(zero, d, progress=False, on_degenerate="warn")
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(repeats):
-        simulate(zero, d, progress=False)
+        simulate(zero, d, progress=False, on_degenerate="warn")
     prof.disable()
     st = pstats.Stats(prof)
     print(

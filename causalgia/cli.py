@@ -3,6 +3,12 @@ and ``export SPEC.toml`` (the designed library as FASTA + CSV).
 
 Exit codes: 0 success, 2 bad input (a :class:`~causalgia.errors.CausalgiaError`, printed as
 one line), 1 anything unexpected.
+
+``run`` refuses a directory that holds another run unless ``--overwrite``; ``demo`` replaces an
+earlier demo run in its directory by itself (anything else there needs ``--overwrite``).
+``resume`` prints the code it imports, and may correct non-design options (``--ci``,
+``--method``, ``--title``, ``--spec``) or first salvage a damaged ledger (``--salvage``).
+``report`` refuses tables that fail their manifest checksum unless ``--force``.
 """
 
 from __future__ import annotations
@@ -27,18 +33,44 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the built-in study on an oracle with known effects")
     demo.add_argument("--out", default="causalgia-demo", help="run directory to write")
     demo.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    demo.add_argument(
+        "--overwrite", action="store_true",
+        help="replace any run in --out (an earlier demo run is replaced without it)",
+    )  # fmt: skip
     run = sub.add_parser("run", help="run a study described in a TOML spec")
     run.add_argument("spec", help="path to SPEC.toml")
     run.add_argument("--out", help="run directory (default: runs/<spec name>)")
     run.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    run.add_argument(
+        "--overwrite", action="store_true", help="replace a run already in the directory"
+    )
     resume = sub.add_parser(
         "resume", help="finish an interrupted run: evaluate only the chunks its ledger lacks"
     )
     resume.add_argument("run_dir", help="a run directory written by run (holds ledger.sqlite)")
     resume.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    resume.add_argument("--ci", type=float, help="corrected interval level (reuses every pass)")
+    resume.add_argument("--method", help="corrected ACE estimator (reuses every forward pass)")
+    resume.add_argument("--title", help="corrected title of the report ([study] name)")
+    resume.add_argument(
+        "--spec", help="a corrected SPEC.toml (only non-design keys may differ; its folder "
+        "resolves relative paths)",
+    )  # fmt: skip
+    resume.add_argument(
+        "--salvage", action="store_true",
+        help="first copy the chunks of a damaged ledger that still verify into a fresh one",
+    )  # fmt: skip
+    resume.add_argument(
+        "--trust", action="store_true",
+        help="accept a --spec that names other code (model.callable/factory) than the ledger",
+    )  # fmt: skip
     report = sub.add_parser("report", help="re-render report.md and figures of a run directory")
     report.add_argument("run_dir", help="a run directory written by demo or run")
     report.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    report.add_argument(
+        "--force", action="store_true",
+        help="render even if tables fail their manifest checksums (flagged in the report)",
+    )  # fmt: skip
     export = sub.add_parser(
         "export", help="write a spec's designed library (library.fa + library.csv) for synthesis"
     )
@@ -57,15 +89,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(spec_path: str | Path | None, out: str | Path, figures: bool) -> int:
+def _say(message: str) -> None:
+    print(f"causalgia: {message}", file=sys.stderr)
+
+
+def _run(
+    spec_path: str | Path | None,
+    out: str | Path,
+    figures: bool,
+    *,
+    overwrite: bool = False,
+    resume: argparse.Namespace | None = None,
+) -> int:
     from .studies.runner import resume_study, run_study
     from .studies.spec import load_spec
 
     start = time.perf_counter()
-    if spec_path is None:
-        outcome = resume_study(out, figures=figures)
+    if resume is not None:
+        outcome = resume_study(
+            out, figures=figures, ci=resume.ci, method=resume.method, title=resume.title,
+            spec=resume.spec, salvage=resume.salvage, trust=resume.trust, log=_say,
+        )  # fmt: skip
     else:
-        outcome = run_study(load_spec(spec_path), out, figures=figures)
+        assert spec_path is not None
+        outcome = run_study(load_spec(spec_path), out, figures=figures, overwrite=overwrite)
     print(outcome.summary())
     print(
         f"\n{outcome.result.n_forward:,} forward passes in {time.perf_counter() - start:.1f} s;"
@@ -102,18 +149,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from .studies.spec import DEMO_SPEC
+            from .studies.lifecycle import recorded_spec_hash
+            from .studies.spec import DEMO_SPEC, load_spec
 
             print(
                 "causalgia demo: a GIA study of an RNA-binding oracle whose true effects are "
                 "known (positions, counts, spacing, GC control, scrambled motif, placebo)\n"
             )
-            return _run(DEMO_SPEC, args.out, not args.no_figures)
+            overwrite = args.overwrite or (
+                recorded_spec_hash(args.out) == load_spec(DEMO_SPEC).spec_hash
+            )
+            return _run(DEMO_SPEC, args.out, not args.no_figures, overwrite=overwrite)
         if args.command == "run":
             out = args.out or Path("runs") / Path(args.spec).stem
-            return _run(args.spec, out, not args.no_figures)
+            return _run(args.spec, out, not args.no_figures, overwrite=args.overwrite)
         if args.command == "resume":
-            return _run(None, args.run_dir, not args.no_figures)
+            return _run(None, args.run_dir, not args.no_figures, resume=args)
         if args.command == "validate":
             return _validate(args)
         if args.command == "export":
@@ -126,11 +177,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(lib.summary())
             return 0
-        from .reporting.report import render_report
+        from .studies.lifecycle import report_run
 
-        run = render_report(args.run_dir, figures=not args.no_figures)
+        run = report_run(args.run_dir, figures=not args.no_figures, force=args.force)
         print(f"re-rendered {run.path / 'report.md'}")
         return 0
     except CausalgiaError as err:
         print(f"causalgia: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # Ctrl-C: completed chunks are in the ledger
+        notes = [n for n in getattr(err, "__notes__", []) if n.startswith("causalgia: ")]
+        where = notes[0].removeprefix("causalgia: ") if notes else "completed chunks are kept"
+        print(f"causalgia: interrupted: {where}", file=sys.stderr)
+        return 130

@@ -39,6 +39,17 @@ class SimulationError(CausalgiaError, RuntimeError):
     """Evaluating a design on a model failed; the message names the batch."""
 
 
+class ModelCallError(CausalgiaError, RuntimeError):
+    """The model's own code raised (or called ``sys.exit``) on a batch; the message names the
+    model, the exception and the input it was given (shape, layout, alphabet). The original
+    exception is chained as ``__cause__``."""
+
+
+class DegenerateStudyError(SimulationError):
+    """No intervention changed the model's output: every ICE is exactly 0, which a wrong
+    layout, alphabet or output functional gives; the message names all three."""
+
+
 class ConfigError(CausalgiaError, ValueError):
     """A TOML study specification has an unknown key or a bad value; the message names the key."""
 
@@ -50,6 +61,12 @@ class EstimationError(CausalgiaError, ValueError):
 class StoreError(CausalgiaError, RuntimeError):
     """A run store cannot be used: it belongs to another run, is locked or is damaged; the
     message names the run directory."""
+
+
+class LedgerError(StoreError):
+    """A run directory's ``ledger.sqlite`` is damaged, truncated, not a ledger or of another
+    schema version; the message names the run directory and what to do (often
+    ``causalgia resume --salvage DIR``)."""
 
 
 class InputFileError(CausalgiaError, ValueError):

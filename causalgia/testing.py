@@ -8,8 +8,10 @@ negligible Monte-Carlo error (:func:`reference_ace`, for :class:`RBPOracle`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -54,6 +56,11 @@ class AdditiveOracle:
             raise OptionError(f"weights must have shape (L, 4), got {w.shape}")
         w.setflags(write=False)
         object.__setattr__(self, "weights", w)
+
+    @property
+    def length(self) -> int:
+        """The sequence length L the weights are for (declared to ``as_model``)."""
+        return len(self.weights)
 
     @classmethod
     def from_motif(
@@ -413,6 +420,11 @@ class HeavyTailOracle:
         if self.additive.shape != self.modulator.shape:
             raise OptionError("additive and modulator weights must have the same shape")
 
+    @property
+    def length(self) -> int:
+        """The sequence length L the weights are for (declared to ``as_model``)."""
+        return len(self.additive)
+
     @classmethod
     def from_motif(
         cls,
@@ -601,6 +613,11 @@ class NaNModel:
         """The wrapped model's alphabet."""
         return self.base.alphabet  # type: ignore[attr-defined]
 
+    @property
+    def length(self) -> int | None:
+        """The wrapped model's declared length (None: any)."""
+        return getattr(self.base, "length", None)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The base model's output with NaN on rows that start with the prefix."""
         y = np.asarray(self.base(x), dtype=np.float64)  # type: ignore[operator]
@@ -612,8 +629,13 @@ class NaNModel:
 
 
 class FlakyModel:
-    """Fault injection: wraps a model and raises ``RuntimeError`` on call number ``fail_on_call``
-    (0-based) for ``times`` calls, then recovers. It counts its calls in ``calls``.
+    """Fault injection: wraps a model and fails on call number ``fail_on_call`` (0-based) for
+    ``times`` calls, then recovers. It counts its calls in ``calls``.
+
+    ``fault`` is how a call fails: ``"raise"`` a ``RuntimeError`` (a model that crashes),
+    ``"interrupt"`` a ``KeyboardInterrupt`` (Ctrl-C during a forward pass), or ``"hang"``: the
+    call blocks until ``release`` (a ``threading.Event``) is set or ``hang_seconds`` pass, then
+    returns the base model's output (a model that never returns in time).
 
     Examples
     --------
@@ -625,13 +647,27 @@ class FlakyModel:
     injected failure on call 0
     """
 
-    def __init__(self, base: object, *, fail_on_call: int, times: int = 1) -> None:
+    def __init__(
+        self,
+        base: object,
+        *,
+        fail_on_call: int,
+        times: int = 1,
+        fault: Literal["raise", "interrupt", "hang"] = "raise",
+        hang_seconds: float = 600.0,
+    ) -> None:
+        if fault not in ("raise", "interrupt", "hang"):
+            raise OptionError(f"fault must be 'raise', 'interrupt' or 'hang', got {fault!r}")
         self.base = base
         self.fail_on_call = fail_on_call
         self.times = times
+        self.fault = fault
+        self.hang_seconds = float(hang_seconds)
+        self.release = threading.Event()
         self.calls = 0
         self.layout = base.layout  # type: ignore[attr-defined]
         self.alphabet = base.alphabet  # type: ignore[attr-defined]
+        self.length = getattr(base, "length", None)
         self.name = "flaky_model"
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -639,8 +675,43 @@ class FlakyModel:
         call = self.calls
         self.calls += 1
         if self.fail_on_call <= call < self.fail_on_call + self.times:
-            raise RuntimeError(f"injected failure on call {call}")
+            if self.fault == "interrupt":
+                raise KeyboardInterrupt(f"injected interrupt on call {call}")
+            if self.fault == "hang":
+                self.release.wait(self.hang_seconds)
+            else:
+                raise RuntimeError(f"injected failure on call {call}")
         return self.base(x)  # type: ignore[operator,no-any-return]
+
+
+class UlpModel:
+    """Fault injection: the base model's outputs as float32, moved by ``ulps`` units in the last
+    place (towards +inf; away from it when negative), as another BLAS thread count moves the
+    low bits of a float32 network's outputs.
+
+    Examples
+    --------
+    >>> base = AdditiveOracle(np.ones((4, 4)))
+    >>> x = np.ones((1, 4, 4), dtype=np.float32)
+    >>> float(UlpModel(base, ulps=1)(x)[0] - UlpModel(base, ulps=0)(x)[0])
+    4.76837158203125e-07
+    """
+
+    def __init__(self, base: object, *, ulps: int = 1) -> None:
+        self.base = base
+        self.ulps = int(ulps)
+        self.layout = base.layout  # type: ignore[attr-defined]
+        self.alphabet = base.alphabet  # type: ignore[attr-defined]
+        self.length = getattr(base, "length", None)
+        self.name = getattr(base, "name", "ulp_model")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The base model's output in float32, ``ulps`` steps away."""
+        y = np.asarray(self.base(x), dtype=np.float32)  # type: ignore[operator]
+        towards = np.float32(np.inf if self.ulps > 0 else -np.inf)
+        for _ in range(abs(self.ulps)):
+            y = np.nextafter(y, towards)
+        return y
 
 
 # -- simulation-based calibration (SBC) of the hierarchical effect model ------------------------

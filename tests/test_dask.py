@@ -137,3 +137,31 @@ def test_spec_dask_value_errors():
 
     with pytest.raises(ConfigError, match="local:N"), _dask_client("local:0"):
         pass
+
+
+ULP_FACTORY = '''
+from pathlib import Path
+from causalgia.testing import AdditiveOracle, UlpModel
+
+HERE = Path(__file__).parent
+
+
+def build():
+    """float32 outputs, moved by the number of ULPs in ulps.txt (a thread count, in effect)."""
+    ulps = int((HERE / "ulps.txt").read_text())
+    return UlpModel(AdditiveOracle.from_motif("GATAAG", length=40), ulps=ulps)
+'''
+
+
+def test_workers_whose_float32_outputs_differ_by_one_ulp_are_accepted(client, study, tmp_path):
+    """As a float32 model under 1 and 2 BLAS threads: the probes differ in the last bit only."""
+    name = f"ulp_factory_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(ULP_FACTORY)
+    (tmp_path / "ulps.txt").write_text("0")
+    model = from_import_path(f"{name}:build", path=str(tmp_path), layout="NCL")
+    (tmp_path / "ulps.txt").write_text("1")  # the workers' copies round differently
+    got = simulate(model, study, client=client, batch_size=64, store=tmp_path / "run")
+    serial = simulate(model, study).table
+    assert got.model_fingerprint == model.fingerprint(40)
+    pd.testing.assert_frame_equal(got.table, serial, check_exact=False, rtol=1e-6, atol=1e-6)
+    assert not got.table["y_do"].equals(serial["y_do"])  # the workers' bits did differ

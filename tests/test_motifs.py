@@ -264,8 +264,9 @@ def test_read_meme_rna_alphabet(tmp_path: Path) -> None:
     text = MEME.replace("ACGT", "ACGU").replace("T 0.3", "U 0.3")
     path = _write(tmp_path / "rna.meme", text)
     assert read_motifs(path, alphabet="rna")[0].consensus() == "GAUA"
+    assert read_motifs(path)[0].alphabet == RNA  # by default, the alphabet the file declares
     with pytest.raises(MotifError, match=r"line 3: file declares the rna alphabet"):
-        read_motifs(path)
+        read_motifs(path, alphabet="dna")
 
 
 @pytest.mark.parametrize(

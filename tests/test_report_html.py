@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from causalgia.errors import StoreError
 from causalgia.reporting.icemaps import (
     ice_map_specs,
     ice_matrix,
@@ -160,15 +161,20 @@ def test_controls_provenance_and_notes(page: tuple[Path, str]) -> None:
     assert "<li>&lt;script&gt;alert(&quot;x&quot;)" in html
 
 
-def test_a_changed_file_is_reported(tmp_path: Path) -> None:
+def test_a_changed_file_is_refused_or_forced_and_flagged(tmp_path: Path) -> None:
     run = _write(tmp_path / "run", figures=False)
     with open(run.path / "ace.csv", "a", encoding="utf-8") as fh:
         fh.write("\n")
-    render_report(run.path, figures=False)
+    with pytest.raises(StoreError, match=r"ace\.csv changed since the run wrote it.*--force"):
+        render_report(run.path, figures=False)
+    render_report(run.path, figures=False, force=True)
     html = (run.path / "report.html").read_text(encoding="utf-8")
     n_files = len(read_run(run.path).manifest["files"])
     assert html.count(">changed since written</td>") == 1
     assert html.count(">matches</td>") == n_files - 1
+    assert 'class="forced" role="alert"' in html and "<li>ace.csv changed since" in html
+    markdown = (run.path / "report.md").read_text(encoding="utf-8")
+    assert markdown.splitlines()[2].startswith("> **WARNING: rendered with `--force`")
 
 
 def test_figures_false_has_no_images_but_every_table(tmp_path: Path) -> None:

@@ -230,7 +230,7 @@ def test_cli_run_kill_resume_report(tmp_path):
     assert manifest["n_forward"] == json.loads((clean / "manifest.json").read_text())["n_forward"]
     assert main(["report", str(killed), "--no-figures"]) == 0
     with RunStore(killed, readonly=True) as store:
-        assert list(store.events().kind)[-2:] == ["resume", "complete"]
+        assert list(store.events().kind)[-4:] == ["writing", "resume", "complete", "finished"]
 
 
 def test_resume_refuses_a_directory_without_a_ledger(tmp_path, capsys):

@@ -9,18 +9,24 @@ from __future__ import annotations
 from .adapters import OnnxCallable, TorchCallable, import_torch, onnx_model, torch_model
 from .declaration import as_model, from_import_path
 from .deepbind import read_deepbind
-from .models import Model, ModelSource, Output, wrap_callable
+from .forwardcache import ForwardCache
+from .ledgerfile import RunLock
+from .models import Model, ModelProbe, ModelSource, Output, wrap_callable
+from .salvage import SalvageReport, salvage_ledger, set_aside
 from .simulator import DEFAULT_CHUNK, SimulationResult, design_fingerprint, simulate
-from .store import ForwardCache, RunStore, versions
+from .store import RunStore, versions
 
 __all__ = [
     "DEFAULT_CHUNK",
     "ForwardCache",
     "Model",
+    "ModelProbe",
     "ModelSource",
     "OnnxCallable",
     "Output",
+    "RunLock",
     "RunStore",
+    "SalvageReport",
     "SimulationResult",
     "TorchCallable",
     "as_model",
@@ -29,6 +35,8 @@ __all__ = [
     "import_torch",
     "onnx_model",
     "read_deepbind",
+    "salvage_ledger",
+    "set_aside",
     "simulate",
     "torch_model",
     "versions",

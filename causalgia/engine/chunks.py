@@ -3,17 +3,28 @@
 A chunk is the unit of work of :func:`~causalgia.engine.simulate`, of the run store and of the
 Dask runner: its outputs depend only on (design seed, background ids), never on the batch size,
 the chunk size or the worker.
+
+With a timeout, every forward pass runs in a :class:`ForwardTimer`'s worker thread and the
+caller waits at most that long for it. A Python thread cannot be killed: a call that overruns is
+abandoned, not stopped, and may go on in the background (a daemon thread, so it never keeps the
+process alive) while the run stops with a :class:`~causalgia.errors.SimulationError`. Without a
+timeout no thread is involved.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import ModelOutputError, SimulationError
+from ..errors import ModelCallError, ModelOutputError, OptionError, SimulationError
 from ..experiment.designs import Design, FixedGroup, arm_keys
 from ..sequences.alphabet import one_hot
 from .models import Model
@@ -28,11 +39,97 @@ _PROBE_WARMUP = 8
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """What evaluating one chunk gives: the ledger record plus retry messages and the probe."""
+    """What evaluating one chunk gives: the ledger record plus retry messages and the probe.
+
+    ``edited`` counts the units of the chunk whose sequence an arm changed (paired designs) or
+    that were treated (randomized designs), ``moved`` those whose model output differs from
+    their control's (paired) or from the chunk's first output (randomized): ``moved == 0 <
+    edited`` means no intervention changed the output (a degenerate study).
+    """
 
     record: ChunkRecord
     log: tuple[str, ...] = ()
     probe: tuple[int, dict[int, float]] | None = None
+    edited: int = 0
+    moved: int = 0
+
+
+class ForwardTimer:
+    """Calls a function in a worker thread and waits at most ``timeout`` seconds for it.
+
+    The worker is one daemon thread, started on the first call and reused, so a call costs a
+    queue hand-off rather than a new thread. A call that overruns raises
+    :class:`~causalgia.errors.SimulationError` naming ``where`` and the timeout; the worker is
+    abandoned (it cannot be killed and may finish the call in the background) and the next
+    call starts a fresh one. An exception raised by the function, ``KeyboardInterrupt``
+    included, is raised again in the caller.
+
+    Examples
+    --------
+    >>> timer = ForwardTimer(5.0)
+    >>> timer.call(sum, [1, 2, 3], where="batch 0")
+    6
+    >>> timer.close()
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = check_timeout(timeout)
+        self._jobs: queue.SimpleQueue[Any] | None = None
+
+    def call(self, fn: Callable[..., Any], *args: Any, where: str) -> Any:
+        """``fn(*args)`` in the worker thread; at most ``timeout`` seconds."""
+        if self._jobs is None:
+            self._jobs = queue.SimpleQueue()
+            worker = threading.Thread(
+                target=_work, args=(self._jobs,), name="causalgia-forward", daemon=True
+            )
+            worker.start()
+        future: Future[Any] = Future()
+        self._jobs.put((fn, args, future))
+        try:
+            return future.result(timeout=self.timeout)
+        except FutureTimeout:
+            self._jobs = None  # abandon the stuck worker; it exits if the call ever returns
+            raise SimulationError(
+                f"{where}: the model did not return within the timeout of {self.timeout:g} s; "
+                "the run stops (the call cannot be killed and may go on in the background "
+                "until the process exits)"
+            ) from None
+
+    def close(self) -> None:
+        """Let the worker thread exit."""
+        if self._jobs is not None:
+            self._jobs.put(None)
+            self._jobs = None
+
+
+def check_timeout(timeout: Any) -> float:
+    """``timeout`` as a float number of seconds > 0, else an OptionError naming it.
+
+    Examples
+    --------
+    >>> check_timeout(2)
+    2.0
+    """
+    ok = isinstance(timeout, int | float | np.integer | np.floating)
+    if isinstance(timeout, bool) or not ok or not np.isfinite(timeout) or timeout <= 0:
+        raise OptionError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
+    return float(timeout)
+
+
+def _work(jobs: queue.SimpleQueue[Any]) -> None:
+    """The worker loop of a :class:`ForwardTimer`: run jobs until told to stop or abandoned."""
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        fn, args, future = job
+        if not future.set_running_or_notify_cancel():
+            continue
+        try:
+            future.set_result(fn(*args))
+        except BaseException as err:  # KeyboardInterrupt too: the caller re-raises it
+            future.set_exception(err)
 
 
 def chunk_ranges(n: int, size: int) -> list[np.ndarray]:
@@ -103,15 +200,33 @@ def _paired_sequences(
 # ------------------------------------------------------------------------------------------
 # scoring one chunk
 # ------------------------------------------------------------------------------------------
-def _forward(model: Model, codes: np.ndarray, retries: int, where: str, log: list[str]) -> Any:
-    """f of one batch, retrying a model that raises up to ``retries`` times."""
+def _forward(
+    model: Model,
+    codes: np.ndarray,
+    retries: int,
+    where: str,
+    log: list[str],
+    timer: ForwardTimer | None = None,
+) -> Any:
+    """f of one batch, retrying a model that raises up to ``retries`` times.
+
+    With ``timer`` the forward pass runs in its worker thread (a timeout is never retried:
+    the overrunning call may still be running).
+    """
     for attempt in range(retries + 1):
         try:
-            return model.forward(one_hot(codes, model.layout, n_value=model.n_value))
+            batch = one_hot(codes, model.layout, n_value=model.n_value)
+            if timer is None:
+                return model.forward(batch)
+            return timer.call(model.forward, batch, where=where)
+        except SimulationError:  # a timeout
+            raise
         except ModelOutputError as err:  # wrong shape/dtype: deterministic, never retried
             raise ModelOutputError(f"{where}: {err}") from None
         except Exception as err:
             what = f"{where}: the model raised {type(err).__name__}: {err}"
+            if isinstance(err, ModelCallError):  # it names the model, the exception and input
+                what = f"{where}: {err}"
             if attempt == retries:
                 tries = (
                     f" (after {retries} retr{'y' if retries == 1 else 'ies'})" if retries else ""
@@ -122,17 +237,29 @@ def _forward(model: Model, codes: np.ndarray, retries: int, where: str, log: lis
 
 
 def _evaluate(
-    model: Model, codes: np.ndarray, size: int, retries: int, where: str, log: list[str]
+    model: Model,
+    codes: np.ndarray,
+    size: int,
+    retries: int,
+    where: str,
+    log: list[str],
+    timer: ForwardTimer | None = None,
 ) -> np.ndarray:
     out = np.empty(len(codes), dtype=np.float64)
     for number, start in enumerate(range(0, len(codes), size)):
         here = f"{where} batch {number} (rows {start}..{min(start + size, len(codes)) - 1})"
-        out[start : start + size] = _forward(model, codes[start : start + size], retries, here, log)
+        batch = codes[start : start + size]
+        out[start : start + size] = _forward(model, batch, retries, here, log, timer)
     return out
 
 
 def _probe(
-    model: Model, codes: np.ndarray, retries: int, where: str, log: list[str]
+    model: Model,
+    codes: np.ndarray,
+    retries: int,
+    where: str,
+    log: list[str],
+    timer: ForwardTimer | None = None,
 ) -> tuple[np.ndarray, tuple[int, dict[int, float]] | None]:
     """Score ``codes`` while timing two consecutive slices of each candidate batch size.
 
@@ -143,9 +270,10 @@ def _probe(
     row by size)``, or None when the chunk is too small to compare at least two sizes.
     """
     if len(codes) < _PROBE_WARMUP + 2 * (PROBE_SIZES[0] + PROBE_SIZES[1]):
-        return _evaluate(model, codes, model.batch_size, retries, where, log), None
+        return _evaluate(model, codes, model.batch_size, retries, where, log, timer), None
     out = np.empty(len(codes), dtype=np.float64)
-    out[:_PROBE_WARMUP] = _forward(model, codes[:_PROBE_WARMUP], retries, f"{where} probe", log)
+    warm = codes[:_PROBE_WARMUP]
+    out[:_PROBE_WARMUP] = _forward(model, warm, retries, f"{where} probe", log, timer)
     per_row: dict[int, float] = {}
     pos = _PROBE_WARMUP
     for size in PROBE_SIZES:
@@ -153,8 +281,9 @@ def _probe(
             break
         best_of_two = np.inf  # the faster of two slices: robust to a pause by another process
         for _ in range(2):
+            here, rows = f"{where} probe (rows {pos}..{pos + size - 1})", codes[pos : pos + size]
             t0 = time.perf_counter()
-            out[pos : pos + size] = _forward(model, codes[pos : pos + size], retries, where, log)
+            out[pos : pos + size] = _forward(model, rows, retries, here, log, timer)
             best_of_two = min(best_of_two, time.perf_counter() - t0)
             pos += size
         per_row[size] = best_of_two / size
@@ -162,7 +291,7 @@ def _probe(
             break
     best = min(per_row.values())
     chosen = max(s for s, t in per_row.items() if t <= best * 1.02)  # near-ties: larger batch
-    out[pos:] = _evaluate(model, codes[pos:], chosen, retries, where, log)
+    out[pos:] = _evaluate(model, codes[pos:], chosen, retries, where, log, timer)
     return out, (chosen, per_row)
 
 
@@ -174,6 +303,7 @@ def _score(
     where: str,
     cache: ForwardCache | None,
     fingerprint: str | None,
+    timer: ForwardTimer | None = None,
 ) -> tuple[np.ndarray, int, list[str], tuple[int, dict[int, float]] | None]:
     """Outputs for every stacked sequence, from the cache or the model; size None = probe."""
     log: list[str] = []
@@ -185,9 +315,9 @@ def _score(
     else:
         digests, hit, y, todo, codes = None, None, None, None, stacked
     if size is None:
-        part, probe = _probe(model, codes, retries, where, log)
+        part, probe = _probe(model, codes, retries, where, log, timer)
     else:
-        part, probe = _evaluate(model, codes, size, retries, where, log), None
+        part, probe = _evaluate(model, codes, size, retries, where, log, timer), None
     if todo is None:
         return part, 0, log, probe
     y[todo] = part
@@ -206,8 +336,12 @@ def compute_chunk(
     retries: int,
     cache: ForwardCache | None = None,
     fingerprint: str | None = None,
+    timer: ForwardTimer | None = None,
 ) -> ChunkResult:
-    """Generate, intervene on and score backgrounds ``first..stop-1`` (chunk ``number``)."""
+    """Generate, intervene on and score backgrounds ``first..stop-1`` (chunk ``number``).
+
+    ``size`` None picks the batch size by a probe; ``timer`` bounds every forward pass.
+    """
     t0 = time.perf_counter()
     ids = np.arange(first, stop, dtype=np.int64)
     where = f"chunk {number} (backgrounds {first}..{stop - 1})"
@@ -224,13 +358,19 @@ def compute_chunk(
             arm, mine = design.arms[index], assign == index
             stacked[mine] = arm.intervention.apply_keyed(bg[mine], arm.keys(design.seed, ids[mine]))
         owner, unit = assign, ids
-    y, n_cached, log, probe = _score(model, stacked, size, retries, where, cache, fingerprint)
+    y, n_cached, log, probe = _score(
+        model, stacked, size, retries, where, cache, fingerprint, timer
+    )
     if design.kind == "paired":
         values = np.empty((len(design.arms) + 1, len(ids)), dtype=np.float64)
         values[:] = y[: len(ids)]  # every arm starts from the shared control f(x)
         values[1:][changed] = y[len(ids) :]
+        edited = len(unit_of)
+        moved = int(np.count_nonzero(y[len(ids) :] != y[: len(ids)][unit_of]))
     else:
         values = np.vstack([assign.astype(np.float64), y])
+        edited = int(np.count_nonzero(assign >= 0))
+        moved = int(np.count_nonzero(y != y[0])) if len(y) else 0
     bad = np.flatnonzero(~np.isfinite(y))
     nonfinite = tuple((int(owner[r]), int(unit[r]), float(y[r])) for r in bad)
     record = ChunkRecord(
@@ -243,4 +383,4 @@ def compute_chunk(
         nonfinite=nonfinite,
         seconds=time.perf_counter() - t0,
     )
-    return ChunkResult(record, tuple(log), probe)
+    return ChunkResult(record, tuple(log), probe, edited, moved)

@@ -46,6 +46,7 @@ def as_model(
     batch_size: int | None = None,
     name: str | None = None,
     n_value: float = 0.0,
+    length: int | None = None,
 ) -> Model:
     """Wrap a callable (float32 one-hot in, array out) as a causalgia :class:`Model`.
 
@@ -55,11 +56,39 @@ def as_model(
     ``onnxruntime.InferenceSession`` is wrapped by :func:`causalgia.engine.torch_model` /
     :func:`causalgia.engine.onnx_model` (eval mode, no_grad, state restored).
 
+    Parameters
+    ----------
+    fn : callable or Model
+        The model: a callable from a float32 one-hot array to outputs, a torch module, an
+        onnxruntime session, or a Model (returned as is, or with a new batch size or length).
+    layout : {"NCL", "NLC"}, optional
+        The one-hot layout the model reads (default: ``fn.layout``; required otherwise).
+    alphabet : str or Alphabet, optional
+        ``"dna"`` or ``"rna"`` (default: ``fn.alphabet``, else DNA).
+    output : int, mapping or Output, optional
+        The output functional f (default: ``fn.output``, else the identity).
+    batch_size : int, optional
+        Sequences per forward pass (default: chosen by a probe in
+        :func:`~causalgia.engine.simulate`).
+    name : str, optional
+        The model's name (default: ``fn.name`` or its qualified name).
+    n_value : float
+        Value of every channel at an N base in the one-hot input (0 or 0.25).
+    length : int, optional
+        The input length the model was built for (default: an integer ``fn.length``, as the
+        oracles of :mod:`causalgia.testing` declare, else any length).
+        :func:`~causalgia.engine.simulate` refuses a design whose backgrounds have another
+        length before any forward pass.
+
+    Returns
+    -------
+    Model
+
     Examples
     --------
-    >>> m = as_model(lambda x: x.sum(axis=(1, 2)), layout="NLC", alphabet="rna")
-    >>> m.layout, m.alphabet.name
-    ('NLC', 'rna')
+    >>> m = as_model(lambda x: x.sum(axis=(1, 2)), layout="NLC", alphabet="rna", length=30)
+    >>> m.layout, m.alphabet.name, m.length
+    ('NLC', 'rna', 30)
     """
     if isinstance(fn, Model):
         given = {"layout": layout, "alphabet": alphabet, "output": output, "name": name}
@@ -69,6 +98,8 @@ def as_model(
                 f"as_model got an existing Model and new {clash}; declare "
                 "them once, when the Model is first built"
             )
+        if length is not None:
+            fn = _with_length(fn, length)
         if batch_size is None:
             return fn
         size = check_int("batch_size", batch_size, minimum=1)
@@ -80,7 +111,7 @@ def as_model(
                 f"declare layout='NCL' or 'NLC' for this {type(fn).__name__}; "
                 "causalgia never guesses the one-hot layout"
             )
-        return adapter(
+        model = adapter(
             fn,
             layout=layout,
             alphabet=alphabet if alphabet is not None else "dna",
@@ -89,6 +120,7 @@ def as_model(
             name=name,
             n_value=n_value,
         )
+        return model if length is None else _with_length(model, length)
     return wrap_callable(
         fn,
         layout=layout,
@@ -97,7 +129,18 @@ def as_model(
         batch_size=batch_size,
         name=name,
         n_value=n_value,
+        length=length,
     )
+
+
+def _with_length(model: Model, length: int) -> Model:
+    """``model`` declared for inputs of ``length``; a different declared length is an error."""
+    length = check_int("length", length, minimum=1)
+    if model.length is not None and model.length != length:
+        raise OptionError(
+            f"model {model.name!r} was declared for length {model.length}, not {length}"
+        )
+    return replace(model, length=length)
 
 
 def from_import_path(
@@ -111,10 +154,12 @@ def from_import_path(
     batch_size: int | None = None,
     name: str | None = None,
     n_value: float = 0.0,
+    length: int | None = None,
 ) -> Model:
     """A :class:`Model` built from an import path, which Dask workers rebuild once each.
 
-    The declaration (layout, alphabet, output, batch size, N value) is as in :func:`as_model`.
+    The declaration (layout, alphabet, output, batch size, N value, length) is as in
+    :func:`as_model`.
     A factory may also return a ready :class:`Model`, whose declaration is then kept.
 
     Examples
@@ -127,7 +172,13 @@ def from_import_path(
     fn = source.load()
     if isinstance(fn, Model):  # its declaration stands; redeclaring it is an error
         declared = as_model(
-            fn, layout=layout, alphabet=alphabet, output=output, batch_size=batch_size, name=name
+            fn,
+            layout=layout,
+            alphabet=alphabet,
+            output=output,
+            batch_size=batch_size,
+            name=name,
+            length=length,
         )
         return replace(declared, source=source)
     model = as_model(
@@ -138,5 +189,6 @@ def from_import_path(
         batch_size=batch_size,
         name=name,
         n_value=n_value,
+        length=length,
     )
     return replace(model, source=source)

@@ -4,6 +4,11 @@ layout, alphabet and output functional f.
 ``f`` is never guessed: the layout (``"NCL"`` for PyTorch Conv1d, ``"NLC"`` for Keras) and the
 output functional (which output index, which transform, which reduction over a profile) are
 declared by the user, or by the model object itself through ``layout`` / ``output`` attributes.
+
+A model's fingerprint (:class:`ModelProbe`) hashes its declaration exactly and keeps its outputs
+on 16 fixed probe sequences as numbers, so that two copies of one model whose outputs differ only
+in floating-point noise (float32 kernels under another thread count) are recognised as the same
+model (:meth:`ModelProbe.agrees`), while a changed weight, layout or output functional is not.
 """
 
 from __future__ import annotations
@@ -20,11 +25,15 @@ import numpy as np
 
 from .._options import check_int, check_option
 from .._rng import uniforms, unit_keys
-from ..errors import ModelOutputError, OptionError
+from ..errors import CausalgiaError, ModelCallError, ModelOutputError, OptionError
 from ..sequences.alphabet import LAYOUTS, Alphabet, Layout, get_alphabet, one_hot
 
 DEFAULT_BATCH_SIZE = 256
-_FINGERPRINTS: weakref.WeakKeyDictionary[Model, dict[int, str]] = weakref.WeakKeyDictionary()
+PROBE_COUNT = 16
+PROBE_RTOL = 1e-5
+"""Tolerance of :meth:`ModelProbe.agrees`: the largest difference between two copies' probe
+outputs, relative to the largest probe output in magnitude, that still counts as one model."""
+_PROBES: weakref.WeakKeyDictionary[Model, dict[int, ModelProbe]] = weakref.WeakKeyDictionary()
 Transform = Literal["identity", "log", "logit", "sigmoid", "exp"]
 Reduce = Literal["none", "sum", "mean", "max"]
 _TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -164,13 +173,143 @@ class ModelSource:
 
 
 @dataclass(frozen=True, eq=False)
+class ModelProbe:
+    """The fingerprint of a model at one sequence length, and what it was computed from.
+
+    ``digest`` is the fingerprint string recorded in ledgers, manifests and forward caches: 16
+    hex digits of the sha256 of the declaration (name, layout, alphabet, output functional, N
+    value) and of the bytes of ``outputs``, the model's f on 16 fixed probe sequences (keyed
+    draws, purpose ``"fingerprint"``). A model with finite, bit-identical outputs has the digest
+    it had in every earlier release. ``declaration`` is the sha256 (16 hex) of the declaration
+    alone. Non-finite outputs are kept as values (every NaN hashed as the same NaN), so a model
+    that returns NaN on a probe still has a fingerprint.
+
+    Examples
+    --------
+    >>> a = ModelProbe("d1", "x", np.array([1.0, 2.0]))
+    >>> b = ModelProbe("d2", "x", np.array([1.0, 2.0 + 1e-9]))
+    >>> a.agrees(b), a.agrees(ModelProbe("d3", "x", np.array([1.0, 2.1])))
+    (True, False)
+    """
+
+    digest: str
+    declaration: str
+    outputs: np.ndarray
+
+    def record(self) -> dict[str, Any]:
+        """A JSON-safe record (outputs as ``float.hex`` strings: exact, NaN and inf included).
+
+        Examples
+        --------
+        >>> ModelProbe("d", "x", np.array([0.5, np.nan])).record()["outputs"]
+        ['0x1.0000000000000p-1', 'nan']
+        """
+        return {
+            "declaration": self.declaration,
+            "outputs": [float(v).hex() for v in np.asarray(self.outputs, dtype=np.float64)],
+            "rtol": PROBE_RTOL,
+        }
+
+    @classmethod
+    def from_record(cls, digest: str, record: Mapping[str, Any]) -> ModelProbe:
+        """The probe of a recorded fingerprint (see :meth:`record`).
+
+        Examples
+        --------
+        >>> p = ModelProbe("d", "x", np.array([0.5, np.inf]))
+        >>> ModelProbe.from_record("d", p.record()).outputs.tolist()
+        [0.5, inf]
+        """
+        values = np.array([float.fromhex(v) for v in record["outputs"]], dtype=np.float64)
+        return cls(str(digest), str(record["declaration"]), values)
+
+    def difference(self, other: ModelProbe) -> float:
+        """Largest difference of the probe outputs relative to the largest output in magnitude.
+
+        0 for identical outputs; ``inf`` when the outputs cannot be compared (another number of
+        probes, NaN or inf at other places, or other non-finite values).
+
+        Examples
+        --------
+        >>> a = ModelProbe("d", "x", np.array([-4.0, 1.0, np.nan]))
+        >>> a.difference(ModelProbe("e", "x", np.array([-4.0, 1.002, np.nan])))
+        0.0005000000000000004
+        """
+        a = np.asarray(self.outputs, dtype=np.float64)
+        b = np.asarray(other.outputs, dtype=np.float64)
+        if a.shape != b.shape:
+            return float("inf")
+        finite = np.isfinite(a)
+        if not np.array_equal(finite, np.isfinite(b)):
+            return float("inf")
+        if not np.array_equal(a[~finite], b[~finite], equal_nan=True):
+            return float("inf")
+        if not finite.any():
+            return 0.0
+        largest = float(np.max(np.abs(a[finite] - b[finite])))
+        if largest == 0.0:
+            return 0.0
+        scale = max(float(np.max(np.abs(a[finite]))), float(np.max(np.abs(b[finite]))))
+        return largest / scale
+
+    def agrees(self, other: ModelProbe, rtol: float = PROBE_RTOL) -> bool:
+        """True for the same model: equal digests, or equal declarations and probe outputs that
+        differ by at most ``rtol`` of the largest output in magnitude (floating-point noise).
+
+        Examples
+        --------
+        >>> a = ModelProbe("d", "x", np.array([1.0, 2.0]))
+        >>> a.agrees(ModelProbe("e", "y", np.array([1.0, 2.0])))  # another declaration
+        False
+        """
+        if self.digest == other.digest:
+            return True
+        return self.declaration == other.declaration and self.difference(other) <= rtol
+
+    def mismatch(self, other: ModelProbe, rtol: float = PROBE_RTOL) -> str:
+        """Why ``other`` is not this model, with what was measured (for error messages).
+
+        Examples
+        --------
+        >>> a = ModelProbe("d", "x", np.array([1.0, 2.0]))
+        >>> a.mismatch(ModelProbe("e", "x", np.array([1.0, 2.5])))
+        'probe outputs differ by up to 0.2 of their largest magnitude (tolerance 1e-05)'
+        """
+        if self.declaration != other.declaration:
+            return "the declaration differs (name, layout, alphabet, output functional or N value)"
+        measured = self.difference(other)
+        if not np.isfinite(measured):
+            return "probe outputs differ in where they are NaN or infinite"
+        return (
+            f"probe outputs differ by up to {measured:.3g} of their largest magnitude "
+            f"(tolerance {rtol:g})"
+        )
+
+
+def _probe_outputs(values: np.ndarray) -> np.ndarray:
+    """Probe outputs with every NaN the same NaN (bytes of finite values unchanged)."""
+    values = np.array(values, dtype=np.float64)
+    values[np.isnan(values)] = np.nan
+    values.setflags(write=False)
+    return values
+
+
+@dataclass(frozen=True, eq=False)
 class Model:
     """A sequence-to-function model as a simulator: codes in, f(x) out (float64, shape (N,)).
 
     Build it with :func:`causalgia.engine.as_model` (or :func:`~causalgia.engine.from_import_path`).
     ``auto_batch`` is True when no batch size was declared: :func:`~causalgia.engine.simulate` then
     picks one by a short probe. ``source`` (set by :func:`from_import_path`) lets Dask workers build
-    the model once each instead of receiving it pickled.
+    the model once each instead of receiving it pickled. ``length`` is the input length the model
+    was declared for (None: any length); :func:`~causalgia.engine.simulate` refuses a design of
+    another length.
+
+    Examples
+    --------
+    >>> m = wrap_callable(lambda x: x[:, 0, :].sum(axis=1), layout="NCL", length=4)
+    >>> m.layout, m.length
+    ('NCL', 4)
     """
 
     fn: Callable[[np.ndarray], Any]
@@ -182,12 +321,20 @@ class Model:
     n_value: float = 0.0
     auto_batch: bool = False
     source: ModelSource | None = None
+    length: int | None = None
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """One forward pass on a one-hot batch, validated and reduced to f, shape ``(N,)``."""
-        raw = self.fn(batch)
+        raw = call_model(self, batch)
         if hasattr(raw, "detach"):
             raw = raw.detach().cpu().numpy()
+        if raw is None or isinstance(raw, tuple | Mapping | str):  # several outputs, or none
+            size = f" of {len(raw)}" if isinstance(raw, tuple | Mapping) else ""
+            raise ModelOutputError(
+                f"model {self.name!r} returned a {type(raw).__name__}{size} for a batch of "
+                f"{len(batch)} sequences; a model callable returns one numeric array with "
+                f"{len(batch)} rows (wrap a model with several outputs to return one of them)"
+            )
         try:
             arr = np.asarray(raw)
         except Exception as err:  # pragma: no cover - exotic return types
@@ -212,16 +359,7 @@ class Model:
         >>> m.predict(encode(["AACG", "CCCC"])).tolist()
         [2.0, 0.0]
         """
-        size = (
-            self.batch_size
-            if batch_size is None
-            else check_int("batch_size", batch_size, minimum=1)
-        )
-        codes = np.asarray(codes)
-        out = np.empty(len(codes), dtype=np.float64)
-        for start in range(0, len(codes), size):
-            batch = one_hot(codes[start : start + size], self.layout, n_value=self.n_value)
-            out[start : start + size] = self.forward(batch)
+        out = self._scores(codes, batch_size)
         bad = np.flatnonzero(~np.isfinite(out))
         if bad.size:
             err = ModelOutputError(
@@ -232,26 +370,109 @@ class Model:
             raise err
         return out
 
+    def _scores(self, codes: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """f for every row of codes, in batches, non-finite values kept."""
+        size = (
+            self.batch_size
+            if batch_size is None
+            else check_int("batch_size", batch_size, minimum=1)
+        )
+        codes = np.asarray(codes)
+        out = np.empty(len(codes), dtype=np.float64)
+        for start in range(0, len(codes), size):
+            batch = one_hot(codes[start : start + size], self.layout, n_value=self.n_value)
+            out[start : start + size] = self.forward(batch)
+        return out
+
     def fingerprint(self, length: int) -> str:
-        """sha256 of the declaration and the outputs on 16 fixed probe sequences of ``length``.
+        """The fingerprint string at ``length``: :attr:`ModelProbe.digest` of :meth:`probe`.
 
         A changed weight, layout, output functional or N value changes the fingerprint. It is
         computed once per model object and length.
+
+        Examples
+        --------
+        >>> m = wrap_callable(lambda x: x[:, 0, :].sum(axis=1), layout="NCL")
+        >>> len(m.fingerprint(8)), m.fingerprint(8) == m.probe(8).digest
+        (16, True)
         """
-        cached = _FINGERPRINTS.setdefault(self, {})
+        return self.probe(length).digest
+
+    def probe(self, length: int) -> ModelProbe:
+        """The model's :class:`ModelProbe` at ``length`` (computed once per object and length).
+
+        Non-finite outputs on the probes are kept as values, never raised.
+
+        Examples
+        --------
+        >>> m = wrap_callable(lambda x: x[:, 0, :].sum(axis=1), layout="NCL")
+        >>> m.probe(8).outputs.shape
+        (16,)
+        """
+        cached = _PROBES.setdefault(self, {})
         if length not in cached:
-            cached[length] = self._fingerprint(length)
+            cached[length] = self._probe(length)
         return cached[length]
 
-    def _fingerprint(self, length: int) -> str:
-        probe = np.floor(uniforms(unit_keys(0, np.arange(16), "fingerprint"), length) * 4)
-        values = self.predict(probe.astype(np.uint8))
-        h = hashlib.sha256()
-        h.update(
-            repr((self.name, self.layout, self.alphabet.name, self.output, self.n_value)).encode()
-        )
+    def _probe(self, length: int) -> ModelProbe:
+        keys = unit_keys(0, np.arange(PROBE_COUNT), "fingerprint")
+        probe = np.floor(uniforms(keys, length) * 4).astype(np.uint8)
+        values = _probe_outputs(self._scores(probe))
+        declared = repr((self.name, self.layout, self.alphabet.name, self.output, self.n_value))
+        h = hashlib.sha256(declared.encode())
+        declaration = h.hexdigest()[:16]
         h.update(np.ascontiguousarray(values).tobytes())
-        return h.hexdigest()[:16]
+        return ModelProbe(h.hexdigest()[:16], declaration, values)
+
+
+def describe_input(batch: Any, layout: str, alphabet: Alphabet) -> str:
+    """What a model was given, in words: dtype, shape and what the axes of the layout mean.
+
+    Examples
+    --------
+    >>> from causalgia.sequences.alphabet import DNA
+    >>> describe_input(np.zeros((2, 4, 10), np.float32), "NCL", DNA)[-44:]
+    "layout 'NCL' (sequences, A/C/G/T, positions)"
+    """
+    channels = "/".join(alphabet.letters)
+    ncl = layout == "NCL"
+    axes = f"sequences, {channels}, positions" if ncl else f"sequences, positions, {channels}"
+    shape = tuple(getattr(batch, "shape", ()))
+    dtype = getattr(batch, "dtype", type(batch).__name__)
+    return f"a {dtype} one-hot batch of shape {shape}, layout {layout!r} ({axes})"
+
+
+def call_model(model: Model, batch: Any) -> Any:
+    """``model.fn(batch)``, with what the model's own code raises made a causalgia error.
+
+    An exception of the model (not a causalgia error) becomes a
+    :class:`~causalgia.errors.ModelCallError` naming the model, the exception and the input
+    (:func:`describe_input`), chained to the original. ``sys.exit`` in the model's code becomes
+    one too: it must not end a run quietly, with exit status 0. ``KeyboardInterrupt`` passes.
+
+    Examples
+    --------
+    >>> m = wrap_callable(lambda x: 1 / 0, layout="NCL", name="broken")
+    >>> call_model(m, np.zeros((1, 4, 3), np.float32))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    causalgia.errors.ModelCallError: model 'broken' raised ZeroDivisionError: division by zero ...
+    """
+    try:
+        return model.fn(batch)
+    except CausalgiaError:
+        raise
+    except SystemExit as err:
+        raise ModelCallError(
+            f"model {model.name!r} called sys.exit({err.code!r}) when given "
+            f"{describe_input(batch, model.layout, model.alphabet)}; a model must return its "
+            "outputs or raise an exception, never exit the process"
+        ) from None
+    except Exception as err:
+        raise ModelCallError(
+            f"model {model.name!r} raised {type(err).__name__}: {err} (given "
+            f"{describe_input(batch, model.layout, model.alphabet)})"
+        ) from err
 
 
 def wrap_callable(
@@ -263,12 +484,13 @@ def wrap_callable(
     batch_size: int | None = None,
     name: str | None = None,
     n_value: float = 0.0,
+    length: int | None = None,
 ) -> Model:
     """A :class:`Model` of a plain callable (float32 one-hot in, array out).
 
     The declaration is taken from the arguments, else from the callable's own ``layout``,
-    ``alphabet``, ``output`` and ``name`` attributes; the layout is never guessed. Use
-    :func:`causalgia.engine.as_model`, which also takes torch modules and ONNX sessions.
+    ``alphabet``, ``output``, ``name`` and ``length`` attributes; the layout is never guessed.
+    Use :func:`causalgia.engine.as_model`, which also takes torch modules and ONNX sessions.
 
     Examples
     --------
@@ -288,6 +510,10 @@ def wrap_callable(
     out = as_output(output if output is not None else getattr(fn, "output", None))
     label = name or getattr(fn, "name", None) or getattr(fn, "__qualname__", type(fn).__name__)
     size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+    declared = length if length is not None else getattr(fn, "length", None)
+    integer = isinstance(declared, int | np.integer) and not isinstance(declared, bool)
+    if length is None and not integer:
+        declared = None  # an attribute of another meaning declares nothing
     return Model(
         fn,
         layout,
@@ -297,4 +523,5 @@ def wrap_callable(
         str(label),
         float(n_value),
         auto_batch=batch_size is None,
+        length=None if declared is None else check_int("length", declared, minimum=1),
     )

@@ -14,6 +14,12 @@ it is generated, scored and, with ``store=``, committed to the run's ledger befo
 starts, so memory does not grow with the number of backgrounds and an interrupted run resumes
 where it stopped. With ``client=`` the chunks run on a Dask cluster; because every draw is keyed
 by the unit, the table is bit-identical to the serial one whatever the number of workers.
+
+Guards before and during a run: a model declared for another input length is refused before
+any forward pass; the first chunk in which some arm edited a sequence is checked for a
+degenerate study (no edit changed the output: a wrong layout, alphabet or output functional);
+a resumed run accepts a model whose fingerprint probes differ only by floating-point noise
+(:meth:`~causalgia.engine.models.ModelProbe.agrees`); ``timeout=`` bounds every forward pass.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import contextlib
 import hashlib
 import json
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -32,19 +39,34 @@ from tqdm.auto import tqdm
 
 from .._options import check_int, check_option
 from .._rng import RngLike
-from ..errors import CausalgiaError, ModelOutputError, OptionError
+from ..errors import (
+    CausalgiaError,
+    DegenerateStudyError,
+    InvalidSequenceError,
+    ModelOutputError,
+    OptionError,
+    StoreError,
+)
 from ..experiment.designs import Design, arm_keys
-from .chunks import ChunkResult, backgrounds_per_chunk, compute_chunk
+from .chunks import ChunkResult, ForwardTimer, backgrounds_per_chunk, check_timeout, compute_chunk
 from .declaration import as_model
-from .models import Model
-from .store import SCHEMA_VERSION, ForwardCache, RunStore, open_cache
-from .tables import assemble_table, describe_units, drop_nonfinite, nonfinite_frame
+from .models import Model, ModelProbe
+from .store import IDENTITY_KEYS, SCHEMA_VERSION, ForwardCache, RunStore, open_cache
+from .tables import (
+    arm_units,
+    assemble_table,
+    describe_units,
+    drop_nonfinite,
+    dropped_summary,
+    nonfinite_frame,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
 
 DEFAULT_CHUNK = 2048
 OnNonfinite = Literal["raise", "drop"]
+OnDegenerate = Literal["raise", "warn"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,10 @@ class SimulationResult:
     ``on_nonfinite="drop"`` (experiment, label, background_id, value; label ``"control"`` means
     the shared control, so every arm of that background was dropped). ``batch_size`` is the
     batch size used (chosen by a probe unless declared) and ``store`` the run directory.
+    ``units`` (under ``on_nonfinite="drop"`` only) has one row per arm: experiment, label, its
+    parameters, ``n_units`` (units the design gave it) and ``n_dropped`` (units dropped, a
+    dropped control included); :func:`~causalgia.stats.estimate_ace` reads it to keep an arm
+    whose units were all dropped as a row and to give every row a ``status``.
     """
 
     table: pd.DataFrame
@@ -73,10 +99,31 @@ class SimulationResult:
     batch_size: int | None = None
     nonfinite: pd.DataFrame | None = None
     store: Path | None = None
+    units: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of the unit table."""
         return self.table.copy()
+
+    def dropped_summary(self, limit: int = 20) -> list[dict[str, object]]:
+        """Per arm that lost units to non-finite outputs: experiment, label, ``dropped``,
+        ``of`` and the first ``limit`` ``background_ids`` (empty unless
+        ``on_nonfinite="drop"`` dropped some); see :func:`~causalgia.engine.tables.dropped_summary`.
+
+        Examples
+        --------
+        >>> from causalgia.experiment.backgrounds import iid
+        >>> from causalgia.experiment.designs import design, sweep_positions
+        >>> from causalgia.testing import AdditiveOracle, NaNModel
+        >>> d = design(iid(30), sweep_positions("GATA", [0, 9]), n=40, rng=1)
+        >>> m = as_model(NaNModel(AdditiveOracle.from_motif("GATA", length=30), prefix="GATA"))
+        >>> res = simulate(m, d, on_nonfinite="drop")
+        >>> [(a["label"], a["dropped"]) for a in res.dropped_summary()]
+        [('GATA@0+', 40)]
+        """
+        if self.units is None or self.nonfinite is None:
+            return []
+        return dropped_summary(self.nonfinite, self.units, limit=limit)
 
 
 def design_fingerprint(design: Design) -> str:
@@ -134,6 +181,8 @@ def simulate(
     retries: int = 0,
     on_nonfinite: OnNonfinite = "raise",
     collect: bool = True,
+    timeout: float | None = None,
+    on_degenerate: OnDegenerate = "raise",
 ) -> SimulationResult:
     """Evaluate ``design`` on ``model`` and return the per-unit outcome table.
 
@@ -174,11 +223,26 @@ def simulate(
     on_nonfinite : {"raise", "drop"}
         A NaN/inf output raises :class:`~causalgia.errors.ModelOutputError` naming the units
         (default), or ``"drop"`` drops those units from the table and records them in
-        ``result.nonfinite`` and the ledger.
+        ``result.nonfinite``, ``result.units`` and the ledger. Non-finite outputs on the
+        fingerprint probes never raise: they are part of the fingerprint.
     collect : bool
         False keeps the unit table out of memory (peak memory then does not grow with n): the
         result's table has no rows and the rows are read from the store with
         :meth:`~causalgia.engine.store.RunStore.iter_frames` or ``write_parquet``. Needs ``store``.
+    timeout : float, optional
+        Seconds a single forward pass (one batch, or the 16 fingerprint probes) may take. A pass
+        that overruns stops the run with a :class:`~causalgia.errors.SimulationError` naming
+        the chunk, the batch and the timeout; completed chunks stay in ``store``. Each pass then
+        runs in a worker thread, which cannot be killed: the overrunning call is abandoned and
+        may go on in the background until the process exits. Default None: no limit, and no
+        thread.
+    on_degenerate : {"raise", "warn"}
+        What happens when, in the first chunk where some arm edited a sequence, no edit changed
+        the model's output at all (paired designs; in randomized designs: every output of the
+        chunk is the same), which is what a wrong one-hot layout, alphabet or output functional
+        gives: raise :class:`~causalgia.errors.DegenerateStudyError` before the rest of the
+        run (default) or warn and go on. Placebo and Identity arms edit nothing and are never
+        evidence either way.
 
     Returns
     -------
@@ -187,12 +251,18 @@ def simulate(
     Raises
     ------
     SimulationError
-        The model raised (after ``retries``); the message names the chunk, batch and run
-        directory, whose completed chunks are kept.
+        The model raised (after ``retries``) or overran ``timeout``; the message names the
+        chunk, batch and run directory, whose completed chunks are kept.
+    DegenerateStudyError
+        No intervention changed the output (see ``on_degenerate``).
+    InvalidSequenceError
+        The model was declared for another input length than the design's backgrounds.
     ModelOutputError
         Wrong output shape or type, or non-finite outputs under ``on_nonfinite="raise"``.
     StoreError
-        ``store`` holds another run, is in use by another process, or is damaged.
+        ``store`` holds another run (another design, or a model whose fingerprint probes differ
+        by more than floating-point noise: the message gives the measured difference), is in
+        use by another process, or is damaged.
 
     Examples
     --------
@@ -221,6 +291,15 @@ def simulate(
     check_int("chunk_size", chunk_size, minimum=1)
     check_int("retries", retries, minimum=0)
     check_option("on_nonfinite", on_nonfinite, ("raise", "drop"))
+    check_option("on_degenerate", on_degenerate, ("raise", "warn"))
+    timer = None if timeout is None else ForwardTimer(check_timeout(timeout))
+    length = design.background.length
+    if model.length is not None and model.length != length:
+        raise InvalidSequenceError(
+            f"model {model.name!r} was declared for input length {model.length}, but the "
+            f"design's backgrounds have length {length}; declare the model's length or use "
+            f"backgrounds of length {model.length}"
+        )
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, minimum=1)
     if not collect and store is None:
@@ -242,8 +321,12 @@ def simulate(
             retries,
             on_nonfinite,
             collect,
+            timer,
+            on_degenerate,
         )
     finally:
+        if timer is not None:
+            timer.close()
         if owned and run is not None:
             run.close()
         if forward_cache is not None and not isinstance(cache, ForwardCache):
@@ -262,10 +345,13 @@ def _simulate(
     retries: int,
     on_nonfinite: str,
     collect: bool,
+    timer: ForwardTimer | None,
+    on_degenerate: str,
 ) -> SimulationResult:
     length = design.background.length
     early = run is not None or cache is not None or client is not None
-    fingerprint = model.fingerprint(length) if early else None
+    probe = _model_probe(model, length, timer) if early else None
+    fingerprint = None if probe is None else probe.digest
     per = backgrounds_per_chunk(design, chunk_size)
     done: dict[int, tuple[int, int]] = {}
     # None = choose by a probe on the first chunk scored
@@ -281,6 +367,8 @@ def _simulate(
             "design_fingerprint": design_fingerprint(design),
             "model_fingerprint": fingerprint,
         }
+        assert probe is not None
+        fingerprint = identity["model_fingerprint"] = _ledger_fingerprint(run, probe, identity)
         info = {
             "per_chunk": per,
             "n_chunks": -(-design.n // per),
@@ -288,6 +376,7 @@ def _simulate(
             "background": design.background.describe(),
             "arms": [[a.experiment, a.label] for a in design.arms],
             "status": "running",
+            "model_probe": probe.record(),
         }
         run.begin(identity, info)
         per = int(run.get("per_chunk", per))
@@ -316,10 +405,15 @@ def _simulate(
     totals = {"n_forward": 0, "n_cached": 0}
     show = sys.stderr.isatty() if progress is None else progress
     done_bg = sum(stop - first for first, stop in done.values())
+    checking = True  # until a chunk in which some arm edited a sequence
 
     def accept(chunk: ChunkResult) -> None:
-        nonlocal size
+        nonlocal size, checking
         rec = chunk.record
+        if checking and chunk.edited:
+            checking = False
+            if not chunk.moved:
+                _degenerate(model, design, chunk, on_degenerate)
         if chunk.probe is not None:
             size = chunk.probe[0]
             if run is not None:
@@ -363,21 +457,31 @@ def _simulate(
                             retries=retries,
                             cache=cache,
                             fingerprint=fingerprint,
+                            timer=timer,
                         )
                     )
             if remote:
                 from ._distributed import dask_chunks
 
-                assert client is not None and fingerprint is not None
+                assert client is not None and probe is not None
                 step = size if size is not None else model.batch_size
+                timeout = None if timer is None else timer.timeout
                 for chunk in dask_chunks(
-                    client, model, design, remote, bounds, step, retries, fingerprint
+                    client, model, design, remote, bounds, step, retries, probe, timeout
                 ):
                     accept(chunk)
         except BaseException as err:
             if run is not None:
                 _record_failure(run, err)
-                if isinstance(err, CausalgiaError):
+                if isinstance(err, KeyboardInterrupt):
+                    with contextlib.suppress(Exception):
+                        kept = run.totals()["chunks"]
+                        err.add_note(
+                            f"causalgia: run directory {run.path}: {kept} of {n_chunks} "
+                            f"chunk(s) are complete and kept; `causalgia resume {run.path}` (or "
+                            "simulate with the same store) evaluates only the missing ones"
+                        )
+                elif isinstance(err, CausalgiaError) and not isinstance(err, DegenerateStudyError):
                     kept = run.totals()["chunks"]
                     raise type(err)(
                         f"{err} [run directory {run.path}: {kept} of {n_chunks} chunk(s) are "
@@ -386,7 +490,7 @@ def _simulate(
                     ) from err
             raise
     if fingerprint is None:
-        fingerprint = model.fingerprint(length)
+        fingerprint = _model_probe(model, length, timer).digest
     nonfinite_units: list[tuple[int, int, float]] = []
     if run is not None:
         stored = run.totals()
@@ -406,6 +510,7 @@ def _simulate(
     table = assemble_table(design, [parts[k] for k in sorted(parts)], ids)
     if nonfinite_units:
         table = drop_nonfinite(table)
+    dropped = [(int(a), int(b), float(v)) for a, b, v in nonfinite_units]
     return SimulationResult(
         table,
         design.kind,
@@ -415,13 +520,77 @@ def _simulate(
         n_forward,
         n_cached=n_cached,
         batch_size=size if size is not None else model.batch_size,
-        nonfinite=nonfinite_frame(
-            design, [(int(a), int(b), float(v)) for a, b, v in nonfinite_units]
-        ),
+        nonfinite=nonfinite_frame(design, dropped),
         store=None if run is None else run.path,
+        units=arm_units(design, dropped) if on_nonfinite == "drop" else None,
     )
 
 
 def _record_failure(run: RunStore, err: BaseException) -> None:
     with contextlib.suppress(Exception):  # the original error matters more
         run.mark("failed", "failure", f"{type(err).__name__}: {err}")
+
+
+def _model_probe(model: Model, length: int, timer: ForwardTimer | None) -> ModelProbe:
+    """The model's fingerprint probe, within the timeout when one is set."""
+    if timer is None:
+        return model.probe(length)
+    return timer.call(model.probe, length, where=f"the 16 fingerprint probes of {model.name!r}")
+
+
+def _ledger_fingerprint(run: RunStore, probe: ModelProbe, identity: dict[str, object]) -> str:
+    """The model fingerprint to check against the ledger: the recorded one when this model agrees
+    with the recorded probe outputs within floating-point noise, else this model's own.
+
+    A ledger of another run (another design, n, seed, ...) is left to
+    :meth:`~causalgia.engine.store.RunStore.begin`, which names the first difference. A model
+    that differs by more than the tolerance is refused here, with what was measured; so is any
+    other model on a ledger written before probe outputs were recorded (exact comparison).
+    """
+    old = run.get("identity")
+    if old is None or old.get("model_fingerprint") == probe.digest:
+        return probe.digest
+    if any(old.get(key) != identity[key] for key in IDENTITY_KEYS if key != "model_fingerprint"):
+        return probe.digest
+    record = run.get("model_probe")
+    if record is None:
+        why = (
+            "its fingerprint differs, and this ledger was written before causalgia recorded "
+            "probe outputs, so only an exact match is accepted"
+        )
+    else:
+        recorded = ModelProbe.from_record(old["model_fingerprint"], record)
+        if recorded.agrees(probe):
+            return recorded.digest
+        why = recorded.mismatch(probe)
+    raise StoreError(
+        f"run directory {run.path} holds a run with model_fingerprint = "
+        f"{old['model_fingerprint']!r}, but this run has {probe.digest!r}: the model changed "
+        f"(weights, layout, output or N value: {why}), so its completed chunks cannot be "
+        f"reused; use a new run directory (or delete {run.db_path})"
+    )
+
+
+def _degenerate(model: Model, design: Design, chunk: ChunkResult, on_degenerate: str) -> None:
+    """Raise (or warn) that no intervention of ``chunk`` changed the model's output."""
+    rec = chunk.record
+    where = f"chunk {rec.number} (backgrounds {rec.first_id}..{rec.stop_id - 1})"
+    if design.kind == "paired":
+        seen = (
+            f"none of the {chunk.edited} edited sequences changed the model's output (every "
+            "ICE is exactly 0)"
+        )
+    else:
+        seen = f"all {rec.stop_id - rec.first_id} outputs are the same number"
+    alphabet = design.background.alphabet.name
+    message = (
+        f"degenerate study: in {where}, {seen}, so every ACE would read as 'no effect'. "
+        f"Likely causes: the one-hot layout (declared {model.layout!r}; PyTorch Conv1d reads "
+        f"'NCL', Keras 'NLC'), the alphabet (declared {model.alphabet.name!r}, backgrounds "
+        f"{alphabet!r}) or the output functional ({model.output!r}) of model {model.name!r}. "
+        "Check the declaration (as_model or the spec's [model] table); if the model truly "
+        "ignores these edits, simulate(..., on_degenerate='warn') runs anyway"
+    )
+    if on_degenerate == "raise":
+        raise DegenerateStudyError(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=4)

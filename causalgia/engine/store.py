@@ -1,4 +1,4 @@
-"""The run store: a SQLite ledger of one run and of every completed chunk, and a forward cache.
+"""The run store: a SQLite ledger of one run and of every completed chunk.
 
 A run directory holds ``ledger.sqlite`` (WAL mode, ``synchronous=NORMAL``). Its ``meta`` table
 records who the run is (spec, design fingerprint, seed, model fingerprint, package versions,
@@ -21,22 +21,21 @@ chunks are simply evaluated again on resume. ``FULL`` would add an fsync per chu
 3.7 ms here, 3 % of a 2,048-sequence chunk of a 60 µs-per-sequence model) for no gain in what a
 resume produces.
 
-:class:`ForwardCache` is a second SQLite file keyed by ``(model fingerprint, sha of the sequence
-bytes)``: a re-run, or another design over the same backgrounds, skips forward passes already
-made. A different model (weights, layout, output functional, N value) has another fingerprint,
-so its lookups never see the old model's outputs.
+The file itself (schema, lock, safe opening, damage messages) is
+:mod:`causalgia.engine.ledgerfile`; copying the verified chunks of a damaged ledger into a fresh
+one is :mod:`causalgia.engine.salvage`. The forward cache lives in
+:mod:`causalgia.engine.forwardcache` (its names are importable from here too).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import platform
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,64 +44,48 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import StoreError
+from .._files import atomic_path
+from ..errors import LedgerError, StoreError
+from .forwardcache import CACHE_FILE, ForwardCache, open_cache, sequence_digests
+from .ledgerfile import (
+    LOCK_FILE,
+    SCHEMA_VERSION,
+    STORE_FILE,
+    RunLock,
+    connect_ledger,
+    decode_values,
+    encode_values,
+    ledger_error,
+    salvage_hint,
+    shape_problem,
+)
 from .tables import chunk_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiment.designs import Design
 
-STORE_FILE = "ledger.sqlite"
-LOCK_FILE = "ledger.lock"
-CACHE_FILE = "forward_cache.sqlite"
-SCHEMA_VERSION = 1
-IDENTITY_KEYS = ("schema", "kind", "n", "seed", "design_fingerprint", "model_fingerprint")
-_SQL_VARS = 500
+__all__ = [
+    "CACHE_FILE",
+    "IDENTITY_KEYS",
+    "LOCK_FILE",
+    "SCHEMA_VERSION",
+    "STORE_FILE",
+    "ChunkRecord",
+    "ForwardCache",
+    "RunLock",
+    "RunStore",
+    "open_cache",
+    "sequence_digests",
+    "versions",
+]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS chunks (
-    number INTEGER PRIMARY KEY,
-    first_id INTEGER NOT NULL,
-    stop_id INTEGER NOT NULL,
-    n_forward INTEGER NOT NULL,
-    n_cached INTEGER NOT NULL,
-    n_nonfinite INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    sha256 TEXT NOT NULL,
-    seconds REAL NOT NULL,
-    finished TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS nonfinite (
-    chunk INTEGER NOT NULL,
-    arm INTEGER NOT NULL,
-    experiment TEXT NOT NULL,
-    label TEXT NOT NULL,
-    background_id INTEGER NOT NULL,
-    value REAL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    chunk INTEGER,
-    message TEXT NOT NULL
-);
-"""
+IDENTITY_KEYS = ("schema", "kind", "n", "seed", "design_fingerprint", "model_fingerprint")
+_EVENT_SQL = "INSERT INTO events (time, pid, kind, chunk, message) VALUES (?, ?, ?, ?, ?)"
+_META_SQL = "INSERT OR REPLACE INTO meta VALUES (?, ?)"
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def _encode(values: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(values), allow_pickle=False)
-    return buf.getvalue()
-
-
-def _decode(blob: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(blob), allow_pickle=False)
 
 
 def versions() -> dict[str, str]:
@@ -159,8 +142,11 @@ class RunStore:
     """The ledger of one run in a run directory (``ledger.sqlite``, SQLite in WAL mode).
 
     Opening a store for writing takes an exclusive lock (``ledger.lock``, released by the OS if
-    the process dies), so two processes never drive one run. ``readonly=True`` opens an
-    existing ledger without the lock, e.g. to watch a run in progress.
+    the process dies), so two processes never drive one run, and checks the ledger (tables,
+    schema version, SQLite's ``quick_check``). ``readonly=True`` opens an existing ledger
+    without the lock, e.g. to watch a run in progress. A damaged, foreign or unwritable ledger
+    raises :class:`~causalgia.errors.StoreError` naming the run directory and what to do; no
+    ``sqlite3`` error escapes.
 
     Parameters
     ----------
@@ -185,59 +171,32 @@ class RunStore:
         self.path = Path(run_dir)
         self.db_path = self.path / STORE_FILE
         self.readonly = readonly
-        self._lock_fd: int | None = None
-        if readonly:
-            if not self.db_path.is_file():
-                raise StoreError(f"run directory {self.path} has no ledger ({STORE_FILE})")
-            uri = f"file:{self.db_path.resolve()}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
-            return
+        self._lock: RunLock | None = None
+        self._db: sqlite3.Connection | None = None
+        self._layout: tuple[str | None, int | None] | None = None  # (kind, arms): chunk shape
+        if not readonly:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(
+                    f"cannot create run directory {self.path}: {err.strerror or err}"
+                ) from None
+            self._lock = RunLock(self.path)
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise StoreError(f"cannot create run directory {self.path}: {err}") from None
-        self._lock()
-        try:
-            self._db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
-            self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")  # one transaction
-        except sqlite3.DatabaseError as err:
-            self._unlock()
-            raise StoreError(
-                f"run directory {self.path}: {STORE_FILE} is not usable: {err}"
-            ) from None
+            self._db = connect_ledger(self.path, readonly=readonly)
+        except BaseException:
+            self.close()
+            raise
 
     # -- resource handling ------------------------------------------------------------------
-    def _lock(self) -> None:
-        import fcntl
-
-        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise StoreError(
-                f"run directory {self.path} is in use by another process (pid {holder}); wait "
-                "for it to finish or stop it before resuming"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._lock_fd = fd
-
-    def _unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing the descriptor releases the flock
-            self._lock_fd = None
-
     def close(self) -> None:
         """Close the connection and release the lock."""
-        db = getattr(self, "_db", None)
-        if db is not None:
-            db.close()
-            self._db = None  # type: ignore[assignment]
-        self._unlock()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> RunStore:
         return self
@@ -248,29 +207,59 @@ class RunStore:
     def __repr__(self) -> str:
         return f"RunStore({str(self.path)!r})"
 
+    @contextmanager
+    def _guard(self) -> Iterator[sqlite3.Connection]:
+        """The connection; any SQLite or JSON failure becomes a StoreError naming the ledger."""
+        if self._db is None:
+            raise StoreError(f"run directory {self.path}: the ledger is closed")
+        try:
+            yield self._db
+        except (sqlite3.Error, ValueError) as err:
+            if isinstance(err, sqlite3.IntegrityError):
+                raise
+            raise ledger_error(self.path, err) from None
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._guard() as db:
+            return db.execute(sql, params).fetchall()
+
     def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Run ``statements`` in one IMMEDIATE transaction (all or nothing)."""
         if self.readonly:
             raise StoreError(f"run directory {self.path}: the ledger was opened read-only")
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for sql, params in statements:
-                db.execute(sql, params)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        with self._guard() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    db.execute(sql, params)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     # -- meta -------------------------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:
         """A JSON value from the ``meta`` table (``default`` when absent)."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        with self._guard():
+            return default if not rows else json.loads(rows[0][0])
 
     def set(self, key: str, value: Any) -> None:
         """Record a JSON-safe value in the ``meta`` table."""
-        self._write([("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))])
+        self._write([(_META_SQL, (key, json.dumps(value)))])
+
+    def record(self, key: str, value: Any, kind: str, message: str) -> None:
+        """Record a meta value and log an event about it, in one transaction.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> with RunStore(tempfile.mkdtemp()) as store:
+        ...     store.record("note", {"a": 1}, "note", "a note")
+        ...     store.get("note"), list(store.events().kind)
+        ({'a': 1}, ['note'])
+        """
+        self._write([(_META_SQL, (key, json.dumps(value))), self._event_sql(kind, None, message)])
 
     def begin(self, identity: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> bool:
         """Record the identity of a new run, or check that it matches the recorded one.
@@ -283,12 +272,13 @@ class RunStore:
         missing = [key for key in IDENTITY_KEYS if key not in identity]
         if missing:
             raise StoreError(f"run directory {self.path}: identity lacks {missing}")
+        self._layout = None
         old = self.get("identity")
         if old is None:
             rows = [("identity", dict(identity)), ("versions", versions()), ("created", _now())]
             rows += list((info or {}).items())
             self._write(
-                [("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, json.dumps(v))) for k, v in rows]
+                [(_META_SQL, (k, json.dumps(v))) for k, v in rows]
                 + [self._event_sql("start", None, f"new run, identity {dict(identity)}")]
             )
             return True
@@ -310,7 +300,9 @@ class RunStore:
     def reset(self) -> None:
         """Forget a recorded run (meta, chunks, non-finite units) before a fresh one; the event
         log is kept and notes the reset."""
-        if self.get("identity") is None and self.get("spec") is None:
+        if not self._rows("SELECT 1 FROM meta LIMIT 1") and not self._rows(
+            "SELECT 1 FROM chunks LIMIT 1"
+        ):
             return
         self._write(
             [
@@ -320,6 +312,7 @@ class RunStore:
                 self._event_sql("reset", None, "ledger cleared for a fresh run"),
             ]
         )
+        self._layout = None
 
     # -- chunks -----------------------------------------------------------------------------
     def put_chunk(self, record: ChunkRecord, labels: Sequence[tuple[str, str]] = ()) -> None:
@@ -328,7 +321,7 @@ class RunStore:
         ``labels[a]`` is ``(experiment, label)`` of arm ``a``, written beside each non-finite
         unit for people reading the ledger.
         """
-        blob = _encode(np.asarray(record.values, dtype=np.float64))
+        blob = encode_values(np.asarray(record.values, dtype=np.float64))
         statements: list[tuple[str, Sequence[Any]]] = [
             (
                 "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -366,48 +359,59 @@ class RunStore:
 
     def completed(self) -> dict[int, tuple[int, int]]:
         """Completed chunks: ``{number: (first_id, stop_id)}``."""
-        rows = self._db.execute("SELECT number, first_id, stop_id FROM chunks").fetchall()
+        rows = self._rows("SELECT number, first_id, stop_id FROM chunks")
         return {int(n): (int(a), int(b)) for n, a, b in rows}
 
     def chunk_values(self, number: int) -> np.ndarray:
-        """The stored outputs of chunk ``number``, checked against their sha256."""
-        row = self._db.execute(
-            "SELECT CAST(data AS BLOB), sha256 FROM chunks WHERE number = ?", (number,)
-        ).fetchone()
-        if row is None:
+        """The stored outputs of chunk ``number``, checked against their sha256 and shape."""
+        rows = self._rows(
+            "SELECT CAST(data AS BLOB), sha256, first_id, stop_id FROM chunks WHERE number = ?",
+            (number,),
+        )
+        if not rows:
             raise StoreError(f"run directory {self.path}: chunk {number} is not in the ledger")
-        blob, digest = row
+        blob, digest, first, stop = rows[0]
         if hashlib.sha256(blob).hexdigest() != digest:
-            raise StoreError(
+            raise LedgerError(
                 f"run directory {self.path}: chunk {number} fails its sha256 check (damaged "
-                "ledger); delete that row or start a new run directory"
+                f"ledger); {salvage_hint(self.path)}"
             )
-        return _decode(blob)
+        with self._guard():
+            values = decode_values(blob)
+        if self._layout is None:
+            arms = self.get("arms")
+            kind = (self.get("identity") or {}).get("kind")
+            self._layout = (kind, None if arms is None else len(arms))
+        problem = shape_problem(values.shape, first, stop, *self._layout)
+        if problem is not None:
+            raise LedgerError(
+                f"run directory {self.path}: chunk {number} holds {problem} (damaged ledger); "
+                f"{salvage_hint(self.path)}"
+            )
+        return values
 
     def totals(self) -> dict[str, int]:
         """Sums over completed chunks: chunks, n_forward, n_cached, n_nonfinite."""
-        row = self._db.execute(
+        row = self._rows(
             "SELECT COUNT(*), COALESCE(SUM(n_forward), 0), COALESCE(SUM(n_cached), 0), "
             "COALESCE(SUM(n_nonfinite), 0) FROM chunks"
-        ).fetchone()
+        )[0]
         names = ("chunks", "n_forward", "n_cached", "n_nonfinite")
         return dict(zip(names, map(int, row), strict=True))
 
     def nonfinite(self) -> pd.DataFrame:
         """Units with a non-finite output: chunk, arm, experiment, label, background_id, value."""
-        return pd.read_sql_query(
-            "SELECT chunk, arm, experiment, label, background_id, value FROM nonfinite "
-            "ORDER BY chunk, rowid",
-            self._db,
-        )
+        with self._guard() as db:
+            return pd.read_sql_query(
+                "SELECT chunk, arm, experiment, label, background_id, value FROM nonfinite "
+                "ORDER BY chunk, rowid",
+                db,
+            )
 
     # -- events -----------------------------------------------------------------------------
     @staticmethod
     def _event_sql(kind: str, chunk: int | None, message: str) -> tuple[str, Sequence[Any]]:
-        return (
-            "INSERT INTO events (time, pid, kind, chunk, message) VALUES (?, ?, ?, ?, ?)",
-            (_now(), os.getpid(), kind, chunk, message),
-        )
+        return (_EVENT_SQL, (_now(), os.getpid(), kind, chunk, message))
 
     def event(self, kind: str, message: str, chunk: int | None = None) -> None:
         """Log an event (start, resume, probe, retry, failure, complete, ...)."""
@@ -416,29 +420,22 @@ class RunStore:
     def mark(self, status: str, kind: str, message: str, chunk: int | None = None) -> None:
         """Set the run's status and log an event, in one transaction."""
         self._write(
-            [
-                ("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("status", json.dumps(status))),
-                self._event_sql(kind, chunk, message),
-            ]
+            [(_META_SQL, ("status", json.dumps(status))), self._event_sql(kind, chunk, message)]
         )
 
     def record_probe(self, batch_size: int, message: str) -> None:
         """Record the batch size chosen by the probe (reused on resume) and its timings."""
         self._write(
-            [
-                (
-                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                    ("batch_size", json.dumps(batch_size)),
-                ),
-                self._event_sql("probe", None, message),
-            ]
-        )
+            [(_META_SQL, ("batch_size", json.dumps(batch_size))),
+             self._event_sql("probe", None, message)]
+        )  # fmt: skip
 
     def events(self) -> pd.DataFrame:
         """The event log: time, pid, kind, chunk, message."""
-        return pd.read_sql_query(
-            "SELECT time, pid, kind, chunk, message FROM events ORDER BY id", self._db
-        )
+        with self._guard() as db:
+            return pd.read_sql_query(
+                "SELECT time, pid, kind, chunk, message FROM events ORDER BY id", db
+            )
 
     # -- checks and tables ------------------------------------------------------------------
     def check(self) -> list[str]:
@@ -448,27 +445,30 @@ class RunStore:
         are those of the recorded chunk plan (no overlap, no gap inside a chunk).
         """
         problems = []
-        status = self._db.execute("PRAGMA integrity_check").fetchone()[0]
+        status = self._rows("PRAGMA integrity_check")[0][0]
         if status != "ok":
             problems.append(f"sqlite integrity_check: {status}")
         per = self.get("per_chunk")
         identity = self.get("identity") or {}
         n = identity.get("n")
-        rows = self._db.execute(
-            "SELECT number, first_id, stop_id, CAST(data AS BLOB), sha256 FROM chunks "
-            "ORDER BY number"
-        )
-        for number, first, stop, blob, digest in rows:
-            if hashlib.sha256(blob).hexdigest() != digest:
-                problems.append(f"chunk {number}: sha256 mismatch")
-                continue
-            if per is not None and n is not None:
-                want = (number * per, min(n, (number + 1) * per))
-                if (first, stop) != want:
-                    problems.append(f"chunk {number}: backgrounds {first}..{stop} != plan {want}")
-            shape = _decode(blob).shape
-            if len(shape) != 2 or shape[1] != stop - first:
-                problems.append(f"chunk {number}: outputs of shape {shape} for {stop - first}")
+        with self._guard() as db:
+            rows = db.execute(
+                "SELECT number, first_id, stop_id, CAST(data AS BLOB), sha256 FROM chunks "
+                "ORDER BY number"
+            )
+            for number, first, stop, blob, digest in rows:
+                if hashlib.sha256(blob).hexdigest() != digest:
+                    problems.append(f"chunk {number}: sha256 mismatch")
+                    continue
+                if per is not None and n is not None:
+                    want = (number * per, min(n, (number + 1) * per))
+                    if (first, stop) != want:
+                        problems.append(
+                            f"chunk {number}: backgrounds {first}..{stop} != plan {want}"
+                        )
+                shape = decode_values(blob).shape
+                if len(shape) != 2 or shape[1] != stop - first:
+                    problems.append(f"chunk {number}: outputs of shape {shape} for {stop - first}")
         return problems
 
     def iter_frames(self, design: Design) -> Iterator[pd.DataFrame]:
@@ -483,12 +483,10 @@ class RunStore:
 
     def completed_range(self, number: int) -> tuple[int, int]:
         """``(first_id, stop_id)`` of a completed chunk."""
-        row = self._db.execute(
-            "SELECT first_id, stop_id FROM chunks WHERE number = ?", (number,)
-        ).fetchone()
-        if row is None:
+        rows = self._rows("SELECT first_id, stop_id FROM chunks WHERE number = ?", (number,))
+        if not rows:
             raise StoreError(f"run directory {self.path}: chunk {number} is not in the ledger")
-        return int(row[0]), int(row[1])
+        return int(rows[0][0]), int(rows[0][1])
 
     def write_parquet(self, path: str | Path, design: Design) -> Path:
         """Stream the unit table to one parquet file, one row group per chunk (needs pyarrow).
@@ -500,20 +498,19 @@ class RunStore:
         import pyarrow.parquet as pq
 
         path = Path(path)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        writer = None
-        try:
-            for frame in self.iter_frames(design):
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table.cast(writer.schema))
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
-            raise StoreError(f"run directory {self.path}: no completed chunks to write")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            writer = None
+            try:
+                for frame in self.iter_frames(design):
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+            finally:
+                if writer is not None:
+                    writer.close()
+            if writer is None:
+                raise StoreError(f"run directory {self.path}: no completed chunks to write")
         return path
 
     def summary(self) -> str:
@@ -538,137 +535,3 @@ class RunStore:
                 f"events: {counts}",
             ]
         )
-
-
-def sequence_digests(codes: np.ndarray) -> np.ndarray:
-    """A 16-byte blake2b digest of every row of ``codes`` (uint8 ``(N, L)``), as ``S16``.
-
-    Examples
-    --------
-    >>> d = sequence_digests(np.zeros((3, 5), dtype=np.uint8))
-    >>> d.dtype, bool(d[0] == d[1])
-    (dtype('S16'), True)
-    """
-    codes = np.ascontiguousarray(codes, dtype=np.uint8)
-    blake = hashlib.blake2b
-    return np.array([blake(row.tobytes(), digest_size=16).digest() for row in codes], dtype="S16")
-
-
-class ForwardCache:
-    """Model outputs keyed by ``(model fingerprint, sequence digest)`` in a SQLite file.
-
-    Pass it (or a path) as ``simulate(..., cache=...)``: sequences already scored by a model
-    with the same fingerprint are not scored again. Several runs may share one cache file;
-    non-finite outputs are never cached.
-
-    Parameters
-    ----------
-    path : str or Path
-        A ``.sqlite`` file, or a directory (the file is then ``forward_cache.sqlite`` in it).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> cache = ForwardCache(tempfile.mkdtemp())
-    >>> keys = sequence_digests(np.eye(4, dtype=np.uint8))
-    >>> cache.insert("fp", keys[:2], np.array([1.0, 2.0]))
-    >>> hit, y = cache.lookup("fp", keys)
-    >>> hit.tolist(), y[:2].tolist(), bool(cache.lookup("other", keys)[0].any())
-    ([True, True, False, False], [1.0, 2.0], False)
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        path = Path(path)
-        if path.is_dir() or path.suffix == "":
-            path.mkdir(parents=True, exist_ok=True)
-            path = path / CACHE_FILE
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        try:
-            self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS forward (fingerprint TEXT NOT NULL, digest BLOB NOT "
-                "NULL, y REAL NOT NULL, PRIMARY KEY (fingerprint, digest)) WITHOUT ROWID"
-            )
-        except sqlite3.DatabaseError as err:
-            raise StoreError(f"forward cache {path} is not usable: {err}") from None
-
-    def __repr__(self) -> str:
-        return f"ForwardCache({str(self.path)!r})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        raise TypeError("a ForwardCache is local to one process; pass its path instead")
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
-
-    def __enter__(self) -> ForwardCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def lookup(self, fingerprint: str, digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(hit mask, values)`` for ``digests`` under ``fingerprint`` (values NaN on a miss)."""
-        found: dict[bytes, float] = {}
-        keys = [bytes(d) for d in digests]
-        for start in range(0, len(keys), _SQL_VARS):
-            part = keys[start : start + _SQL_VARS]
-            marks = ",".join("?" * len(part))
-            found.update(
-                self._db.execute(
-                    f"SELECT digest, y FROM forward WHERE fingerprint = ? AND digest IN ({marks})",
-                    (fingerprint, *part),
-                ).fetchall()
-            )
-        values = np.array([found.get(k, np.nan) for k in keys], dtype=np.float64)
-        hit = np.array([k in found for k in keys], dtype=bool)
-        return hit, values
-
-    def insert(self, fingerprint: str, digests: np.ndarray, values: np.ndarray) -> None:
-        """Record finite outputs (non-finite ones are skipped) in one transaction."""
-        values = np.asarray(values, dtype=np.float64)
-        keep = np.isfinite(values)
-        rows = [
-            (fingerprint, bytes(d), float(v))
-            for d, v in zip(np.asarray(digests)[keep], values[keep], strict=True)
-        ]
-        if not rows:
-            return
-        for attempt in range(5):
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError:  # pragma: no cover - contention
-                time.sleep(0.1 * (attempt + 1))
-        else:  # pragma: no cover
-            raise StoreError(f"forward cache {self.path} stays locked by another process")
-        try:
-            self._db.executemany("INSERT OR IGNORE INTO forward VALUES (?, ?, ?)", rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def count(self, fingerprint: str | None = None) -> int:
-        """Cached outputs, of one model or of all."""
-        if fingerprint is None:
-            return int(self._db.execute("SELECT COUNT(*) FROM forward").fetchone()[0])
-        sql = "SELECT COUNT(*) FROM forward WHERE fingerprint = ?"
-        return int(self._db.execute(sql, (fingerprint,)).fetchone()[0])
-
-    def prune(self, keep: str) -> int:
-        """Delete the outputs of every model but fingerprint ``keep``; returns rows deleted."""
-        cur = self._db.execute("DELETE FROM forward WHERE fingerprint != ?", (keep,))
-        return int(cur.rowcount)
-
-
-def open_cache(cache: str | Path | ForwardCache | None) -> ForwardCache | None:
-    """``cache`` as a :class:`ForwardCache` (None stays None)."""
-    if cache is None or isinstance(cache, ForwardCache):
-        return cache
-    return ForwardCache(cache)

@@ -121,3 +121,86 @@ def nonfinite_frame(design: Design, bad: list[tuple[int, int, float]]) -> pd.Dat
             "value": np.array([v for _, _, v in bad], dtype=np.float64),
         }
     )
+
+
+def arm_units(design: Design, bad: list[tuple[int, int, float]]) -> pd.DataFrame:
+    """Units per arm and how many of them were dropped for non-finite outputs.
+
+    One row per arm of ``design``, in design order: experiment, label, the arm's parameters,
+    ``n_units`` (units the design gives the arm: every background in a paired design, the
+    backgrounds assigned to it in a randomized one) and ``n_dropped`` (its units dropped: in a
+    paired design a non-finite control f(x) drops that background from every arm). In a
+    randomized design a last row ``control`` counts the control units.
+
+    Examples
+    --------
+    >>> from causalgia.experiment.backgrounds import iid
+    >>> from causalgia.experiment.designs import design, sweep_positions
+    >>> d = design(iid(20), sweep_positions("GATA", [3, 9]), n=5, rng=1)
+    >>> arm_units(d, [(-1, 0, np.nan), (0, 2, np.nan), (0, 0, np.nan)])[
+    ...     ["label", "n_units", "n_dropped"]].values.tolist()
+    [['GATA@3+', 5, 2], ['GATA@9+', 5, 1]]
+    """
+    n_arms = len(design.arms)
+    if design.kind == "paired":
+        frame = _param_frame(design, np.arange(n_arms))
+        control = {b for a, b, _ in bad if a < 0}
+        per_arm: list[set[int]] = [set(control) for _ in range(n_arms)]
+        for a, b, _ in bad:
+            if a >= 0:
+                per_arm[a].add(b)
+        frame["n_units"] = np.full(n_arms, design.n, dtype=np.int64)
+        frame["n_dropped"] = np.array([len(units) for units in per_arm], dtype=np.int64)
+        return frame
+    frame = _param_frame(design, np.arange(-1, n_arms))
+    counts = np.zeros(n_arms + 1, dtype=np.int64)
+    for first in range(0, design.n, 1 << 20):  # bounded memory at millions of backgrounds
+        ids = np.arange(first, min(design.n, first + (1 << 20)), dtype=np.int64)
+        counts += np.bincount(design.assignment(ids) + 1, minlength=n_arms + 1)
+    dropped = np.bincount([a + 1 for a, _, _ in bad], minlength=n_arms + 1).astype(np.int64)
+    frame["n_units"], frame["n_dropped"] = counts, dropped
+    order = [*range(1, n_arms + 1), 0]  # arms first, the control last
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def dropped_summary(
+    nonfinite: pd.DataFrame, units: pd.DataFrame, *, limit: int = 20
+) -> list[dict[str, object]]:
+    """The dropped units of every arm that lost some, JSON-safe (for the manifest and reports).
+
+    One dict per arm with ``n_dropped > 0`` in ``units`` (:func:`arm_units`): experiment,
+    label, ``dropped``, ``of`` (the arm's units) and ``background_ids`` (the first ``limit``
+    dropped backgrounds, a dropped shared control included).
+
+    Examples
+    --------
+    >>> bad = pd.DataFrame({"experiment": ["control", "e"], "label": ["control", "a"],
+    ...                     "background_id": [3, 1], "value": [np.nan, np.inf]})
+    >>> units = pd.DataFrame({"experiment": ["e", "e"], "label": ["a", "b"],
+    ...                       "n_units": [5, 5], "n_dropped": [2, 1]})
+    >>> [(d["label"], d["background_ids"]) for d in dropped_summary(bad, units)]
+    [('a', [1, 3]), ('b', [3])]
+    """
+    is_control = (nonfinite["label"] == CONTROL).to_numpy(dtype=bool) & (
+        nonfinite["experiment"] == CONTROL
+    ).to_numpy(dtype=bool)
+    control = set(nonfinite.loc[is_control, "background_id"].astype(int))
+    paired = not ((units["experiment"] == CONTROL) & (units["label"] == CONTROL)).any()
+    out: list[dict[str, object]] = []
+    for row in units.itertuples(index=False):
+        if int(row.n_dropped) == 0:
+            continue
+        mine = (nonfinite["experiment"] == row.experiment) & (nonfinite["label"] == row.label)
+        ids = set(nonfinite.loc[mine.to_numpy(dtype=bool), "background_id"].astype(int))
+        if paired:
+            ids |= control
+        out.append(
+            {
+                "experiment": str(row.experiment),
+                "label": str(row.label),
+                "dropped": int(row.n_dropped),
+                "of": int(row.n_units),
+                "background_ids": sorted(ids)[:limit],
+            }
+        )
+    return out

@@ -9,7 +9,7 @@ would be.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, ClassVar, Literal
@@ -32,6 +32,7 @@ from .._rng import (
 from ..errors import InterventionError, OptionError
 from ..sequences.motifs import Motif, coerce_motif
 from .backgrounds import Background
+from .designtable import TablePart, table_blocks, table_parts
 from .interventions import Compose, Edit, Intervention, Strand, Substitute
 
 DesignKind = Literal["paired", "randomized"]
@@ -362,6 +363,9 @@ class Design:
     def to_frame(self) -> pd.DataFrame:
         """One row per unit: experiment, label, parameters, background_id, arm, unit_seed.
 
+        Built column by column (:mod:`causalgia.experiment.designtable`), in time linear in
+        the number of rows and arms; :meth:`iter_frames` gives the same rows in blocks.
+
         Returns
         -------
         DataFrame
@@ -375,34 +379,46 @@ class Design:
         >>> d.to_frame()["label"].tolist()
         ['control', 'control', 'control', 'control', 'a', 'a', 'a', 'a']
         """
-        ids = self.background_ids
-        bg_keys = unit_keys(self.seed, ids, "background")
-        rows = [self._rows(CONTROL, CONTROL, {}, ids, bg_keys)]
-        assign = self.assignment() if self.kind == "randomized" else None
-        for index, arm in enumerate(self.arms):
-            mine = ids if assign is None else ids[assign == index]
-            rows.append(
-                self._rows(arm.experiment, arm.label, arm.params, mine, arm.keys(self.seed, mine))
-            )
-        if assign is not None:
-            rows[0] = self._rows(CONTROL, CONTROL, {}, ids[assign == -1], bg_keys[assign == -1])
-        return pd.concat(rows, ignore_index=True)
+        return next(table_blocks(self._table_parts(), self.param_names))
 
-    def _rows(
-        self,
-        experiment: str,
-        label: str,
-        params: Mapping[str, Any],
-        ids: np.ndarray,
-        keys: np.ndarray,
-    ) -> pd.DataFrame:
-        frame = pd.DataFrame({"experiment": experiment, "label": label}, index=range(len(ids)))
-        for name in self.param_names:
-            frame[name] = params.get(name)
-        frame["background_id"] = ids
-        frame["arm"] = "control" if label == CONTROL else "do"
-        frame["unit_seed"] = keys
-        return frame
+    def iter_frames(
+        self, block_rows: int = 500_000, *, typed: bool = False
+    ) -> Iterator[pd.DataFrame]:
+        """The rows of :meth:`to_frame` in consecutive blocks of at most ``block_rows`` rows.
+
+        Every block has the dtypes of the whole table, so writing the blocks one after the
+        other (``design.csv``) gives the bytes of writing :meth:`to_frame` at once, while only
+        one block is held in memory.
+
+        Parameters
+        ----------
+        block_rows : int, default 500,000
+            Rows per block (>= 1); an arm's rows may be split across blocks.
+        typed : bool
+            Give parameter columns that mix values and missing ones a nullable dtype (Int64,
+            Float64, boolean or string), the same in every block, as a parquet file needs.
+
+        Yields
+        ------
+        DataFrame
+
+        Examples
+        --------
+        >>> from causalgia.experiment.backgrounds import iid
+        >>> d = design(iid(20), [Arm("a", Substitute("GATA", 3))], n=4, rng=1)
+        >>> [len(block) for block in d.iter_frames(3)]
+        [3, 3, 2]
+        """
+        check_int("block_rows", block_rows, minimum=1)
+        return table_blocks(
+            self._table_parts(), self.param_names, block_rows=block_rows, typed=typed
+        )
+
+    def _table_parts(self) -> list[TablePart]:
+        """The control and every arm as parts of the design table (ids and seed bases)."""
+        plain = [type(arm).keys is Arm.keys for arm in self.arms]  # else: the arm's own keys
+        assign = self.assignment() if self.kind == "randomized" else None
+        return table_parts(self.arms, self.seed, self.n, assign, plain)
 
 
 def design(

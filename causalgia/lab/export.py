@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._files import atomic_path, ensure_dir
 from ..experiment.designs import CONTROL, Design
 from ..sequences.alphabet import Alphabet, decode, get_alphabet
 from ..sequences.io import write_fasta
@@ -114,11 +115,11 @@ def export_library(
     (9, 'library.fa', 'library.csv')
     """
     table = library_table(design, alphabet=alphabet, prefix=prefix)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_dir(out_dir)  # a failure to write (a full disk) is a StoreError naming the file
     fasta = write_fasta(
         out / "library.fa", table["construct_id"].tolist(), table["sequence"].tolist()
     )
     csv = out / "library.csv"
-    table.to_csv(csv, index=False)
+    with atomic_path(csv) as tmp:
+        table.to_csv(tmp, index=False)
     return LibraryExport(table, fasta, csv)

@@ -26,7 +26,7 @@ PARAMETERIZATIONS: tuple[str, ...] = ("auto", "noncentred", "marginal")
 CURVE_PRIORS: tuple[str, ...] = ("rw", "gp")
 _ACE_COLUMNS = frozenset(
     {"method", "ace", "se", "ci_low", "ci_high", "n", "n_control", "p_value", "q_value",
-     "true_ace", "mc_se"}
+     "true_ace", "mc_se", "status"}
 )  # fmt: skip
 _UNIT_COLUMNS = frozenset(
     {"experiment", "label", "background_id", "y_control", "y_do", "ice", "y", "unit_seed", "arm"}

@@ -14,13 +14,14 @@ holds every table and says how to get the figures.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .._files import write_text
 from .htmlparts import (
     _CSP,
     _CSS,
@@ -47,6 +48,7 @@ from .rundir import (
     _read_csv,
     _sha256,
     _with_coverage,
+    ci_level,
 )
 
 HTML_NAME = "report.html"
@@ -103,7 +105,7 @@ def _effects(table: pd.DataFrame, level: float) -> str:
     columns: list[Column] = [("experiment", _col("experiment")), ("label", _col("label"))]
     columns += [("ACE", _col("ace")), (f"{level:.0%} CI", _interval("ci_low", "ci_high"))]
     stats = (("SE", "se"), ("n", "n"), ("p", "p_value"), ("q", "q_value"),
-             ("true ACE", "true_ace"), ("covered", "covered"))  # fmt: skip
+             ("true ACE", "true_ace"), ("covered", "covered"), ("status", "status"))  # fmt: skip
     columns += [(h, _col(c)) for h, c in stats if c in table.columns]
     columns += [(c, _col(c)) for c in params]
     body = []
@@ -267,6 +269,38 @@ def _ice_maps(run: LoadedRun, draw: bool) -> str | None:
     return _section("icemaps", "ICE maps", [f'<div class="figs">{"".join(items)}</div>'])
 
 
+def _forced(forced: Sequence[str]) -> str:
+    """The banner of a page rendered with --force from tables that fail their checksum."""
+    if not forced:
+        return ""
+    items = "".join(f"<li>{escape(p)}</li>" for p in forced)
+    return (
+        '<div class="forced" role="alert" style="background:#fdecea;border:2px solid #c62828;'
+        'border-radius:6px;padding:0.6rem 1rem;margin:1rem 0"><p><b>WARNING: rendered with '
+        "<code>--force</code> from tables that fail the checksums in manifest.json.</b> "
+        "These tables are not what the run wrote, so the numbers on this page may not be its "
+        f"results.</p><ul>{items}</ul></div>"
+    )
+
+
+def _dropped(manifest: Mapping[str, Any]) -> str | None:
+    arms = manifest.get("nonfinite_by_arm")
+    if not arms:
+        return None
+    frame = pd.DataFrame(
+        [[a.get("experiment"), a.get("label"), a.get("dropped"), a.get("of"),
+          ", ".join(str(i) for i in a.get("background_ids", []))] for a in arms],
+        columns=["experiment", "label", "dropped", "of", "background ids (first 20)"],
+    )  # fmt: skip
+    body = [
+        "<p>Units left out of the estimates for a NaN or infinite model output "
+        "(<code>on_nonfinite = \"drop\"</code>); a non-finite control f(x) drops its background "
+        "from every arm. The ledger lists every unit.</p>",
+        _table(frame, [(c, _col(c)) for c in frame.columns]),
+    ]
+    return _section("dropped", "Dropped units", body)
+
+
 def _notes(manifest: Mapping[str, Any]) -> str | None:
     notes = manifest.get("report", {}).get("notes") or []
     if not notes:
@@ -330,6 +364,7 @@ def render_html(
     *,
     figures: Mapping[str, Path],
     omitted: str | None,
+    forced: Sequence[str] = (),
 ) -> str:
     """The report page of a run directory as one self-contained HTML string.
 
@@ -345,6 +380,9 @@ def render_html(
     omitted : str, optional
         Why figures were not drawn (``None`` when they were); logos and ICE maps, which only
         the page shows, are drawn in memory when figures are.
+    forced : sequence of str
+        Tables that fail their manifest checksum (rendering was forced): a warning banner at
+        the top of the page names them.
 
     Returns
     -------
@@ -362,7 +400,7 @@ def render_html(
     manifest = run.manifest
     info = manifest.get("report", {})
     title = str(info.get("title", "causalgia study"))
-    level = float(manifest.get("ci_level", 0.95))
+    level = ci_level(manifest)
     table = _with_coverage(run.ace, run.truth)
     draw = omitted is None
     listed = manifest.get("files")
@@ -370,6 +408,7 @@ def render_html(
     sections = [
         *_study(manifest, level),
         _effects(table, level),
+        _dropped(manifest),
         _figures(figures, omitted),
         _pooled(run, figures),
         _controls(run, root),
@@ -380,7 +419,8 @@ def render_html(
     ]
     present = [s for s in sections if s]
     names = {"study": "Study", "estimand": "Estimand", "effects": "Effects",
-             "figures": "Figures", "pooled": "Pooled", "controls": "Controls",
+             "dropped": "Dropped units", "figures": "Figures", "pooled": "Pooled",
+             "controls": "Controls",
              "motifs": "Motifs", "icemaps": "ICE maps", "notes": "Notes",
              "provenance": "Provenance"}  # fmt: skip
     anchors = [a for a in names if any(s.startswith(f'<section id="{a}"') for s in present)]
@@ -394,7 +434,7 @@ def render_html(
         f'<link rel="icon" href="data:,"><title>{escape(title)}</title>'
         f"<style>{_CSS}</style></head><body>"
         f'<header class="top"><h1>{escape(title)}</h1><p>{subtitle}</p><nav>{nav}</nav></header>'
-        f"<main>{_cards(run, table, level)}{''.join(present)}"
+        f"<main>{_forced(forced)}{_cards(run, table, level)}{''.join(present)}"
         "<footer>Self-contained page written by causalgia from the files of this run directory "
         "(<code>causalgia report DIR</code> re-renders it). It loads nothing from the network."
         f"</footer></main><script>{_JS}</script></body></html>\n"
@@ -402,7 +442,12 @@ def render_html(
 
 
 def write_html(
-    root: str | Path, run: LoadedRun, *, figures: Mapping[str, Path], omitted: str | None
+    root: str | Path,
+    run: LoadedRun,
+    *,
+    figures: Mapping[str, Path],
+    omitted: str | None,
+    forced: Sequence[str] = (),
 ) -> Path:
     """Write ``report.html`` into the run directory (see :func:`render_html`); returns its path.
 
@@ -412,6 +457,5 @@ def write_html(
     >>> write_html("runs/demo", read_run("runs/demo"), figures={}, omitted="off")  # doctest: +SKIP
     PosixPath('runs/demo/report.html')
     """
-    path = Path(root) / HTML_NAME
-    path.write_text(render_html(root, run, figures=figures, omitted=omitted), encoding="utf-8")
-    return path
+    page = render_html(root, run, figures=figures, omitted=omitted, forced=forced)
+    return write_text(Path(root) / HTML_NAME, page)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._files import write_text
 from ..errors import CausalgiaError, OptionError
 from ..sequences import Motif, get_alphabet, read_motifs
 
@@ -306,6 +307,4 @@ def write_motifs(motifs: Iterable[Motif], path: str | Path) -> Path:
         lines += [f"letter-probability matrix: alength= 4 w= {m.width} nsites= 20 E= 0"]
         lines += [" ".join(f"{p:.17g}" for p in row) for row in m.probs]
         lines += [""]
-    out = Path(path)
-    out.write_text("\n".join(lines), encoding="utf-8")
-    return out
+    return write_text(path, "\n".join(lines))

@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import OptionError
+from .._files import atomic_path, ensure_dir, write_text
+from ..errors import OptionError, StoreError
 from .htmlreport import HTML_NAME, write_html
 from .logos import MOTIF_FILE, write_motifs
 from .plot import _with_truth, plot_effect_curve, plot_forest
@@ -40,6 +43,7 @@ from .rundir import (
     CURVE_COLUMNS,
     DEFAULT_COVERS,
     HUE_COLUMNS,  # noqa: F401  (re-exported: report.py was their home)
+    MANIFEST_NAME,
     RESERVED_COLUMNS,
     LoadedRun,
     RunDirectory,
@@ -47,7 +51,9 @@ from .rundir import (
     _fmt,
     _sha256,
     _with_coverage,
+    ci_level,
     read_run,
+    verify_files,
 )
 
 if TYPE_CHECKING:
@@ -68,10 +74,96 @@ def _write_ice(ice: pd.DataFrame, out: Path) -> str:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        ice.to_csv(out / "ice.csv", index=False)
+        _write_csv(ice, out / "ice.csv")
         return "csv"
-    ice.to_parquet(out / "ice.parquet", index=False, engine="pyarrow")
+    with atomic_path(out / "ice.parquet") as tmp:
+        ice.to_parquet(tmp, index=False, engine="pyarrow")
     return "parquet"
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def write_design_table(
+    design: pd.DataFrame | Iterable[pd.DataFrame], out_dir: str | Path, fmt: str = "csv"
+) -> str:
+    """Write the design table as ``design.csv`` or ``design.parquet``, one block at a time.
+
+    Blocks written one after the other give the bytes of the whole table written at once (a
+    CSV header before the first block only); a parquet file gets one row group per block, so
+    every block must convert to the schema of the first (``Design.iter_frames(typed=True)``).
+    The file is written atomically; returns its name.
+
+    Parameters
+    ----------
+    design : DataFrame or iterable of DataFrame
+        The table, or consecutive blocks of it.
+    out_dir : str or Path
+        The run directory.
+    fmt : {"csv", "parquet"}
+        File format (parquet needs pyarrow).
+
+    Returns
+    -------
+    str
+        ``"design.csv"`` or ``"design.parquet"``.
+
+    Raises
+    ------
+    OptionError
+        On another ``fmt``, or parquet without pyarrow.
+    StoreError
+        The file cannot be written (a full disk, permissions), naming it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> blocks = [pd.DataFrame({"label": ["a"], "position": [3]})] * 2
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_design_table(iter(blocks), folder)
+    'design.csv'
+    >>> (folder / "design.csv").read_text().splitlines()
+    ['label,position', 'a,3', 'a,3']
+    """
+    if fmt not in ("csv", "parquet"):
+        raise OptionError(f"design table format {fmt!r} is not one of 'csv', 'parquet'")
+    blocks = [design] if isinstance(design, pd.DataFrame) else design
+    name = f"design.{fmt}"
+    with atomic_path(Path(out_dir) / name) as tmp:
+        if fmt == "parquet":
+            _write_parquet_blocks(blocks, tmp)
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                for number, block in enumerate(blocks):
+                    block.to_csv(fh, index=False, header=number == 0)
+    return name
+
+
+def _write_parquet_blocks(blocks: Iterable[pd.DataFrame], path: Path) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise OptionError("a parquet design table needs pyarrow") from None
+    writer = None
+    try:
+        for block in blocks:
+            schema = None if writer is None else writer.schema
+            table = pa.Table.from_pandas(block, schema=schema, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _save_figure(fig: Any, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    return path
 
 
 def write_report(
@@ -82,15 +174,23 @@ def write_report(
     manifest: Mapping[str, Any],
     title: str = "causalgia study",
     truth: pd.DataFrame | None = None,
-    design: pd.DataFrame | None = None,
+    design: pd.DataFrame | Iterable[pd.DataFrame] | None = None,
+    design_format: str = "csv",
     notes: Iterable[str] = (),
     figures: bool = True,
     controls: pd.DataFrame | None = None,
     pooled: pd.DataFrame | None = None,
     control_tables: Mapping[str, pd.DataFrame] | None = None,
     motifs: Iterable[Motif] = (),
+    attachments: Mapping[str, Callable[[Path], object]] | None = None,
 ) -> RunDirectory:
     """Write a run directory: tables, ``manifest.json``, figures, ``report.md`` and ``report.html``.
+
+    Every file is written atomically (a temporary name, then ``os.replace``), and an existing
+    ``manifest.json`` is deleted before the first table is written, so a directory whose
+    writing was interrupted has no manifest and cannot pass for a finished run. The manifest
+    records a ``run_id`` (the one given in ``manifest``, else a new uuid4 hex) and the sha256
+    of every table.
 
     Parameters
     ----------
@@ -105,8 +205,11 @@ def write_report(
         Title of ``report.md``.
     truth : DataFrame, optional
         Known effects ``experiment, label, true_ace`` (oracle models); adds coverage columns.
-    design : DataFrame, optional
-        The design table, written as ``design.csv``.
+    design : DataFrame or iterable of DataFrame, optional
+        The design table, or its blocks (``Design.iter_frames()``), which are streamed to the
+        file one at a time (:func:`write_design_table`).
+    design_format : {"csv", "parquet"}
+        ``design.csv`` or ``design.parquet``.
     notes : iterable of str
         Bullet points at the end of the report.
     figures : bool
@@ -120,6 +223,10 @@ def write_report(
     motifs : iterable of Motif
         Matrices of the motifs the effects name (by ``Motif.name``), written as ``motifs.meme``;
         report.html draws their logos from these instead of from the names.
+    attachments : mapping of file name to writer, optional
+        More files of the run (``{"posterior.nc": fit.save}``): each writer is called with a
+        temporary path in the run directory, which then replaces the final name; the file is
+        listed, with its sha256, in the manifest.
 
     Returns
     -------
@@ -137,36 +244,56 @@ def write_report(
     (True, True)
     """
     _check_ace(ace)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ace.to_csv(out / "ace.csv", index=False)
+    out = ensure_dir(out_dir)
+    try:
+        (out / MANIFEST_NAME).unlink(missing_ok=True)  # the old outputs are stale from here on
+    except OSError as err:
+        raise StoreError(f"cannot remove {out / MANIFEST_NAME}: {err.strerror or err}") from None
+    _write_csv(ace, out / "ace.csv")
     written = ["ace.csv", f"ice.{_write_ice(ice, out)}"]
-    tables = (("design.csv", design), ("truth.csv", truth), ("controls.csv", controls),
-              ("pooled.csv", pooled))  # fmt: skip
+    if design is not None:
+        written.append(write_design_table(design, out, design_format))
+    tables = (("truth.csv", truth), ("controls.csv", controls), ("pooled.csv", pooled))
     tables += tuple((f"controls/{k}.csv", t) for k, t in (control_tables or {}).items())
     for name, table in tables:
         if table is not None:
-            (out / name).parent.mkdir(exist_ok=True)
-            table.to_csv(out / name, index=False)
+            ensure_dir((out / name).parent)
+            _write_csv(table, out / name)
             written.append(name)
     motifs = list(motifs)
     if motifs:
         written.append(write_motifs(motifs, out / MOTIF_FILE).name)
+    for name, writer in (attachments or {}).items():
+        with atomic_path(out / name) as tmp:
+            writer(tmp)
+        written.append(name)
     full = dict(manifest)
+    full["run_id"] = str(full.get("run_id") or uuid.uuid4().hex)
     full["files"] = {name: _sha256(out / name) for name in written}
     full["ice_format"] = written[1].split(".")[1]
     full["report"] = {"title": title, "notes": [str(n) for n in notes]}
     text = json.dumps(full, indent=2, default=_json_default, ensure_ascii=False)
-    (out / "manifest.json").write_text(text + "\n", encoding="utf-8")
-    files = {name: out / name for name in [*written, "manifest.json"]}
-    return RunDirectory(out, {**files, **render_report(out, figures=figures).files})
+    write_text(out / MANIFEST_NAME, text + "\n")
+    files = {name: out / name for name in [*written, MANIFEST_NAME]}
+    return RunDirectory(out, {**files, **render_report(out, figures=figures, ice=ice).files})
 
 
-def render_report(path: str | Path, *, figures: bool = True) -> RunDirectory:
+def render_report(
+    path: str | Path,
+    *,
+    figures: bool = True,
+    force: bool = False,
+    ice: pd.DataFrame | None = None,
+) -> RunDirectory:
     """(Re-)write ``report.md``, ``report.html`` and ``figures/*.png`` from a run directory.
 
     report.html embeds the figures and also draws motif logos and ICE maps in memory (they are
-    not written as files, and report.md does not list them).
+    not written as files, and report.md does not list them). The tables are first checked
+    against the sha256 that ``manifest.json`` recorded for each: an edited or missing table
+    raises :class:`~causalgia.errors.StoreError` naming it, unless ``force=True``, which
+    renders anyway and says at the top of both reports which files fail their checksum.
+    ``ice`` is the ICE table as just written (:func:`write_report` passes it), so that a large
+    table is not held twice; by default it is read from the directory.
 
     Examples
     --------
@@ -174,7 +301,18 @@ def render_report(path: str | Path, *, figures: bool = True) -> RunDirectory:
     ['report.html', 'report.md']
     """
     root = Path(path)
-    run = read_run(root)
+    run = read_run(root, design=False, ice=ice is None)  # the reports never show the design
+    if ice is not None:
+        run = replace(run, ice=ice)
+    forced = verify_files(root, run.manifest)
+    if forced and not force:
+        raise StoreError(
+            f"run directory {root}: {forced[0]}"
+            + (f" (and {len(forced) - 1} more)" if len(forced) > 1 else "")
+            + f"; its sha256 no longer matches {MANIFEST_NAME}, so the report would not show "
+            f"what the run computed; `causalgia report --force {root}` renders it anyway, "
+            "flagged at the top"
+        )
     _check_ace(run.ace)
     drawn: dict[str, Path] = {}
     omitted: str | None = "figures=False was requested"
@@ -184,9 +322,9 @@ def render_report(path: str | Path, *, figures: bool = True) -> RunDirectory:
             drawn.update(_draw_pooled(run.pooled, run.ace, run.truth, root / "figures"))
     elif figures:
         omitted = "install causalgia[plot] (matplotlib) to draw them"
-    text = _markdown(run, list(drawn), omitted)
-    (root / "report.md").write_text(text, encoding="utf-8")
-    page = write_html(root, run, figures=drawn, omitted=omitted)
+    text = _markdown(run, list(drawn), omitted, forced)
+    write_text(root / "report.md", text)
+    page = write_html(root, run, figures=drawn, omitted=omitted, forced=forced)
     return RunDirectory(root, {**drawn, "report.md": root / "report.md", HTML_NAME: page})
 
 
@@ -223,7 +361,7 @@ def _draw_figures(ace: pd.DataFrame, truth: pd.DataFrame | None, folder: Path) -
     # Figure objects without pyplot: no backend switch for the caller, nothing left open
     from matplotlib.figure import Figure
 
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_dir(folder)
     drawn: dict[str, Path] = {}
     taken: set[str] = set()
     rest = []
@@ -237,14 +375,12 @@ def _draw_figures(ace: pd.DataFrame, truth: pd.DataFrame | None, folder: Path) -
             sub, x=spec[0], experiment=experiment, hue=spec[1], truth=truth, ax=fig.add_subplot()
         )
         name = f"figures/curve_{_safe_name(experiment, taken)}.png"
-        fig.savefig(folder.parent / name, dpi=120)
-        drawn[name] = folder.parent / name
+        drawn[name] = _save_figure(fig, folder.parent / name)
     if rest:
         table = pd.concat(rest)
         fig = Figure(figsize=(6.4, max(2.4, 0.3 * len(table) + 1.2)), layout="constrained")
         plot_forest(table, truth=truth, ax=fig.add_subplot(), title="Other effects")
-        fig.savefig(folder / "forest.png", dpi=120)
-        drawn["figures/forest.png"] = folder / "forest.png"
+        drawn["figures/forest.png"] = _save_figure(fig, folder / "forest.png")
     return drawn
 
 
@@ -256,6 +392,8 @@ def _study_lines(manifest: Mapping[str, Any]) -> list[str]:
     for name, keys in _STUDY_FIELDS:
         found = next((manifest[k] for k in keys if k in manifest), None)
         lines.append(f"- {name}: {'not recorded' if found is None else _fmt(found)}")
+    if "run_id" in manifest:
+        lines.append(f"- Run id: {_fmt(manifest['run_id'])}")
     lines += ["- Full provenance and table checksums: `manifest.json`", ""]
     return lines
 
@@ -279,6 +417,8 @@ def _effect_table(sub: pd.DataFrame, level: float) -> list[str]:
     if "method" in sub.columns and sub["method"].nunique() > 1:
         params.append("method")
     extra = [c for c in ("true_ace", "covered") if c in sub.columns]
+    if "status" in sub.columns and (sub["status"].astype(str) != "ok").any():
+        extra.append("status")  # units dropped for non-finite outputs
     head = ["label", *params, "ace", f"{level:.0%} CI", "n", "p", "q", *extra]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in sub.iterrows():
@@ -305,12 +445,26 @@ def _effects_lines(ace: pd.DataFrame, truth: pd.DataFrame | None, level: float) 
     return lines
 
 
-def _markdown(run: LoadedRun, figures: list[str], omitted: str | None) -> str:
+def _forced_lines(forced: Sequence[str]) -> list[str]:
+    if not forced:
+        return []
+    return [
+        "> **WARNING: rendered with `--force` from tables that fail the checksums in "
+        f"manifest.json: {_fmt('; '.join(forced))}.** These tables are not what the run wrote, "
+        "so the numbers below may not be its results.",
+        "",
+    ]
+
+
+def _markdown(
+    run: LoadedRun, figures: list[str], omitted: str | None, forced: Sequence[str] = ()
+) -> str:
     info = run.manifest.get("report", {})
-    level = float(run.manifest.get("ci_level", 0.95))
-    lines = [f"# {info.get('title', 'causalgia study')}", ""]
+    level = ci_level(run.manifest)
+    lines = [f"# {info.get('title', 'causalgia study')}", "", *_forced_lines(forced)]
     lines += _study_lines(run.manifest) + _estimand_lines(run.manifest, level)
     lines += _effects_lines(run.ace, run.truth, level)
+    lines += _dropped_lines(run.manifest)
     lines += _controls_lines(run.controls) + _pooled_lines(run.pooled, run.truth, run.manifest)
     lines += ["## Figures", ""]
     if omitted is not None:
@@ -320,6 +474,27 @@ def _markdown(run: LoadedRun, figures: list[str], omitted: str | None) -> str:
     if info.get("notes"):
         lines += ["## Notes", "", *(f"- {note}" for note in info["notes"]), ""]
     return "\n".join(lines)
+
+
+def _dropped_lines(manifest: Mapping[str, Any]) -> list[str]:
+    """Units dropped for non-finite model outputs, arm by arm (``on_nonfinite = "drop"``)."""
+    arms = manifest.get("nonfinite_by_arm")
+    if not arms:
+        return []
+    lines = [
+        "## Dropped units (non-finite model outputs)",
+        "",
+        "These units were left out of the estimates (`on_nonfinite = \"drop\"`); a NaN or "
+        "infinite control f(x) drops its background from every arm. The ledger lists every unit.",
+        "",
+        "| experiment | label | dropped | of | background ids (first 20) |",
+        "|---|---|---|---|---|",
+    ]
+    for arm in arms:
+        ids = ", ".join(str(i) for i in arm.get("background_ids", []))
+        cells = [_fmt(arm.get(k)) for k in ("experiment", "label", "dropped", "of")]
+        lines.append("| " + " | ".join([*cells, ids]) + " |")
+    return [*lines, ""]
 
 
 # -- controls and pooled (hierarchical) estimates ------------------------------------------------
@@ -388,6 +563,5 @@ def _draw_pooled(
                     capsize=2, label="raw ACE, 95% CI")  # fmt: skip
         ax.legend(frameon=False, fontsize="small")
         name = f"figures/pooled_{_safe_name(experiment, taken)}.png"
-        fig.savefig(folder.parent / name, dpi=120)
-        drawn[name] = folder.parent / name
+        drawn[name] = _save_figure(fig, folder.parent / name)
     return drawn

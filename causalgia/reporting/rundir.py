@@ -21,11 +21,14 @@ import pandas as pd
 from ..errors import CausalgiaError
 from .plot import _with_truth
 
-_RESERVED = "experiment label method ace se ci_low ci_high n n_control p_value q_value true_ace"
+_RESERVED = (
+    "experiment label method ace se ci_low ci_high n n_control p_value q_value true_ace status"
+)
 RESERVED_COLUMNS = frozenset(_RESERVED.split())
 CURVE_COLUMNS = ("position", "count", "spacing")
 HUE_COLUMNS = ("orientation", "strand")
 DEFAULT_COVERS = "Monte-Carlo sampling of backgrounds (deterministic model)"
+MANIFEST_NAME = "manifest.json"
 _STRING_COLUMNS = {"experiment": "str", "label": "str"}
 _STUDY_FIELDS = (
     ("Model", ("model",)),
@@ -74,7 +77,8 @@ class LoadedRun:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with open(path, "rb") as fh:  # in blocks: a table may be larger than memory allows
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -82,8 +86,48 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=_STRING_COLUMNS)
 
 
-def read_run(path: str | Path) -> LoadedRun:
+def verify_files(root: str | Path, manifest: Mapping[str, Any]) -> list[str]:
+    """The tables of a run directory that fail the sha256 its manifest recorded for them.
+
+    One line per problem (``"ace.csv changed since the run wrote it"``, ``"... is missing"``);
+    an empty list when every listed file is as written.
+
+    Examples
+    --------
+    >>> verify_files("runs/demo", {"files": {}})
+    []
+    """
+    root = Path(root)
+    problems = []
+    for name, digest in (manifest.get("files") or {}).items():
+        path = root / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif _sha256(path) != digest:
+            problems.append(f"{name} changed since the run wrote it")
+    return problems
+
+
+def ci_level(manifest: Mapping[str, Any]) -> float:
+    """The interval level of a run: ``ci_level`` or ``ci`` in its manifest (default 0.95).
+
+    Examples
+    --------
+    >>> ci_level({"ci": 0.9}), ci_level({})
+    (0.9, 0.95)
+    """
+    for key in ("ci_level", "ci"):
+        if isinstance(manifest.get(key), int | float):
+            return float(manifest[key])
+    return 0.95
+
+
+def read_run(path: str | Path, *, design: bool = True, ice: bool = True) -> LoadedRun:
     """Read the tables and manifest of a run directory.
+
+    ``design=False`` leaves out the design table (``design.csv`` or ``design.parquet``, one
+    row per unit), which the reports do not need and which can be large; ``ice=False`` leaves
+    out the ICE table (an empty frame stands for it).
 
     Examples
     --------
@@ -92,20 +136,27 @@ def read_run(path: str | Path) -> LoadedRun:
     ['experiment', 'label']
     """
     root = Path(path)
-    for name in ("ace.csv", "manifest.json"):
+    for name in ("ace.csv", MANIFEST_NAME):
         if not (root / name).is_file():
             raise CausalgiaError(f"{root} is not a causalgia run directory: {name} is missing")
-    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads((root / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:
+        raise CausalgiaError(f"{root / MANIFEST_NAME} cannot be read: {err}") from None
+    if not isinstance(manifest, dict):
+        raise CausalgiaError(f"{root / MANIFEST_NAME} is not a JSON object")
     if (root / "ice.parquet").is_file() and manifest.get("ice_format", "parquet") == "parquet":
-        ice = pd.read_parquet(root / "ice.parquet")
+        units = pd.read_parquet(root / "ice.parquet") if ice else pd.DataFrame()
     elif (root / "ice.csv").is_file():
-        ice = _read_csv(root / "ice.csv")
+        units = _read_csv(root / "ice.csv") if ice else pd.DataFrame()
     else:
         raise CausalgiaError(f"{root} has neither ice.parquet nor ice.csv")
     listed = manifest.get("files", {"design.csv": "", "truth.csv": ""})  # stale files are skipped
-    names = ("design.csv", "truth.csv", "controls.csv", "pooled.csv")
+    names = ("design.csv", "truth.csv", "controls.csv", "pooled.csv")[0 if design else 1 :]
     optional = {n[:-4]: _read_csv(root / n) for n in names if n in listed}
-    return LoadedRun(_read_csv(root / "ace.csv"), ice, manifest, **optional)
+    if design and "design.parquet" in listed:
+        optional["design"] = pd.read_parquet(root / "design.parquet")
+    return LoadedRun(_read_csv(root / "ace.csv"), units, manifest, **optional)
 
 
 # -- which effects form a curve ----------------------------------------------------------------

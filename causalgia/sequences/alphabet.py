@@ -91,10 +91,12 @@ def _encode_one(seq: str, table: np.ndarray, seq_id: str, n_policy: str) -> np.n
         bad |= codes == N_CODE
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
-        raise InvalidSequenceError(
+        err = InvalidSequenceError(
             f"sequence {seq_id!r}: invalid letter {seq[pos]!r} at position {pos}"
             + (" (N is not allowed with n_policy='error')" if codes[pos] == N_CODE else "")
         )
+        err.position = pos  # where in the sequence (0-based), for callers that know its lines
+        raise err
     return codes
 
 

@@ -17,12 +17,14 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
+from .._files import atomic_path
 from .._options import check_int, check_option
 from ..errors import CausalgiaError, InputFileError, InvalidSequenceError, OptionError
 from .alphabet import Alphabet, NPolicy, encode, get_alphabet
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _TABLE_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f\v") + b"\x7f"
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,8 @@ def open_text(path: str | Path) -> IO[str]:
     Raises
     ------
     InputFileError
-        When the file starts like gzip but is truncated or corrupt.
+        When the file is missing, a directory or unreadable, when it starts like gzip but is
+        truncated or corrupt, or when it holds binary data (a NUL byte in its first 64 KiB).
 
     Examples
     --------
@@ -131,39 +134,86 @@ def open_text(path: str | Path) -> IO[str]:
     ...     fh.readline()
     '>a\\n'
     """
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == _GZIP_MAGIC:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except IsADirectoryError:
+        raise InputFileError(f"{path} is a directory, not a file") from None
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except OSError as err:
+        raise InputFileError(f"{path} cannot be read: {err.strerror or err}") from None
+    zipped = head[:2] == _GZIP_MAGIC
+    if zipped:
         try:  # a truncated or corrupt stream fails here, naming the file, not mid-parse
             with gzip.open(path, "rb") as check:
+                head = check.read(1 << 16)
                 while check.read(1 << 20):
                     pass
         except (OSError, EOFError, zlib.error) as err:
             raise InputFileError(f"{path}: not a readable gzip file: {err}") from None
+    binary = _binary(head)
+    if binary:
+        where = " (decompressed)" if zipped else ""
+        raise InputFileError(f"{path}{where}: binary data ({binary}), not a text file")
+    if zipped:
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
     return open(path, encoding="utf-8", errors="replace")
 
 
-def _parse_fasta(lines: Iterator[str], path: Path) -> Iterator[tuple[str, str, str]]:
-    header: tuple[str, str] | None = None
-    chunks: list[str] = []
+def _binary(head: bytes) -> str:
+    """Why the first bytes of a file are not text (a NUL byte, or mostly control bytes and
+    invalid UTF-8), or "" when they look like text."""
+    nul = head.find(0)
+    if nul >= 0:
+        return f"a NUL byte at offset {nul}"
+    text = head.decode("utf-8", errors="replace")
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    odd = text.count("\ufffd") + controls
+    if len(head) >= 32 and odd > 0.3 * len(text):
+        return f"{odd} of the first {len(text)} characters are control bytes or invalid UTF-8"
+    return ""
+
+
+@dataclass
+class _Record:
+    """A FASTA record while it is parsed: id, description, sequence lines and where they are."""
+
+    seq_id: str
+    description: str
+    header_line: int
+    chunks: list[str]
+    lines: list[int]  # the file line of each chunk
+
+    def line_of(self, position: int) -> int:
+        """The file line that holds letter ``position`` (0-based) of the sequence."""
+        for chunk, line in zip(self.chunks, self.lines, strict=True):
+            if position < len(chunk):
+                return line
+            position -= len(chunk)
+        return self.header_line
+
+
+def _parse_fasta(lines: Iterator[str], path: Path) -> Iterator[_Record]:
+    record: _Record | None = None
     for lineno, raw in enumerate(lines, start=1):
         line = raw.strip()
         if line.startswith(">"):
-            if header is not None:
-                yield header[0], header[1], "".join(chunks)
+            if record is not None:
+                yield record
             fields = line[1:].split(maxsplit=1)
             if not fields:
                 raise InvalidSequenceError(f"{path}: line {lineno}: header without an id")
-            header, chunks = (fields[0], fields[1] if len(fields) > 1 else ""), []
+            record = _Record(fields[0], fields[1] if len(fields) > 1 else "", lineno, [], [])
         elif line:
-            if header is None:
+            if record is None:
                 raise InvalidSequenceError(
                     f"{path}: line {lineno}: text before the first '>' header: {line[:30]!r}"
                 )
-            chunks.append("".join(line.split()).upper())
-    if header is not None:
-        yield header[0], header[1], "".join(chunks)
+            record.chunks.append("".join(line.split()).upper())
+            record.lines.append(lineno)
+    if record is not None:
+        yield record
 
 
 def read_fasta(
@@ -176,9 +226,11 @@ def read_fasta(
     """Read a plain or gzip FASTA file, validating every letter.
 
     The id is the first whitespace-separated token after ``>``; the rest of the header is the
-    description. Wrapped lines, CRLF line endings and blank lines are accepted. An empty file,
-    text before the first header, an empty record, a duplicate id or an invalid letter raise
-    :class:`~causalgia.errors.InvalidSequenceError` naming the line, record, position and letter.
+    description. Wrapped lines, CRLF line endings and blank lines are accepted. Lower-case
+    (soft-masked) letters are read as upper case. N is an error unless ``n_policy="allow"``.
+    An empty file, text before the first header, an empty record, a duplicate id or an invalid
+    letter raise :class:`~causalgia.errors.InvalidSequenceError` naming the file, the line, the
+    record, the position and the letter.
 
     Parameters
     ----------
@@ -200,7 +252,8 @@ def read_fasta(
     InvalidSequenceError
         On the problems listed above, or ragged lengths with ``fixed_length=True``.
     InputFileError
-        When a gzip file is truncated or corrupt.
+        When the file is missing or unreadable, a gzip file is truncated or corrupt, or the
+        file holds binary data.
     OptionError
         On an unknown ``alphabet`` or ``n_policy``.
 
@@ -219,19 +272,45 @@ def read_fasta(
     with open_text(path) as fh:
         records = list(_parse_fasta(fh, path))
     if not records:
-        raise InvalidSequenceError(f"{path}: no FASTA records found")
-    seen: set[str] = set()
-    for seq_id, _, seq in records:
-        if seq_id in seen:
-            raise InvalidSequenceError(f"{path}: duplicate record id {seq_id!r}")
-        seen.add(seq_id)
+        raise InvalidSequenceError(f"{path}: no FASTA records found (the file is empty)")
+    seen: dict[str, int] = {}
+    for rec in records:
+        if rec.seq_id in seen:
+            raise InvalidSequenceError(
+                f"{path}: line {rec.header_line}: duplicate record id {rec.seq_id!r} (first "
+                f"at line {seen[rec.seq_id]}); record ids must be unique"
+            )
+        seen[rec.seq_id] = rec.header_line
+        seq = "".join(rec.chunks)
         if not seq:
-            raise InvalidSequenceError(f"{path}: record {seq_id!r} has an empty sequence")
-        encode(seq, alph, ids=[seq_id], n_policy=n_policy)
-    ids, descriptions, sequences = (tuple(col) for col in zip(*records, strict=True))
+            raise InvalidSequenceError(
+                f"{path}: line {rec.header_line}: record {rec.seq_id!r} has an empty sequence"
+            )
+        try:
+            encode(seq, alph, ids=[rec.seq_id], n_policy=n_policy)
+        except InvalidSequenceError as err:
+            position = getattr(err, "position", None)
+            line = rec.header_line if position is None else rec.line_of(position)
+            raise InvalidSequenceError(
+                f"{path}: line {line}: {err}{_letter_hint(seq, position, alph)}"
+            ) from None
+    ids = tuple(rec.seq_id for rec in records)
+    sequences = tuple("".join(rec.chunks) for rec in records)
     if fixed_length:
-        _check_fixed_length(ids, sequences)
+        try:
+            _check_fixed_length(ids, sequences)
+        except InvalidSequenceError as err:
+            raise InvalidSequenceError(f"{path}: {err}") from None
+    descriptions = tuple(rec.description for rec in records)
     return FastaRecords(ids, descriptions, sequences, alph, n_policy)
+
+
+def _letter_hint(seq: str, position: int | None, alph: Alphabet) -> str:
+    letter = seq[position] if position is not None and position < len(seq) else ""
+    other = {"U": "rna", "T": "dna"}.get(letter)
+    if other is not None and other != alph.name:
+        return f" ({letter} is a letter of the {other} alphabet, not of {alph.name})"
+    return ""
 
 
 def write_fasta(
@@ -263,6 +342,8 @@ def write_fasta(
         When ``ids`` and ``sequences`` differ in length, or an id or a sequence is invalid.
     OptionError
         When ``width`` is not an integer >= 1.
+    StoreError
+        When the file cannot be written (a missing folder, permissions, a full disk).
 
     Examples
     --------
@@ -285,11 +366,15 @@ def write_fasta(
         lines.extend(seq[i : i + width] for i in range(0, len(seq), width))
     data = ("\n".join(lines) + "\n").encode()
     path = Path(path)
-    if path.suffix == ".gz":
-        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-            gz.write(data)
-    else:
-        path.write_bytes(data)
+    with atomic_path(path) as tmp:  # whole or absent; a full disk is a StoreError naming it
+        if path.suffix == ".gz":
+            with (
+                open(tmp, "wb") as raw,  # the header names the final file, not the temporary
+                gzip.GzipFile(filename=str(path), fileobj=raw, mode="wb", mtime=0) as gz,
+            ):
+                gz.write(data)
+        else:
+            tmp.write_bytes(data)
     return path
 
 

@@ -627,7 +627,7 @@ def as_motif(motif: str | Motif, alphabet: str | Alphabet | None = None) -> Moti
 
 # --------------------------------------------------------------------- readers
 def read_motifs(
-    path: str | Path, *, format: MotifFormat = "auto", alphabet: str | Alphabet = "dna"
+    path: str | Path, *, format: MotifFormat = "auto", alphabet: str | Alphabet | None = None
 ) -> list[Motif]:
     """Read motifs from a MEME minimal or JASPAR file (plain or gzip).
 
@@ -642,8 +642,10 @@ def read_motifs(
         The motif file; gzip is detected from its content.
     format : {"auto", "meme", "jaspar"}, default "auto"
         File format.
-    alphabet : {"dna", "rna"} or Alphabet, default "dna"
-        Alphabet of the motifs; a MEME ``ALPHABET=`` line must match it.
+    alphabet : {"dna", "rna"}, Alphabet or None, default None
+        Alphabet of the motifs; a MEME alphabet declaration (``ALPHABET= ACGU``, or an
+        ``ALPHABET "RNA" RNA-LIKE`` block) must match it. None: the alphabet the file declares,
+        DNA when it declares none (JASPAR files never do).
 
     Returns
     -------
@@ -666,12 +668,16 @@ def read_motifs(
     [('MA1', 'Foo', 'AG')]
     """
     check_option("format", format, ("auto", "meme", "jaspar"))
-    alph = get_alphabet(alphabet)
+    alph = None if alphabet is None else get_alphabet(alphabet)
     with open_text(path) as fh:
         lines = [line.rstrip("\r\n") for line in fh]
+    if not any(line.strip() for line in lines):
+        raise MotifError(f"{path}: the file is empty (no MEME or JASPAR motifs)")
     fmt = _detect_format(lines, str(path)) if format == "auto" else format
-    reader = _read_meme if fmt == "meme" else _read_jaspar
-    motifs = reader(lines, str(path), alph)
+    if fmt == "meme":
+        motifs = _read_meme(lines, str(path), alph)
+    else:
+        motifs = _read_jaspar(lines, str(path), DNA if alph is None else alph)
     if not motifs:
         raise MotifError(f"{path}: no motifs found (format {fmt!r})")
     return motifs
@@ -686,18 +692,22 @@ def _detect_format(lines: list[str], path: str) -> str:
     raise MotifError(f"{path}: cannot tell the motif format; pass format='meme' or 'jaspar'")
 
 
-def _read_meme(lines: list[str], path: str, alph: Alphabet) -> list[Motif]:
+def _read_meme(lines: list[str], path: str, wanted: Alphabet | None) -> list[Motif]:
     motifs: list[Motif] = []
     background: np.ndarray | None = None
+    alph = DNA if wanted is None else wanted  # until the file declares its alphabet
     i = 0
     while i < len(lines):
         line = lines[i].strip()
         if line.startswith("ALPHABET"):
-            _check_meme_alphabet(line, f"{path}: line {i + 1}", alph)
-        elif line.startswith("Background letter frequencies"):
+            where = f"{path}: line {i + 1}"
+            declared, i = _meme_alphabet(lines, i, path)
+            alph = _check_declared(declared, wanted, where)
+            continue
+        if line.startswith("Background letter frequencies"):
             background, i = _meme_background(lines, i + 1, path, alph)
             continue
-        elif line.startswith("MOTIF"):
+        if line.startswith("MOTIF"):
             motif, i = _meme_motif(lines, i, path, alph, background)
             motifs.append(motif)
             continue
@@ -705,13 +715,47 @@ def _read_meme(lines: list[str], path: str, alph: Alphabet) -> list[Motif]:
     return motifs
 
 
-def _check_meme_alphabet(line: str, where: str, alph: Alphabet) -> None:
-    letters = line.split("=", 1)[1].strip() if line.startswith("ALPHABET=") else None
-    if letters not in ("ACGT", "ACGU"):
-        raise MotifError(f"{where}: only 'ALPHABET= ACGT' or 'ALPHABET= ACGU' is supported")
-    declared = "dna" if letters == "ACGT" else "rna"
-    if declared != alph.name:
-        raise MotifError(f"{where}: file declares the {declared} alphabet, alphabet={alph.name!r}")
+def _meme_alphabet(lines: list[str], i: int, path: str) -> tuple[str, int]:
+    """The alphabet a MEME file declares at line ``i`` ("dna" or "rna") and the next line.
+
+    Either the short form ``ALPHABET= ACGT`` / ``ALPHABET= ACGU``, or a MEME 5 block from
+    ``ALPHABET "RNA" RNA-LIKE`` to ``END ALPHABET`` whose core symbols are A, C, G and T or U.
+    """
+    line, where = lines[i].strip(), f"{path}: line {i + 1}"
+    if line.startswith("ALPHABET="):
+        letters = line.split("=", 1)[1].strip().upper()
+        if letters not in ("ACGT", "ACGU"):
+            raise MotifError(
+                f"{where}: only 'ALPHABET= ACGT' (DNA) or 'ALPHABET= ACGU' (RNA) is supported, "
+                f"got {letters!r}"
+            )
+        return ("dna" if letters == "ACGT" else "rna"), i + 1
+    core: set[str] = set()
+    j = i + 1
+    while j < len(lines) and not lines[j].strip().upper().startswith("END ALPHABET"):
+        text = lines[j].split("#", 1)[0].strip()
+        for symbol in text.split("~"):  # "A "Adenine" CC0000 ~ T "Thymine" 008000"
+            token = symbol.split()[0] if symbol.split() else ""
+            if len(token) == 1 and "=" not in symbol:
+                core.add(token.upper())
+        j += 1
+    if j == len(lines):
+        raise MotifError(f"{where}: ALPHABET block without 'END ALPHABET'")
+    if core not in ({"A", "C", "G", "T"}, {"A", "C", "G", "U"}):
+        raise MotifError(
+            f"{where}: alphabet with core symbols {''.join(sorted(core)) or 'none'} is not "
+            "supported; only DNA (A, C, G, T) or RNA (A, C, G, U)"
+        )
+    return ("dna" if "T" in core else "rna"), j + 1
+
+
+def _check_declared(declared: str, wanted: Alphabet | None, where: str) -> Alphabet:
+    if wanted is not None and declared != wanted.name:
+        raise MotifError(
+            f"{where}: file declares the {declared} alphabet, but alphabet={wanted.name!r} "
+            f"was asked for (pass alphabet={declared!r}, or None to follow the file)"
+        )
+    return get_alphabet(declared)
 
 
 def _meme_background(lines: list[str], i: int, path: str, alph: Alphabet) -> tuple[np.ndarray, int]:

@@ -26,6 +26,7 @@ from statsmodels.stats.multitest import multipletests
 from .._options import check_int, check_option, check_probability
 from .._rng import RngLike, generator, root_seed, unit_keys
 from ..errors import EstimationError, OptionError
+from .status import too_few, with_status
 
 Method = Literal[
     "paired_t", "welch", "bootstrap_percentile", "bootstrap_bca", "cluster", "permutation"
@@ -517,7 +518,10 @@ def estimate_ace(
         A paired ICE table (``ice``, ``y_do``, ``y_control`` per background) or a completely
         randomized table (``y`` per background, controls labelled ``"control"``), or an object
         with ``.table`` and ``.kind``. A bare DataFrame is paired if it has ``ice``, else
-        randomized if it has ``y``.
+        randomized if it has ``y``. A result of ``simulate(..., on_nonfinite="drop")`` also
+        carries ``units`` (units and dropped units per arm): the table then gets a ``status``
+        column and keeps every arm as a row, an arm left with fewer than 2 units with NaN
+        estimates (:mod:`causalgia.stats.status`).
     method : {"paired_t", "welch", "bootstrap_percentile", "bootstrap_bca"}
         ``paired_t`` (paired tables only): one-sample t on the ICEs. ``welch``: Welch/Neyman
         two-sample t; on a paired table it treats ``y_do`` and ``y_control`` as independent
@@ -588,6 +592,30 @@ def estimate_ace(
     outcomes = _outcome_columns(kind, method)
     _require(table, ["experiment", "label", "background_id", *outcomes], kind)
     _check_finite(table, outcomes)
+    units = None if isinstance(data, pd.DataFrame) else getattr(data, "units", None)
+    if units is None:
+        return _estimate(table, kind, method, ci, rng, n_resamples, multiple_testing)
+    params = [c for c in table.columns if c not in RESERVED]
+    kept = too_few(table, kind)
+    if kept.empty:
+        columns = ["experiment", "label", *params, "method", "ace", "se", "ci_low", "ci_high"]
+        columns += ["n", *(["n_control"] if kind == "randomized" else []), "p_value", "q_value"]
+        est = AceEstimates(pd.DataFrame(columns=columns), method, ci)
+    else:
+        est = _estimate(kept, kind, method, ci, rng, n_resamples, multiple_testing)
+    return AceEstimates(with_status(est.table, units, kind, method, params), method, ci)
+
+
+def _estimate(
+    table: pd.DataFrame,
+    kind: str,
+    method: str,
+    ci: float,
+    rng: RngLike,
+    n_resamples: int,
+    multiple_testing: str,
+) -> AceEstimates:
+    """:func:`estimate_ace` of a checked table: all groups at once, else group by group."""
     fast = _fast_effects(table, kind, method, ci, rng, n_resamples)
     if fast is not None:
         firsts, ests = fast

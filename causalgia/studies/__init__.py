@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from .build import build_arms, build_background, build_model, design_from_spec
+from .lifecycle import report_run
+from .resumption import ResumePlan, plan_resume
 from .runner import StudyOutcome, resume_study, run_study
 from .sections import (
     BackgroundSection,
@@ -21,6 +23,7 @@ __all__ = [
     "ExperimentSpec",
     "ModelSection",
     "PoolingSection",
+    "ResumePlan",
     "StudyOutcome",
     "StudySection",
     "StudySpec",
@@ -30,6 +33,8 @@ __all__ = [
     "design_from_spec",
     "load_spec",
     "parse_spec",
+    "plan_resume",
+    "report_run",
     "resume_study",
     "run_study",
 ]

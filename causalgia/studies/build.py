@@ -7,14 +7,19 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from .._rng import root_seed
 from ..engine.declaration import as_model, from_import_path
 from ..engine.models import Model, ModelSource
-from ..errors import ConfigError, OptionError
+from ..errors import CausalgiaError, ConfigError, OptionError
 from ..experiment import backgrounds as bgs
 from ..experiment.designs import (
     Arm,
@@ -25,10 +30,17 @@ from ..experiment.designs import (
     sweep_spacing,
 )
 from ..experiment.interventions import Ablate, Identity, Mutate, Substitute
+from ..sequences.alphabet import get_alphabet
 from ..sequences.io import read_fasta
 from ..sequences.motifs import Motif, coerce_motif, read_motifs
 from ..testing import AdditiveOracle, RBPOracle
-from .sections import BackgroundSection, ExperimentSpec, ModelSection, MotifFile
+from .sections import (
+    DESIGN_CSV_ROWS,
+    BackgroundSection,
+    ExperimentSpec,
+    ModelSection,
+    MotifFile,
+)
 from .spec import StudySpec, load_spec
 
 
@@ -41,16 +53,64 @@ def _builtin(model: ModelSection) -> object:
 
 def _import_callable(target: str, base_dir: Path) -> object:
     module_name, _, attr = target.partition(":")
+    where = f"model.callable = {target!r}"
     sys.path.insert(0, str(base_dir.resolve()))
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        raise ConfigError(f"model.callable: cannot import module {module_name!r}: {err}") from None
+        raise ConfigError(
+            f"{where}: cannot import module {module_name!r} (searched {base_dir.resolve()} and "
+            f"the installed packages): {err}"
+        ) from None
+    except (Exception, SystemExit) as err:  # the module's own code failed while importing
+        raise ConfigError(
+            f"{where}: importing module {module_name!r} raised {type(err).__name__}: {err}"
+        ) from None
     finally:
         sys.path.pop(0)
     if not hasattr(module, attr):
-        raise ConfigError(f"model.callable: module {module_name!r} has no attribute {attr!r}")
+        raise ConfigError(f"{where}: module {module_name!r} has no attribute {attr!r}")
     return getattr(module, attr)
+
+
+@contextmanager
+def _located(where: str) -> Iterator[None]:
+    """Prefix a causalgia error raised inside with the spec key (and file) it came from."""
+    try:
+        yield
+    except CausalgiaError as err:
+        if isinstance(err, ConfigError) and str(err).startswith(where):
+            raise
+        located = type(err)(f"{where}: {err}")
+        raise located.with_traceback(None) from None
+
+
+def input_file(spec: StudySpec, key: str, value: str) -> Path:
+    """The file a spec key names, resolved against the spec's folder, checked to be readable.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, its value and the resolved path, when the file is missing, a
+        directory, or cannot be read.
+
+    Examples
+    --------
+    >>> from causalgia.studies.spec import DEMO_SPEC, load_spec
+    >>> input_file(load_spec(DEMO_SPEC), "background.fasta", "missing.fa")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    causalgia.errors.ConfigError: background.fasta = 'missing.fa': no such file .../missing.fa
+    """
+    path = spec.resolve(value)
+    where, shown = f"{key} = {value!r}", path.absolute()
+    if path.is_dir():
+        raise ConfigError(f"{where}: {shown} is a directory, not a file")
+    if not path.exists():
+        raise ConfigError(f"{where}: no such file {shown}")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"{where}: {shown} cannot be read (permission denied)")
+    return path
 
 
 def build_model(spec: StudySpec) -> Model:
@@ -78,19 +138,28 @@ def build_model(spec: StudySpec) -> Model:
             )
         except OptionError as err:
             raise ConfigError(f"model.factory: {err}") from None
+        except CausalgiaError:
+            raise
+        except (Exception, SystemExit) as err:  # the factory's own code failed
+            raise ConfigError(
+                f"model.factory = {m.factory!r}: building the model raised "
+                f"{type(err).__name__}: {err}"
+            ) from None
     if m.deepbind is not None:  # a DeepBind parameter file; it declares its own alphabet
         from ..engine.deepbind import read_deepbind
 
-        path = spec.resolve(m.deepbind)
-        if not path.is_file():
-            raise ConfigError(f"model.deepbind = {m.deepbind!r}: no such file {str(path)!r}")
-        fn = read_deepbind(path, alphabet=m.alphabet, layout=m.layout)
+        path = input_file(spec, "model.deepbind", m.deepbind)
+        with _located(f"model.deepbind = {m.deepbind!r}"):
+            fn = read_deepbind(path, alphabet=m.alphabet, layout=m.layout)
     elif m.builtin is not None:
         fn = _builtin(m)
     else:
         assert m.callable is not None  # parse_spec: exactly one source
         fn = _import_callable(m.callable, spec.base_dir)
-    model = as_model(fn, **declared)
+    try:
+        model = as_model(fn, **declared)
+    except OptionError as err:
+        raise ConfigError(f"model.{m.source} = {getattr(m, m.source)!r}: {err}") from None
     if m.callable is not None:
         source = ModelSource(m.callable, "callable", str(spec.base_dir.resolve()))
         model = replace(model, source=source)
@@ -110,42 +179,84 @@ def build_background(
     41
     """
     b = spec.background if section is None else section
+    key = "background" if section is None else f"controls.sensitivity_backgrounds ({b.label()})"
     if b.kind == "iid":
         assert b.length is not None  # parse_spec: iid needs a length
         return bgs.iid(b.length, gc=b.gc, composition=b.composition, alphabet=alphabet)
     assert b.fasta is not None  # parse_spec: the other kinds need a FASTA file
-    records = read_fasta(spec.resolve(b.fasta), alphabet=alphabet)
-    seqs = list(records.sequences)
-    if b.kind == "profile":
-        return bgs.profile(seqs, alphabet=alphabet, pseudocount=b.pseudocount)
-    if b.kind == "kshuffle":
-        return bgs.kshuffle(seqs, k=b.k, alphabet=alphabet)
-    if b.kind == "markov":
-        return bgs.markov(
-            seqs, order=b.order, length=b.length, alphabet=alphabet, pseudocount=b.pseudocount
+    where = f"{key}.fasta = {b.fasta!r}"
+    path = input_file(spec, f"{key}.fasta", b.fasta)
+    with _located(where):
+        records = read_fasta(path, alphabet=alphabet, fixed_length=True)
+        seqs = list(records.sequences)
+        if b.kind == "profile":
+            background = bgs.profile(seqs, alphabet=alphabet, pseudocount=b.pseudocount)
+        elif b.kind == "kshuffle":
+            background = bgs.kshuffle(seqs, k=b.k, alphabet=alphabet)
+        elif b.kind == "markov":
+            background = bgs.markov(
+                seqs, order=b.order, length=b.length, alphabet=alphabet, pseudocount=b.pseudocount
+            )
+        else:
+            background = bgs.real(seqs, replace=b.replace, alphabet=alphabet)
+    length = spec.model.length
+    if length is not None and background.length != length:
+        raise ConfigError(
+            f"model.length = {length} but the sequences of {where} have length "
+            f"{background.length}: the additive oracle scores sequences of its own length; "
+            "set model.length to the background's length"
         )
-    return bgs.real(seqs, replace=b.replace, alphabet=alphabet)
+    return background
+
+
+def check_inputs(spec: StudySpec, alphabet: str) -> None:
+    """Read the inputs a run would otherwise read only after its simulation (the FASTA files
+    of ``controls.sensitivity_backgrounds``), so that a mistake in them stops the run before
+    the first forward pass, naming the key.
+
+    Examples
+    --------
+    >>> from causalgia.studies.spec import DEMO_SPEC, load_spec
+    >>> check_inputs(load_spec(DEMO_SPEC), "rna")
+    """
+    if spec.controls is not None:
+        for section in spec.controls.sensitivity_backgrounds:
+            build_background(spec, alphabet, section)
 
 
 def _spec_motif(value: str | MotifFile, spec: StudySpec, where: str) -> str | Motif:
+    """A motif string as given, or the motif of a MEME/JASPAR file named in the spec.
+
+    The file is read in the alphabet it declares (a MEME ``ALPHABET=`` line; DNA otherwise).
+    T and U share one code, so a motif in the other alphabet than the model's is relabelled
+    into the model's alphabet (``spec.model.alphabet`` when given) rather than refused.
+    """
     if isinstance(value, str):
         return value
-    motifs = read_motifs(spec.resolve(value.file))
+    path = input_file(spec, f"{where}.file", value.file)
+    with _located(f"{where}.file = {value.file!r}"):
+        motifs = read_motifs(path, alphabet=None)
     for motif in motifs:
         if value.name in (motif.name, getattr(motif, "alt_name", "")):
+            wanted = spec.model.alphabet
+            if wanted is not None and motif.alphabet.name != wanted:
+                motif = replace(motif, alphabet=get_alphabet(wanted))
             return motif
-    raise ConfigError(f"{where}.motif: no motif named {value.name!r} in {value.file}")
+    names = ", ".join(repr(m.name) for m in motifs[:8]) + (", ..." if len(motifs) > 8 else "")
+    raise ConfigError(
+        f"{where}.name = {value.name!r}: no motif of that name in {value.file} (it has {names})"
+    )
 
 
 def _arms_of(exp: ExperimentSpec, spec: StudySpec, seed: int, where: str) -> list[Arm]:
     kind, name = exp.type, exp.name
-    motif = None if exp.motif is None else _spec_motif(exp.motif, spec, where)
+    motif = None if exp.motif is None else _spec_motif(exp.motif, spec, f"{where}.motif")
     if kind == "positions":
         return sweep_positions(motif, exp.positions, strand=exp.strand, experiment=name)
     if kind == "counts":
         return sweep_counts(motif, exp.counts, positions=exp.positions, experiment=name)
     if kind == "spacing":
-        b = None if exp.motif_b is None else _spec_motif(exp.motif_b, spec, where)
+        b = None if exp.motif_b is None else _spec_motif(exp.motif_b, spec, f"{where}.motif_b")
         return sweep_spacing(
             motif, exp.spacings, start=exp.start, motif_b=b, orientations=exp.orientations,
             experiment=name,
@@ -198,3 +309,28 @@ def design_from_spec(spec_path: str | Path) -> Design:
     alphabet = spec.model.alphabet or build_model(spec).alphabet.name
     background = build_background(spec, alphabet)
     return design(background, build_arms(spec, seed), n=st.n, kind=st.design, rng=seed)
+
+
+def design_output(d: Design, setting: str) -> dict[str, Any]:
+    """The design-table keywords of ``write_report`` for ``[study] design_table``.
+
+    ``"auto"`` writes ``design.csv`` up to :data:`~causalgia.studies.sections.DESIGN_CSV_ROWS`
+    rows and ``design.parquet`` above (csv when pyarrow is missing); ``"none"`` writes no
+    design table. The table is given as blocks (:meth:`Design.iter_frames`), so it is never
+    held in memory whole.
+
+    Examples
+    --------
+    >>> from causalgia.studies.spec import DEMO_SPEC
+    >>> d = design_from_spec(DEMO_SPEC)
+    >>> design_output(d, "auto")["design_format"], design_output(d, "none")
+    ('csv', {'design': None})
+    """
+    if setting == "none":
+        return {"design": None}
+    rows = d.n * (len(d.arms) + 1) if d.kind == "paired" else d.n
+    fmt = setting
+    if setting == "auto":
+        big = rows > DESIGN_CSV_ROWS and importlib.util.find_spec("pyarrow") is not None
+        fmt = "parquet" if big else "csv"
+    return {"design": d.iter_frames(typed=fmt == "parquet"), "design_format": fmt}

@@ -7,7 +7,7 @@ This is what ``causalgia run SPEC.toml`` and ``causalgia demo`` do; Python users
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +18,7 @@ import pandas as pd
 
 from .._rng import root_seed
 from ..engine.models import Model
+from ..engine.salvage import salvage_ledger
 from ..engine.simulator import SimulationResult, simulate
 from ..engine.store import RunStore, versions
 from ..errors import ConfigError, OptionError, StoreError
@@ -26,8 +27,16 @@ from ..experiment.designs import Arm, Design, design
 from ..reporting.report import RunDirectory, write_report
 from ..stats.estimators import estimate_ace
 from ..testing import AdditiveOracle, reference_ace
-from .build import build_arms, build_background, build_model
-from .spec import StudySpec, parse_spec
+from .build import (
+    build_arms,
+    build_background,
+    build_model,
+    check_inputs,
+    design_output,
+)
+from .lifecycle import begin_outputs, claim_directory, finish_outputs, open_for_run
+from .resumption import plan_resume, spec_record
+from .spec import StudySpec
 from .spec_checks import dask_workers
 
 INTERVAL_COVERS = "Monte-Carlo sampling of backgrounds and motif instances (deterministic model)"
@@ -106,14 +115,22 @@ def run_study(
     progress: bool | None = None,
     figures: bool = True,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> StudyOutcome:
     """Run a validated spec end to end and write its run directory.
 
     Every completed chunk is committed to the run directory's ledger (``ledger.sqlite``) as the
     run proceeds. ``resume=True`` (``causalgia resume DIR``) keeps the chunks an interrupted run
-    of the same spec completed and evaluates only the rest; otherwise the ledger starts afresh.
-    ``[study] dask`` runs the chunks on a Dask cluster (an address, or ``"local:N"`` for N local
-    worker processes).
+    of the same spec completed and evaluates only the rest. Otherwise the directory must not
+    hold another run (finished, interrupted, or only its outputs) unless ``overwrite=True``,
+    which starts the ledger afresh. ``[study] dask`` runs the chunks on a Dask cluster (an
+    address, or ``"local:N"`` for N local worker processes).
+
+    The run directory is locked (``ledger.lock``) from the first check to the last file
+    written, so a second run into it is refused; the earlier outputs are deleted before the
+    simulation starts, every file is written atomically, and the ledger records the run id of
+    ``manifest.json`` as complete only once every output is written (see
+    :mod:`causalgia.studies.lifecycle`).
 
     Examples
     --------
@@ -126,44 +143,57 @@ def run_study(
     >>> float(out.ace["ace"].iloc[0])
     0.0
     """
-    st = spec.study
-    with RunStore(out_dir) as ledger:
+    with open_for_run(out_dir, overwrite=overwrite and not resume) as ledger:
         if not resume:
-            ledger.reset()
-        recorded = ledger.get("spec")
-        if recorded is not None and recorded["spec_hash"] != spec.spec_hash:
-            raise StoreError(
-                f"run directory {ledger.path} holds a run of another spec (hash "
-                f"{recorded['spec_hash']}, this one {spec.spec_hash}); use a new directory"
-            )
-        seed = root_seed(st.seed) if recorded is None else int(recorded["seed"])
-        model = build_model(spec)
-        background = build_background(spec, model.alphabet.name)
-        arms = build_arms(spec, seed)
-        d = design(background, arms, n=st.n, kind=st.design, rng=seed)
-        if recorded is None:
-            ledger.set(
-                "spec",
-                {
-                    "raw": spec.raw,
-                    "base_dir": str(spec.base_dir.resolve()),
-                    "spec_hash": spec.spec_hash,
-                    "seed": seed,
-                },
-            )
-        with _dask_client(st.dask) as client:
-            result = simulate(
-                model,
-                d,
-                batch_size=st.batch_size,
-                chunk_size=st.chunk_size,
-                progress=progress,
-                store=ledger,
-                cache=None if st.cache is None else spec.resolve(st.cache),
-                client=client,
-                retries=st.retries,
-                on_nonfinite=st.on_nonfinite,
-            )
+            claim_directory(ledger, overwrite=overwrite)
+        return _run_locked(spec, ledger, progress=progress, figures=figures)
+
+
+def _run_locked(
+    spec: StudySpec,
+    ledger: RunStore,
+    *,
+    progress: bool | None,
+    figures: bool,
+    provenance: Mapping[str, Any] | None = None,
+) -> StudyOutcome:
+    """:func:`run_study` in a locked run directory; ``provenance`` (corrections, salvage) goes
+    into the manifest, and corrections let the recorded spec be replaced."""
+    st = spec.study
+    out_dir = ledger.path
+    recorded = ledger.get("spec")
+    corrected = bool(provenance and "corrections" in provenance)
+    if recorded is not None and recorded["spec_hash"] != spec.spec_hash and not corrected:
+        raise StoreError(
+            f"run directory {ledger.path} holds a run of another spec (hash "
+            f"{recorded['spec_hash']}, this one {spec.spec_hash}); use a new directory"
+        )
+    seed = root_seed(st.seed) if recorded is None else int(recorded["seed"])
+    model = build_model(spec)
+    background = build_background(spec, model.alphabet.name)
+    arms = build_arms(spec, seed)
+    check_inputs(spec, model.alphabet.name)  # files read after the simulation, read now
+    d = design(background, arms, n=st.n, kind=st.design, rng=seed)
+    record = spec_record(spec, ledger.path, seed)
+    if recorded is None:
+        ledger.set("spec", record)
+    run_id = begin_outputs(ledger)
+    with _dask_client(st.dask) as client:
+        result = simulate(
+            model,
+            d,
+            batch_size=st.batch_size,
+            chunk_size=st.chunk_size,
+            progress=progress,
+            store=ledger,
+            cache=None if st.cache is None else spec.resolve(st.cache),
+            client=client,
+            retries=st.retries,
+            on_nonfinite=st.on_nonfinite,
+            timeout=st.timeout,
+        )
+    if recorded is not None and recorded != record:  # corrected, or found in another folder
+        ledger.record("spec", record, "spec", f"spec recorded again (hash {spec.spec_hash})")
     method = st.method
     assert method is not None  # parse_spec fills in the design's default
     ace = estimate_ace(result, method=method, ci=st.ci, rng=seed).to_frame()
@@ -175,6 +205,7 @@ def run_study(
     pooled = _pooling(spec, result.table, seed)
     manifest = {
         "study": st.name,
+        "run_id": run_id,
         "created": datetime.now(UTC).isoformat(),
         "versions": versions(),
         "seed": seed,
@@ -193,10 +224,12 @@ def run_study(
         "ledger": "ledger.sqlite",
         "on_nonfinite": st.on_nonfinite,
         "nonfinite_dropped": 0 if result.nonfinite is None else len(result.nonfinite),
+        **({} if result.units is None else {"nonfinite_by_arm": result.dropped_summary()}),
         "method": method,
         "ci": st.ci,
         "interval_covers": INTERVAL_COVERS,
         "truth": None if truth is None else "reference_ace / closed form (oracle)",
+        **(provenance or {}),
     }
     if pooled is not None:
         manifest["pooling"] = _pooling_manifest(pooled)
@@ -207,14 +240,14 @@ def run_study(
         manifest=manifest,
         title=st.name,
         truth=truth,
-        design=d.to_frame(),
+        **design_output(d, st.design_table),
         figures=figures,
         controls=None if controls is None else controls.to_frame(),
         pooled=None if pooled is None else pooled.to_frame(),
         control_tables=None if controls is None else controls.tables(),
+        attachments=None if pooled is None else {"posterior.nc": pooled.save},
     )
-    if pooled is not None:
-        run.files["posterior.nc"] = pooled.save(run.path / "posterior.nc")
+    finish_outputs(ledger, run_id)
     if truth is not None:
         ace = ace.merge(
             truth[["experiment", "label", "true_ace"]], on=["experiment", "label"], how="left"
@@ -353,12 +386,45 @@ def _dask_client(address: str | None) -> Iterator[Any]:
 
 
 def resume_study(
-    run_dir: str | Path, *, progress: bool | None = None, figures: bool = True
+    run_dir: str | Path,
+    *,
+    progress: bool | None = None,
+    figures: bool = True,
+    ci: float | None = None,
+    method: str | None = None,
+    title: str | None = None,
+    spec: StudySpec | str | Path | None = None,
+    salvage: bool = False,
+    trust: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> StudyOutcome:
-    """Finish an interrupted ``causalgia run``: evaluate only the chunks its ledger lacks.
+    """Finish or redo a ``causalgia run``: evaluate only the chunks its ledger lacks.
 
     The spec, its folder and the seed are read from the run directory's ledger; the model,
-    background and design are rebuilt and checked against the recorded fingerprints.
+    background and design are rebuilt and checked against the recorded fingerprints. Options
+    that change no forward pass may be corrected (``ci``, ``method``, ``title``, or a corrected
+    ``spec``; see :mod:`causalgia.studies.resumption`): every chunk in the ledger is reused. A
+    correction of the design or the model raises :class:`~causalgia.errors.ConfigError`.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A run directory written by ``causalgia run`` (it may have been moved or copied).
+    progress, figures : bool
+        As for :func:`run_study`.
+    ci, method, title : optional
+        Corrected ``[study] ci``, ``method`` and ``name`` (the report's title).
+    spec : StudySpec, str or Path, optional
+        A corrected spec (or its file) instead of the recorded one; its folder resolves its
+        relative paths. If it names other code (``model.callable`` / ``factory``) than the
+        ledger, the resume is refused unless ``trust``.
+    salvage : bool
+        First copy the chunks of a damaged ledger that still verify into a fresh ledger
+        (:func:`~causalgia.engine.salvage_ledger`).
+    trust : bool
+        Accept a ``spec`` whose code differs from the ledger's.
+    log : callable, optional
+        Receives what the resume does: the code it imports, what salvage kept and dropped.
 
     Examples
     --------
@@ -371,7 +437,16 @@ def resume_study(
     >>> first = run_study(spec, run_dir, figures=False)
     >>> resume_study(run_dir, figures=False).ace.equals(first.ace)
     True
+    >>> resume_study(run_dir, figures=False, ci=0.9).manifest["corrections"]
+    {'study.ci': [None, 0.9]}
     """
+    run_dir = Path(run_dir)
+    say = log if log is not None else (lambda message: None)
+    provenance: dict[str, Any] = {}
+    if salvage:
+        report = salvage_ledger(run_dir)
+        say(report.summary())
+        provenance["salvaged"] = {"kept": len(report.kept), "dropped": len(report.dropped)}
     with RunStore(run_dir, readonly=True) as ledger:
         recorded = ledger.get("spec")
     if recorded is None:
@@ -379,7 +454,12 @@ def resume_study(
             f"run directory {run_dir} was not started by `causalgia run`; resume a Python run "
             "by calling simulate(..., store=RUN_DIR) again"
         )
-    spec = parse_spec(recorded["raw"], recorded["base_dir"])
-    if spec.spec_hash != recorded["spec_hash"]:  # pragma: no cover - parse_spec is idempotent
-        raise StoreError(f"run directory {run_dir}: the recorded spec no longer parses the same")
-    return run_study(spec, run_dir, progress=progress, figures=figures, resume=True)
+    plan = plan_resume(run_dir, recorded, spec=spec, ci=ci, method=method, title=title, trust=trust)
+    for line in plan.code:
+        say(line)
+    if plan.changes:
+        provenance["corrections"] = plan.corrections()
+    with RunStore(run_dir) as ledger:
+        return _run_locked(
+            plan.spec, ledger, progress=progress, figures=figures, provenance=provenance
+        )

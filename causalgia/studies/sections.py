@@ -59,6 +59,9 @@ ARMS: dict[str, str] = {
 }
 MODEL_SOURCES: tuple[str, ...] = ("builtin", "callable", "factory", "deepbind")
 BUILTINS: tuple[str, ...] = ("rbp_oracle", "additive_oracle")
+DESIGN_TABLES: tuple[str, ...] = ("auto", "csv", "parquet", "none")
+DESIGN_CSV_ROWS = 1_000_000
+"""``design_table = "auto"`` writes design.csv up to this many rows, design.parquet above."""
 CURVES: tuple[str, ...] = ("position", "count", "spacing", "start")
 """Numeric design parameters a pooled curve can run over."""
 MOTIF_TYPES = ("positions", "counts", "spacing", "substitute", "scrambled", "random_kmers")
@@ -172,6 +175,19 @@ class StudySection:
     dask: str | None = spec_key(
         None, 'Dask scheduler address, or `"local:N"` for N local worker processes',
         toml=(str,), default_doc="none (in process)",
+    )  # fmt: skip
+    design_table: str = spec_key(
+        "auto", "the design table (one row per unit, with its seed), streamed to the run "
+        'directory: `design.csv`, `design.parquet` or not written (`"none"`; `causalgia export` '
+        'rebuilds it from the spec); `"auto"` writes csv up to '
+        f"{DESIGN_CSV_ROWS:,} rows, parquet above", toml=(str,),
+        choices=DESIGN_TABLES,
+    )  # fmt: skip
+    timeout: float | None = spec_key(
+        None, "seconds one forward pass (a batch) may take; a pass that overruns stops the run "
+        "with an error naming the chunk and batch, and `causalgia resume` continues from the "
+        "completed chunks (docs/reliability.md)", toml=(float, int), above=0,
+        default_doc="none (no limit)",
     )  # fmt: skip
 
 

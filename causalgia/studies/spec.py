@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
+import importlib.util
 import json
 import tomllib
 from collections.abc import Mapping
@@ -101,6 +102,11 @@ def _study(values: dict[str, Any], model: ModelSection) -> StudySection:
         raise ConfigError("study.truth = true needs a builtin oracle model (model.builtin)")
     if "dask" in values:
         dask_workers(values["dask"])
+    if values.get("design_table") == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise ConfigError(
+            "study.design_table = 'parquet' needs pyarrow (python -m pip install pyarrow); "
+            "use 'csv' or 'none'"
+        )
     return StudySection(**values)
 
 
@@ -316,13 +322,33 @@ def load_spec(path: str | Path) -> StudySpec:
     'rbp_oracle'
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"spec file {str(path)!r} is a directory, not a TOML file")
     if not path.is_file():
         raise ConfigError(f"spec file {str(path)!r} does not exist")
     try:
-        raw = tomllib.loads(path.read_text())
+        data = path.read_bytes()
+    except OSError as err:
+        why = err.strerror or err
+        raise ConfigError(f"spec file {str(path)!r} cannot be read: {why}") from None
+    return parse_spec(_toml(data, path), path.parent)
+
+
+def _toml(data: bytes, path: Path) -> Any:
+    """Parse a spec's bytes: UTF-8 (TOML's only encoding; a BOM is accepted), then TOML."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ConfigError(
+            f"{path}: line {line}, column {column}: byte 0x{data[err.start]:02x} is not UTF-8; "
+            "a TOML spec must be UTF-8 text (re-save it as UTF-8)"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    return parse_spec(raw, path.parent)
 
 
 DEMO_SPEC = Path(__file__).with_name("demo.toml")
