@@ -168,7 +168,7 @@ def test_plumbing_schema_with_mock_sample(table, mock_pymc_sample, tmp_path):
     t = table.assign(motif=np.where(table["position"] < 25, "A", "B"))
     fit = fit_hierarchical(
         t, groups=["motif"], curve="position", parameterization="noncentred", draws=20,
-        chains=2, random_seed=1, diagnostics="ignore",
+        chains=2, random_seed=1, diagnostics="ignore", sampler="pymc",  # mocks pm.sample
     )  # fmt: skip
     frame = fit.to_frame()
     expected = ["condition", "experiment", "label", "position", "motif", "n_cells", "n", "ace",
@@ -360,7 +360,7 @@ def test_spec_pooling_writes_posterior_and_pooled_curve(tmp_path):
         "experiment": [{"name": "position", "type": "positions", "motif": "UGCAUG",
                         "positions": [0, 6, 12, 18, 24, 30, 35]}],
         "pooling": {"experiments": ["position"], "curve": "position", "draws": 1000,
-                    "tune": 1000, "chains": 2, "min_effect": 0.2, "diagnostics": "raise"},
+                    "tune": 1000, "chains": 4, "min_effect": 0.2, "diagnostics": "raise"},
     }  # fmt: skip
     out = run_study(parse_spec(raw), tmp_path / "run", figures=True)
     run = tmp_path / "run"

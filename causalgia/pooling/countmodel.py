@@ -57,17 +57,16 @@ from .effectstats import (
     check_diagnostics,
     count_statistics,
 )
-from .hierarchical import (
-    HDI_PROB,
+from .hierarchical import HDI_PROB, _convergence, _diagnostics, _hdi, sampling_options
+from .samplers import (
     Sampler,
     _az,
-    _convergence,
-    _diagnostics,
-    _hdi,
     _pymc,
     _quiet,
-    _sample,
-    sampling_options,
+    model_entry,
+    resolve_cores,
+    resolve_sampler,
+    run_nuts,
 )
 
 __all__ = ["CountFit", "fit_count_model"]
@@ -337,8 +336,13 @@ def fit_count_model(
         data, experiment=experiment, count=count, by=by, se=se, prior_scale=prior_scale
     )
     seed = root_seed(random_seed)
+    sampler = resolve_sampler(sampler)
     model = _count_model(c, tau)
-    idata = _sample(model, draws, tune, chains, cores, target_accept, seed, sampler, progressbar)
+    idata = run_nuts(
+        model_entry(None, lambda: model), None, draws=draws, tune=tune, chains=chains,
+        cores=resolve_cores(cores, chains, sampler), target_accept=target_accept, seed=seed,
+        sampler=sampler, progressbar=progressbar,
+    )  # fmt: skip
     settings = {
         **c.settings,
         "tau": None if tau is None else float(tau),

@@ -28,22 +28,22 @@ pin the curve down and non-centred otherwise (``settings["curve_parameterization
 analytically, samples the few remaining parameters with NUTS and then draws each theta_j exactly
 from its conditional normal: the same posterior, fast enough for a 7-mer screen.
 
-PyMC and ArviZ are imported only here and in the two modules split from it (the count model
-:mod:`causalgia.pooling.countmodel`, simulation-based calibration :mod:`causalgia.pooling.sbc`), and
-only when a model is built, sampled or loaded: ``import causalgia`` stays light. The numpy/pandas
-half (sufficient statistics, structure, thresholds) is :mod:`causalgia.pooling.effectstats`.
+Sampling: nutpie's NUTS by default when nutpie is installed (``sampler="auto"``), PyMC's
+otherwise; models are compiled once per structure and reused with new data
+(:mod:`causalgia.pooling.samplers`). The PyMC model itself is built in
+:mod:`causalgia.pooling.effectmodel`; the numpy/pandas half (sufficient statistics, structure,
+thresholds) is :mod:`causalgia.pooling.effectstats`. PyMC and ArviZ are imported only inside
+functions of the pooling stage, when a model is built, sampled or loaded: ``import causalgia``
+stays light.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,17 @@ import pandas as pd
 from .._options import check_int, check_option, check_probability
 from .._rng import generator, root_seed, unit_keys
 from ..errors import OptionError
+from .effectmodel import (
+    CurvePrior,
+    Effects,
+    Likelihood,
+    Parameterization,
+    _model,
+    _model_coords,
+    _model_data,
+    _model_key,
+    build_effect_model,
+)
 from .effectstats import (
     DIAGNOSTICS,
     THRESHOLDS,
@@ -61,16 +72,22 @@ from .effectstats import (
     Thresholds,
     _decode_frame,
     _encode_frame,
-    _labels,
     _Structure,
     _structure,
     check_diagnostics,
     effect_statistics,
     periodic_interval,
 )
-
-if TYPE_CHECKING:
-    import pymc as pm
+from .samplers import (
+    SAMPLERS,
+    Sampler,
+    _az,
+    _quiet,
+    model_entry,
+    resolve_cores,
+    resolve_sampler,
+    run_nuts,
+)
 
 __all__ = [
     "THRESHOLDS",
@@ -84,23 +101,22 @@ __all__ = [
     "fit_hierarchical",
 ]
 
-Effects = Literal["normal", "student_t"]
-CurvePrior = Literal["rw", "gp"]
-Likelihood = Literal["summary", "full"]
-Parameterization = Literal["auto", "noncentred", "marginal"]
-Sampler = Literal["pymc", "nutpie"]
-SAMPLERS: tuple[str, ...] = ("pymc", "nutpie")
-
 
 def sampling_options(
-    sampler: str, diagnostics: str, draws: int, tune: int, chains: int, cores: int, hdi: float
-) -> tuple[int, int, int, int, float]:
+    sampler: str,
+    diagnostics: str,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int | None,
+    hdi: float,
+) -> tuple[int, int, int, int | None, float]:
     """Check the sampling options shared by every fit; returns draws, tune, chains, cores, hdi.
 
     Examples
     --------
-    >>> sampling_options("pymc", "warn", 1000, 1000, 4, 1, 0.95)
-    (1000, 1000, 4, 1, 0.95)
+    >>> sampling_options("pymc", "warn", 1000, 1000, 4, None, 0.95)
+    (1000, 1000, 4, None, 0.95)
     """
     check_option("sampler", sampler, SAMPLERS)
     check_option("diagnostics", diagnostics, DIAGNOSTICS)
@@ -108,243 +124,12 @@ def sampling_options(
         check_int("draws", draws, minimum=1),
         check_int("tune", tune, minimum=0),
         check_int("chains", chains, minimum=1),
-        check_int("cores", cores, minimum=1),
+        None if cores is None else check_int("cores", cores, minimum=1),
         check_probability("hdi_prob", hdi),
     )
 
 
 HDI_PROB = 0.95
-
-
-# -- the PyMC model ------------------------------------------------------------------------------
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence ArviZ's refactor FutureWarning and PyMC's INFO chatter."""
-    logger = logging.getLogger("pymc")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
-            warnings.filterwarnings("ignore", message=".*group is not defined in the Inference")
-            warnings.filterwarnings("ignore", message=".*could not link to a BLAS")
-            # early tuning steps can overflow the kinetic energy; NUTS rejects them, and any
-            # such step after tuning is counted as a divergence in the diagnostics
-            warnings.filterwarnings(
-                "ignore", "overflow encountered", RuntimeWarning, "pymc.step_methods.hmc"
-            )
-            yield
-    finally:
-        logger.setLevel(level)
-
-
-def _pymc() -> Any:
-    with _quiet():
-        import arviz  # noqa: F401
-        import pymc
-
-    return pymc
-
-
-def _az() -> Any:
-    with _quiet():
-        import arviz
-
-    return arviz
-
-
-def _eta(pm: Any, s: _Structure, scale: float) -> Any:
-    """Everything in theta_j except the condition's own deviation: mu + groups + curve."""
-    eta = pm.Normal("mu", 0.0, scale)
-    for name, _levels, index in s.groups:
-        sd = pm.HalfNormal(f"sd_{name}", scale)
-        z = pm.Normal(f"z_{name}", 0.0, 1.0, dims=name)
-        eta = eta + sd * z[index]
-    if s.curve is not None:
-        eta = eta + _curve_term(pm, s, scale)[s.curve[2]]
-    return eta
-
-
-def _curve_term(pm: Any, s: _Structure, scale: float) -> Any:
-    """The centred curve over the sorted curve values: random walk or HSGP, plus periodic."""
-    import pytensor.tensor as pt
-
-    name, values, _index = s.curve  # type: ignore[misc]
-    st = s.settings
-    if st["curve_prior"] == "rw":
-        step_scale = np.sqrt(np.diff(values) / np.median(np.diff(values)))
-        sd = pm.HalfNormal("curve_sd", scale)
-        if st["curve_parameterization"] == "centred":
-            steps = pm.Normal("curve_steps", 0.0, sd * step_scale, dims=f"{name}_step")
-        else:
-            steps = sd * step_scale * pm.Normal("curve_steps", 0.0, 1.0, dims=f"{name}_step")
-        smooth = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
-    else:
-        low, high = st["gp_lengthscale_bounds"]
-        z975 = 1.959963984540054
-        ls = pm.LogNormal(
-            "curve_lengthscale",
-            mu=0.5 * (np.log(low) + np.log(high)),
-            sigma=(np.log(high) - np.log(low)) / (2 * z975),
-        )
-        amplitude = pm.HalfNormal("curve_amplitude", st["curve_scale"])
-        gp = pm.gp.HSGP(m=[st["gp_basis"]], c=st["gp_c"], cov_func=pm.gp.cov.Matern52(1, ls=ls))
-        phi, sqrt_psd = gp.prior_linearized(values[:, None].astype(float))
-        # non-centred always: most basis coefficients are prior-dominated, and centring them
-        # gave R-hat 1.7 in trials (docs/hierarchical.md)
-        z = pm.Normal("curve_coeffs", 0.0, 1.0, dims=f"{name}_basis")
-        smooth = phi @ (amplitude * sqrt_psd * z)
-    smooth = smooth - smooth.mean()
-    if st["periodic"] is not None:
-        basis = s.periodic_basis()
-        a = pm.Normal("periodic_cos", 0.0, scale)
-        b = pm.Normal("periodic_sin", 0.0, scale)
-        pm.Deterministic("periodic_amplitude", pm.math.sqrt(a**2 + b**2))
-        pm.Deterministic("periodic_phase", pt.arctan2(b, a))
-        smooth = smooth + a * basis[:, 0] + b * basis[:, 1]
-    return pm.Deterministic("curve", smooth, dims=name)
-
-
-def _model(s: _Structure) -> pm.Model:
-    pm = _pymc()
-    st = s.settings
-    scale = st["prior_scale"]
-    coords: dict[str, Any] = {
-        "condition": s.conditions["condition"].tolist(),
-        "cell": _labels(s.cells, [*st["by"], *st["within"]], "cells"),
-    }
-    coords.update({name: levels for name, levels, _ in s.groups})
-    coords.update({f"condition:{name}": levels for name, levels, _ in s.within})
-    if s.curve is not None:
-        name, values, _ = s.curve
-        coords[name] = values.tolist()
-        if st["curve_prior"] == "rw":
-            coords[f"{name}_step"] = values[1:].tolist()
-        else:
-            coords[f"{name}_basis"] = list(range(st["gp_basis"]))
-    with pm.Model(coords=coords) as model:
-        ace = pm.Data("ace_obs", s.cells["ace"].to_numpy(dtype=float), dims="cell")
-        se = pm.Data("se_obs", s.cells["se"].to_numpy(dtype=float), dims="cell")
-        eta = _eta(pm, s, scale)
-        tau = pm.HalfNormal("tau", scale) if st["tau"] is None else st["tau"]
-        if st["parameterization"] == "marginal":
-            eta_c = eta[s.cell_condition] if np.ndim(eta) else eta
-            sigma = pm.math.sqrt(tau**2 + se**2)
-            pm.Normal("likelihood", eta_c, sigma, observed=ace, dims="cell")
-            return model
-        if st["tau"] == 0:
-            theta = pm.Deterministic(
-                "theta", eta * pm.math.ones(len(s.conditions)), dims="condition"
-            )
-        elif st["effects"] == "student_t":
-            z = pm.StudentT("z", nu=st["nu"], mu=0.0, sigma=1.0, dims="condition")
-            theta = pm.Deterministic("theta", eta + tau * z, dims="condition")
-        else:
-            z = pm.Normal("z", 0.0, 1.0, dims="condition")
-            theta = pm.Deterministic("theta", eta + tau * z, dims="condition")
-        m = theta[s.cell_condition]
-        for name, _levels, index in s.within:
-            sd = pm.HalfNormal(f"sd_{name}", scale)
-            zw = pm.Normal(f"z_{name}", 0.0, 1.0, dims=f"condition:{name}")
-            m = m + sd * zw[index]
-        if s.rows is None:
-            pm.Normal("likelihood", m, se, observed=ace, dims="cell")
-        else:
-            cell, ice = s.rows
-            resid = pm.HalfNormal("sigma", 2.5 * float(np.std(ice)) + 1e-12, dims="cell")
-            pm.Normal("likelihood", m[cell], resid[cell], observed=ice)
-    return model
-
-
-def build_effect_model(
-    data: Any,
-    *,
-    by: Sequence[str] = ("experiment", "label"),
-    within: Sequence[str] = (),
-    groups: Sequence[str | Sequence[str]] = (),
-    curve: str | None = None,
-    curve_prior: CurvePrior = "rw",
-    periodic: float | None = None,
-    effects: Effects = "normal",
-    nu: float = 4.0,
-    prior_scale: float | None = None,
-    tau: float | None = None,
-    likelihood: Likelihood = "summary",
-    parameterization: Parameterization = "auto",
-    se: SeKind = "auto",
-) -> pm.Model:
-    """Build (never sample) the hierarchical effect model of an ICE or ACE table.
-
-    Parameters
-    ----------
-    data : DataFrame, AceEstimates or SimulationResult
-        A paired ICE table or an ACE table with ``ace`` and ``se`` (see
-        :func:`effect_statistics`).
-    by : sequence of str
-        Columns defining a condition (one pooled effect theta_j each).
-    within : sequence of str
-        Cell levels below a condition, each with its own SD: e.g. ``("replicate",)`` separates
-        model-to-model variation from Monte-Carlo error.
-    groups : sequence of str or tuple of str
-        Crossed condition-level groupings, each with its own SD (``"motif"``, ``"task"``); a
-        tuple nests columns (``("experiment", "motif")`` = motif within experiment).
-    curve : str, optional
-        A numeric column of ordered conditions (``"position"``, ``"spacing"``) with a smooth
-        curve prior (``curve_prior``).
-    curve_prior : {"rw", "gp"}
-        ``"rw"``: Gaussian random walk (steps scaled by sqrt(gap / median gap), step SD
-        ``curve_sd``). ``"gp"``: Hilbert-space approximate Gaussian process
-        (``pymc.gp.HSGP``, Matern 5/2; Ruitort-Mayol et al. 2022) with amplitude
-        ``curve_amplitude ~ HalfNormal(curve_scale)``, ``curve_scale = min(prior_scale, 2.5 ·
-        max(SD of the condition ACEs, median se))`` (the curve is centred, so its scale is the
-        spread of the effects, not their RMS), and lengthscale ``curve_lengthscale ~
-        LogNormal`` whose central 95% lies between ``min(2 · median gap, range / 4)`` and half
-        the range of the curve values (``settings["gp_lengthscale_bounds"]``).
-    periodic : float, optional
-        A period in units of the curve column (``10.5`` for the helical period of B-DNA in
-        bp): adds ``a·cos(2πx/P) + b·sin(2πx/P)`` to the curve, ``a, b ~ Normal(0,
-        prior_scale)``, reported as ``periodic_amplitude`` sqrt(a² + b²) and
-        ``periodic_phase`` atan2(b, a) (radians; the effect peaks at x = phase·P/2π mod P).
-    effects : {"normal", "student_t"}
-        Distribution of the condition deviations z_j (Student-t with ``nu`` degrees of freedom
-        for families with a few outlying conditions).
-    nu : float
-        Degrees of freedom of the Student-t deviations.
-    prior_scale : float, optional
-        Scale ``s`` of every prior; default ``2.5 * max(RMS(ace), median(se))``.
-    tau : float, optional
-        Fix the between-condition SD instead of learning it (conjugate checks, sensitivity).
-    likelihood : {"summary", "full"}
-        Per-cell mean and SE (default), or every ICE row with a per-cell residual SD.
-    parameterization : {"auto", "noncentred", "marginal"}
-        See the module docstring. ``auto`` integrates the condition deviations out whenever
-        that is exact (normal effects, summary likelihood, no ``within``, free ``tau``): the
-        posterior is the same and NUTS meets no tau-funnel; otherwise ``noncentred``.
-    se : {"auto", "iid", "cluster"}
-        How the per-cell SE is computed from an ICE table.
-
-    Returns
-    -------
-    pymc.Model
-        Data containers ``ace_obs`` and ``se_obs`` (dim ``cell``) can be replaced with
-        ``pm.set_data`` to refit the same compiled structure.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"experiment": "e", "label": ["a", "b", "c"], "ace": [0.1, 0.3, 0.2],
-    ...                   "se": [0.1, 0.1, 0.1]})
-    >>> model = build_effect_model(t)  # doctest: +SKIP
-    >>> sorted(model.named_vars)  # doctest: +SKIP
-    ['ace_obs', 'likelihood', 'mu', 'se_obs', 'tau', 'theta', 'z']
-    """
-    s = _structure(
-        data, by=by, within=within, groups=groups, curve=curve, effects=effects, nu=nu,
-        prior_scale=prior_scale, tau=tau, likelihood=likelihood,
-        parameterization=parameterization, se=se, curve_prior=curve_prior, periodic=periodic,
-    )  # fmt: skip
-    return _model(s)
 
 
 def _convergence(az: Any, post: Any, names: list[str]) -> dict[str, tuple]:
@@ -622,10 +407,10 @@ def fit_hierarchical(
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
-    cores: int = 1,
+    cores: int | None = None,
     target_accept: float | None = None,
     random_seed: int | None = None,
-    sampler: Sampler = "pymc",
+    sampler: Sampler = "auto",
     hdi_prob: float = HDI_PROB,
     min_effect: float = 0.0,
     diagnostics: DiagnosticsMode = "warn",
@@ -648,8 +433,10 @@ def fit_hierarchical(
         See :func:`build_effect_model`.
     draws, tune, chains : int
         NUTS draws and tuning steps per chain, and the number of chains (R-hat needs >= 2).
-    cores : int
-        Chains sampled in parallel (1: sequentially, in this process).
+    cores : int, optional
+        Chains sampled at once. Default: one per usable CPU (at most ``chains``) with nutpie,
+        whose chains are threads; 1 with PyMC (its chains would be worker processes). The
+        draws do not depend on it.
     target_accept : float, optional
         NUTS target acceptance: default 0.95 (the curve models need it), 0.99 with
         ``curve_prior="gp"`` (its lengthscale–amplitude ridge gave divergent transitions in
@@ -657,8 +444,14 @@ def fit_hierarchical(
         when divergences are reported.
     random_seed : int, optional
         Seed of the sampler and of the exact theta draws of the marginal parameterization.
-    sampler : {"pymc", "nutpie"}
-        PyMC's NUTS, or nutpie's (compiled; needs ``pip install nutpie``).
+        The same seed gives the same draws on the same machine, whatever was fitted before.
+    sampler : {"auto", "nutpie", "pymc"}
+        ``"auto"`` (default): nutpie when it is installed (``pip install 'causalgia[nutpie]'``),
+        otherwise PyMC. ``"nutpie"``: nutpie's NUTS (numba-compiled log density, chains in
+        threads; an error when nutpie is missing). ``"pymc"``: PyMC's NUTS (the previous default;
+        several times slower on curve models). The model is compiled once per structure
+        in a process (:mod:`causalgia.pooling.samplers`); ``settings["sampler"]`` records
+        which sampler ran.
     hdi_prob : float
         Probability of the highest-density intervals.
     min_effect : float
@@ -674,7 +467,7 @@ def fit_hierarchical(
         sound for the marginal parameterization, whose theta draws are exact conditional draws
         given them; it saves about a minute on a 16,384-condition screen.
     progressbar : bool
-        Show PyMC's progress bar.
+        Show the sampler's progress bar.
 
     Returns
     -------
@@ -701,11 +494,8 @@ def fit_hierarchical(
         parameterization=parameterization, se=se, curve_prior=curve_prior, periodic=periodic,
     )  # fmt: skip
     seed = root_seed(random_seed)
-    idata = _sample(
-        _model(s), draws, tune, chains, cores, target_accept, seed, sampler, progressbar
-    )
-    if s.settings["parameterization"] == "marginal":
-        _marginal_theta(idata, s, seed)
+    sampler = resolve_sampler(sampler)
+    idata = _draws(s, draws, tune, chains, cores, target_accept, seed, sampler, progressbar)
     settings = {
         **s.settings,
         "sampler": sampler,
@@ -724,40 +514,25 @@ def fit_hierarchical(
     return fit
 
 
-def _sample(
-    model: Any,
+def _draws(
+    s: _Structure,
     draws: int,
     tune: int,
     chains: int,
-    cores: int,
+    cores: int | None,
     target_accept: float,
     seed: int,
     sampler: str,
-    progressbar: bool,
+    progressbar: bool = False,
 ) -> Any:
-    """NUTS draws of ``model``: PyMC's sampler, or nutpie's (numba-compiled, chains in
-    ``cores`` threads, warm-up draws not kept) through ``pm.sample(nuts_sampler="nutpie")``."""
-    pm = _pymc()
-    extra: dict[str, Any] = {}
-    if sampler == "nutpie":
-        try:
-            import nutpie  # noqa: F401
-        except ImportError:
-            raise OptionError(
-                "sampler='nutpie' needs the nutpie package: pip install nutpie "
-                "(or pip install 'causalgia[nutpie]')"
-            ) from None
-        extra["nuts_sampler_kwargs"] = {"cores": cores, "save_warmup": False}
-    with _quiet(), model:
-        return pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            target_accept=target_accept,
-            random_seed=seed % 2**32,
-            nuts_sampler=sampler,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-            **extra,
-        )
+    """Posterior draws of the model of ``s`` (theta included): the cached model of its
+    structure with its data swapped in, sampled by ``sampler``."""
+    entry = model_entry(_model_key(s), lambda: _model(s))
+    idata = run_nuts(
+        entry, _model_data(s), draws=draws, tune=tune, chains=chains,
+        cores=resolve_cores(cores, chains, sampler), target_accept=target_accept, seed=seed,
+        sampler=sampler, progressbar=progressbar, coords=_model_coords(s),
+    )  # fmt: skip
+    if s.settings["parameterization"] == "marginal":
+        _marginal_theta(idata, s, seed)
+    return idata

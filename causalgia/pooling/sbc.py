@@ -16,17 +16,10 @@ import pandas as pd
 from .._options import check_int
 from .._rng import RngLike, generator, root_seed, unit_keys
 from ..errors import OptionError
+from .effectmodel import Parameterization
 from .effectstats import THRESHOLDS, Diagnostics, _structure
-from .hierarchical import (
-    Parameterization,
-    _az,
-    _convergence,
-    _diagnostics,
-    _marginal_theta,
-    _model,
-    _pymc,
-    _sample,
-)
+from .hierarchical import _convergence, _diagnostics, _draws
+from .samplers import Sampler, _az, resolve_sampler
 
 __all__ = ["SBC_PARAMETERS", "SbcResult", "sbc_fits", "sbc_section", "simulation_based_calibration"]
 
@@ -44,23 +37,19 @@ def sbc_fits(
     tune: int,
     chains: int,
     seed: int,
+    sampler: Sampler = "auto",
 ) -> Iterator[tuple[dict[str, float], dict[str, np.ndarray], Diagnostics]]:
     """Yield (truth, posterior draws, diagnostics) per SBC replicate of the production model.
 
     Truths are drawn from the model's own prior (mu ~ N(0, s), tau ~ HalfNormal(s),
     theta_j = mu + tau z_j, ace_j ~ N(theta_j, se)) with a stream keyed by (seed, replicate).
-    One model is built and compiled; each replicate only replaces ``ace_obs`` with
-    ``pm.set_data``. Used by :func:`simulation_based_calibration`.
+    Every replicate has the same structure, so the model is built and compiled once and each
+    replicate only swaps the data in (:mod:`causalgia.pooling.samplers`), exactly as repeated
+    :func:`~causalgia.pooling.hierarchical.fit_hierarchical` calls do. Used by
+    :func:`simulation_based_calibration`.
     """
-    pm = _pymc()
+    sampler = resolve_sampler(sampler)
     labels = [f"c{j}" for j in range(n_conditions)]
-    placeholder = pd.DataFrame({"experiment": "sbc", "label": labels, "ace": 0.0, "se": se})
-    s = _structure(
-        placeholder, by=("experiment", "label"), within=(), groups=(), curve=None,
-        effects="normal", nu=4.0, prior_scale=prior_scale, tau=None, likelihood="summary",
-        parameterization=parameterization, se="auto",
-    )  # fmt: skip
-    model = _model(s)
     for r in range(n_replicates):
         key = unit_keys(seed, [r], "sbc")[0]
         gen = generator(key)
@@ -68,10 +57,13 @@ def sbc_fits(
         tau = abs(gen.normal(0.0, prior_scale))
         theta = mu + tau * gen.standard_normal(n_conditions)
         y = theta + se * gen.standard_normal(n_conditions)
-        pm.set_data({"ace_obs": y}, model=model)
-        idata = _sample(model, draws, tune, chains, 1, 0.95, int(key) % 2**32, "pymc", False)
-        if s.settings["parameterization"] == "marginal":
-            _marginal_theta(idata, s, int(key), y)
+        table = pd.DataFrame({"experiment": "sbc", "label": labels, "ace": y, "se": se})
+        s = _structure(
+            table, by=("experiment", "label"), within=(), groups=(), curve=None,
+            effects="normal", nu=4.0, prior_scale=prior_scale, tau=None, likelihood="summary",
+            parameterization=parameterization, se="auto",
+        )  # fmt: skip
+        idata = _draws(s, draws, tune, chains, None, 0.95, int(key), sampler)
         post = idata.posterior
         draws_ = {
             "mu": post["mu"].to_numpy().ravel(),
@@ -86,10 +78,10 @@ def sbc_fits(
 def sbc_section(quick: bool) -> tuple[str, dict[str, Any]]:
     """The SBC section of docs/validation.md: markdown text and the raw numbers.
 
-    ``quick=True`` runs R = 20 replicates of 250 draws x 2 chains (a smoke run, ~20 s);
-    otherwise R = 200 of 500 draws x 2 chains (~7 min on 2 cores). Rank uniformity is a χ²
-    test over 10 bins of 100 rank values. The text has no heading of its own (the caller's
-    section heading introduces it).
+    ``quick=True`` runs R = 20 replicates of 250 draws x 2 chains (a smoke run, seconds);
+    otherwise R = 200 of 500 draws x 2 chains (~25 s on 2 cores with nutpie, ~7 min with
+    PyMC). Rank uniformity is a χ² test over 10 bins of 100 rank values. The text has no
+    heading of its own (the caller's section heading introduces it).
 
     Examples
     --------
@@ -228,13 +220,16 @@ def simulation_based_calibration(
     chains: int = 2,
     n_rank_draws: int = 99,
     rng: RngLike = 2026,
+    sampler: Sampler = "auto",
 ) -> SbcResult:
     """Simulation-based calibration (Talts et al. 2018) of the hierarchical effect model.
 
     Each replicate draws (mu, tau, theta) from the model's prior, simulates condition means
-    with standard error ``se``, fits the same compiled model (``pm.set_data``) and records the
-    rank of each true value among ``n_rank_draws`` evenly thinned posterior draws. A calibrated
-    sampler gives uniform ranks and nominal interval coverage.
+    with standard error ``se``, fits the same compiled model with its data swapped in and records
+    the rank of each true value among ``n_rank_draws`` evenly thinned posterior draws. A
+    calibrated sampler gives uniform ranks and nominal interval coverage. ``sampler`` is that
+    of :func:`~causalgia.pooling.hierarchical.fit_hierarchical` (default: nutpie when
+    installed), so the default calibrates the default fit.
 
     Examples
     --------
@@ -252,6 +247,7 @@ def simulation_based_calibration(
     fits = sbc_fits(
         n_replicates=n_replicates, n_conditions=n_conditions, se=se, prior_scale=prior_scale,
         parameterization=parameterization, draws=draws, tune=tune, chains=chains, seed=seed,
+        sampler=sampler,
     )  # fmt: skip
     for r, (truth, post, d) in enumerate(fits):
         for name, value in truth.items():
@@ -270,6 +266,6 @@ def simulation_based_calibration(
     settings = {
         "n_conditions": n_conditions, "se": se, "prior_scale": prior_scale,
         "parameterization": parameterization, "draws": draws, "tune": tune, "chains": chains,
-        "seed": seed,
+        "seed": seed, "sampler": resolve_sampler(sampler),
     }  # fmt: skip
     return SbcResult(pd.DataFrame(rows), pd.DataFrame(diag), n_rank_draws, settings)
