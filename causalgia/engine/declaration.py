@@ -170,17 +170,7 @@ def from_import_path(
     """
     source = ModelSource(target, kind, None if path is None else str(path))
     fn = source.load()
-    if isinstance(fn, Model):  # its declaration stands; redeclaring it is an error
-        declared = as_model(
-            fn,
-            layout=layout,
-            alphabet=alphabet,
-            output=output,
-            batch_size=batch_size,
-            name=name,
-            length=length,
-        )
-        return replace(declared, source=source)
+    # a ready Model keeps its declaration (as_model refuses a redeclaration and ignores n_value)
     model = as_model(
         fn,
         layout=layout,
