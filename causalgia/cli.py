@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--no-sbc", action="store_true", help="skip the hierarchical model's SBC section"
     )
+    for sub_parser in (demo, run, resume):
+        sub_parser.add_argument(
+            "-q", "--quiet", action="store_true",
+            help="no progress bars or phase lines (results and errors are still printed)",
+        )  # fmt: skip
     return parser
 
 
@@ -100,19 +105,24 @@ def _run(
     *,
     overwrite: bool = False,
     resume: argparse.Namespace | None = None,
+    quiet: bool = False,
 ) -> int:
     from .studies.runner import resume_study, run_study
     from .studies.spec import load_spec
 
     start = time.perf_counter()
+    progress = False if quiet else None  # None: bars on a terminal, log lines otherwise
     if resume is not None:
         outcome = resume_study(
-            out, figures=figures, ci=resume.ci, method=resume.method, title=resume.title,
-            spec=resume.spec, salvage=resume.salvage, trust=resume.trust, log=_say,
+            out, progress=progress, figures=figures, ci=resume.ci, method=resume.method,
+            title=resume.title, spec=resume.spec, salvage=resume.salvage, trust=resume.trust,
+            log=_say,
         )  # fmt: skip
     else:
         assert spec_path is not None
-        outcome = run_study(load_spec(spec_path), out, figures=figures, overwrite=overwrite)
+        outcome = run_study(
+            load_spec(spec_path), out, progress=progress, figures=figures, overwrite=overwrite
+        )
     print(outcome.summary())
     print(
         f"\n{outcome.result.n_forward:,} forward passes in {time.perf_counter() - start:.1f} s;"
@@ -159,12 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             overwrite = args.overwrite or (
                 recorded_spec_hash(args.out) == load_spec(DEMO_SPEC).spec_hash
             )
-            return _run(DEMO_SPEC, args.out, not args.no_figures, overwrite=overwrite)
+            return _run(
+                DEMO_SPEC, args.out, not args.no_figures, overwrite=overwrite, quiet=args.quiet
+            )
         if args.command == "run":
             out = args.out or Path("runs") / Path(args.spec).stem
-            return _run(args.spec, out, not args.no_figures, overwrite=args.overwrite)
+            return _run(
+                args.spec, out, not args.no_figures, overwrite=args.overwrite, quiet=args.quiet
+            )
         if args.command == "resume":
-            return _run(None, args.run_dir, not args.no_figures, resume=args)
+            return _run(None, args.run_dir, not args.no_figures, resume=args, quiet=args.quiet)
         if args.command == "validate":
             return _validate(args)
         if args.command == "export":

@@ -547,6 +547,7 @@ def reference_ace(
     *,
     n: int = 50_000,
     rng: RngLike = 20_240_601,
+    progress: bool | None = False,
 ) -> pd.DataFrame:
     """True ACEs to negligible Monte-Carlo error: a large paired run with its own seed.
 
@@ -562,6 +563,9 @@ def reference_ace(
         Backgrounds of the paired run (>= 2).
     rng : int, Generator or None, default 20240601
         Root seed, kept apart from the seeds of the runs checked against it.
+    progress : bool or None, default False
+        As for :func:`~causalgia.engine.simulate` (None: a bar on a terminal, log lines
+        otherwise).
 
     Returns
     -------
@@ -580,7 +584,7 @@ def reference_ace(
     from .engine.declaration import as_model
     from .engine.simulator import simulate
 
-    result = simulate(as_model(model), design(background, arms, n=n, rng=rng), progress=False)
+    result = simulate(as_model(model), design(background, arms, n=n, rng=rng), progress=progress)
     grouped = result.table.groupby(["experiment", "label"], sort=False)["ice"]
     out = grouped.agg(true_ace="mean", sd="std", count="count").reset_index()
     out["mc_se"] = out["sd"] / np.sqrt(out["count"])

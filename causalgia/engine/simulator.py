@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .._options import check_int, check_option
 from .._rng import RngLike
@@ -51,6 +49,7 @@ from ..experiment.designs import Design, arm_keys
 from .chunks import ChunkResult, ForwardTimer, backgrounds_per_chunk, check_timeout, compute_chunk
 from .declaration import as_model
 from .models import Model, ModelProbe
+from .progress import Progress
 from .store import IDENTITY_KEYS, SCHEMA_VERSION, ForwardCache, RunStore, open_cache
 from .tables import (
     arm_units,
@@ -102,13 +101,29 @@ class SimulationResult:
     units: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the unit table."""
+        """A copy of the unit table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of ``table``.
+        """
         return self.table.copy()
 
     def dropped_summary(self, limit: int = 20) -> list[dict[str, object]]:
         """Per arm that lost units to non-finite outputs: experiment, label, ``dropped``,
         ``of`` and the first ``limit`` ``background_ids`` (empty unless
         ``on_nonfinite="drop"`` dropped some); see :func:`~causalgia.engine.tables.dropped_summary`.
+
+        Parameters
+        ----------
+        limit : int, default 20
+            Most background ids listed per arm.
+
+        Returns
+        -------
+        list of dict
+            One JSON-safe dict per arm that lost units; empty when none did.
 
         Examples
         --------
@@ -129,6 +144,16 @@ class SimulationResult:
 def design_fingerprint(design: Design) -> str:
     """sha256 (16 hex) of a design: background description, arms, n, kind, seed, and the codes
     of the first backgrounds under every arm, so any change to a motif or an intervention shows.
+
+    Parameters
+    ----------
+    design : Design
+        The design to fingerprint.
+
+    Returns
+    -------
+    str
+        16 hex digits.
 
     Examples
     --------
@@ -204,7 +229,9 @@ def simulate(
         About this many sequences are generated and scored at a time (default 2,048): the unit
         of memory, of storage and of Dask tasks. A resumed run keeps its recorded chunking.
     progress : bool, optional
-        Show a tqdm bar (default: only on a terminal).
+        A tqdm bar (True), nothing (False), or by default a bar on a terminal and a log line
+        every 10 s otherwise (backgrounds and chunks done, passes/s, ETA; see
+        :mod:`causalgia.engine.progress`).
     store : str, Path or RunStore, optional
         A run directory: every completed chunk is committed to its ledger (``ledger.sqlite``).
         If the ledger already holds chunks of this same run (same design, seed and model
@@ -403,7 +430,6 @@ def _simulate(
     parts: dict[int, np.ndarray] = {}
     bad: dict[int, list[tuple[int, int, float]]] = {}
     totals = {"n_forward": 0, "n_cached": 0}
-    show = sys.stderr.isatty() if progress is None else progress
     done_bg = sum(stop - first for first, stop in done.values())
     checking = True  # until a chunk in which some arm edited a sequence
 
@@ -436,9 +462,11 @@ def _simulate(
             bad[rec.number] = list(rec.nonfinite)
         totals["n_forward"] += rec.n_forward
         totals["n_cached"] += rec.n_cached
-        bar.update(rec.stop_id - rec.first_id)
+        bar.update(rec.stop_id - rec.first_id, passes=rec.n_forward)
 
-    with tqdm(total=design.n, initial=done_bg, unit="bg", disable=not show, desc="simulate") as bar:
+    with Progress(progress).bar(
+        design.n, "simulate", "bg", initial=done_bg, steps=n_chunks
+    ) as bar:
         try:
             remote = list(todo)
             if client is None or (size is None and todo):

@@ -80,6 +80,8 @@ def _study(manifest: Mapping[str, Any], level: float) -> list[str]:
         rows.append(
             f"<dt>{escape(name)}</dt><dd>{'not recorded' if found is None else _e(found)}</dd>"
         )
+    if manifest.get("truth"):
+        rows.append(f"<dt>Known effects (true_ace)</dt><dd>{_e(manifest['truth'])}</dd>")
     covers = manifest.get("interval_covers", DEFAULT_COVERS)
     study = _section("study", "Study", [f'<dl class="fields">{"".join(rows)}</dl>'])
     estimand = _section(

@@ -295,6 +295,27 @@ def render_report(
     ``ice`` is the ICE table as just written (:func:`write_report` passes it), so that a large
     table is not held twice; by default it is read from the directory.
 
+    Parameters
+    ----------
+    path : str or Path
+        The run directory.
+    figures : bool, default True
+        Draw ``figures/*.png`` (skipped, with a note in the reports, without matplotlib).
+    force : bool, default False
+        Render even when tables fail their recorded sha256, flagging them at the top.
+    ice : DataFrame, optional
+        The ICE table, when the caller already holds it (default: read from ``path``).
+
+    Returns
+    -------
+    RunDirectory
+        ``path`` and the files written: the reports and the figures drawn.
+
+    Raises
+    ------
+    StoreError
+        When a table fails its recorded sha256 and ``force`` is False.
+
     Examples
     --------
     >>> sorted(render_report("runs/demo", figures=False).files)  # doctest: +SKIP
@@ -392,6 +413,8 @@ def _study_lines(manifest: Mapping[str, Any]) -> list[str]:
     for name, keys in _STUDY_FIELDS:
         found = next((manifest[k] for k in keys if k in manifest), None)
         lines.append(f"- {name}: {'not recorded' if found is None else _fmt(found)}")
+    if manifest.get("truth"):
+        lines.append(f"- Known effects (true_ace): {_fmt(manifest['truth'])}")
     if "run_id" in manifest:
         lines.append(f"- Run id: {_fmt(manifest['run_id'])}")
     lines += ["- Full provenance and table checksums: `manifest.json`", ""]

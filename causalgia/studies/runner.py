@@ -8,7 +8,7 @@ This is what ``causalgia run SPEC.toml`` and ``causalgia demo`` do; Python users
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ import pandas as pd
 
 from .._rng import root_seed
 from ..engine.models import Model
+from ..engine.progress import Progress
 from ..engine.salvage import salvage_ledger
 from ..engine.simulator import SimulationResult, simulate
 from ..engine.store import RunStore, versions
@@ -54,7 +55,13 @@ class StudyOutcome:
     pooled: Any = None  # hierarchical.HierarchicalFit when the spec has [pooling]
 
     def summary(self) -> str:
-        """One line per effect: estimate, interval and (when known) the truth and coverage."""
+        """One line per effect: estimate, interval and (when known) the truth and coverage.
+
+        Returns
+        -------
+        str
+            The effect lines, then summaries of the controls and pooled fit when present.
+        """
         lines = []
         has_truth = "true_ace" in self.ace
         for row in self.ace.itertuples(index=False):
@@ -90,7 +97,11 @@ class StudyOutcome:
 
 
 def _truth(
-    spec: StudySpec, model: Model, background: bgs.Background, arms: list[Arm]
+    spec: StudySpec,
+    model: Model,
+    background: bgs.Background,
+    arms: list[Arm],
+    shown: Progress,
 ) -> pd.DataFrame | None:
     if not spec.study.truth:
         return None
@@ -105,7 +116,23 @@ def _truth(
                 "mc_se": 0.0,
             }
         )
-    return reference_ace(oracle, background, arms, n=spec.study.truth_n)
+    with shown.phase(f"reference truth ({spec.study.truth_n:,} backgrounds x {len(arms)} arms)"):
+        return reference_ace(
+            oracle, background, arms, n=spec.study.truth_n, progress=shown.progress
+        )
+
+
+def _truth_description(spec: StudySpec, truth: pd.DataFrame | None) -> str | None:
+    """How the known effects were computed, with their own Monte-Carlo error."""
+    if truth is None:
+        return None
+    if not truth["mc_se"].any():
+        return "closed form of the additive oracle (exact)"
+    return (
+        f"a separate paired run of the oracle on {spec.study.truth_n:,} backgrounds; Monte-Carlo "
+        f"SE of the true ACEs up to {truth['mc_se'].max():.2g} (median "
+        f"{truth['mc_se'].median():.2g})"
+    )
 
 
 def run_study(
@@ -131,6 +158,27 @@ def run_study(
     simulation starts, every file is written atomically, and the ledger records the run id of
     ``manifest.json`` as complete only once every output is written (see
     :mod:`causalgia.studies.lifecycle`).
+
+    Parameters
+    ----------
+    spec : StudySpec
+        The parsed study.
+    out_dir : str or Path
+        The run directory (created when missing).
+    progress : bool, optional
+        True: a progress bar; False: silence; None (default): a bar on a terminal, else log
+        lines.
+    figures : bool, default True
+        Draw the report's figures (needs matplotlib).
+    resume : bool, default False
+        Keep the chunks an interrupted run of the same spec completed.
+    overwrite : bool, default False
+        Start afresh in a directory that holds another run.
+
+    Returns
+    -------
+    StudyOutcome
+        The run directory, effect table and simulation.
 
     Examples
     --------
@@ -178,6 +226,8 @@ def _run_locked(
     if recorded is None:
         ledger.set("spec", record)
     run_id = begin_outputs(ledger)
+    shown = Progress(progress)
+    shown.say(f"{st.name}: {d.n:,} backgrounds x {len(arms)} arms into {ledger.path}")
     with _dask_client(st.dask) as client:
         result = simulate(
             model,
@@ -197,12 +247,13 @@ def _run_locked(
     method = st.method
     assert method is not None  # parse_spec fills in the design's default
     ace = estimate_ace(result, method=method, ci=st.ci, rng=seed).to_frame()
-    truth = _truth(spec, model, background, arms)
-    controls = _controls(
-        spec, model, background, arms, ace, result.table, truth, seed,
-        study_design=d, method=method, batch_size=result.batch_size,
-    )  # fmt: skip
-    pooled = _pooling(spec, result.table, seed)
+    truth = _truth(spec, model, background, arms, shown)
+    with shown.phase("controls") if spec.controls is not None else nullcontext():
+        controls = _controls(
+            spec, model, background, arms, ace, result.table, truth, seed,
+            study_design=d, method=method, batch_size=result.batch_size,
+        )  # fmt: skip
+    pooled = _pooling(spec, result.table, seed, shown)
     manifest = {
         "study": st.name,
         "run_id": run_id,
@@ -228,25 +279,26 @@ def _run_locked(
         "method": method,
         "ci": st.ci,
         "interval_covers": INTERVAL_COVERS,
-        "truth": None if truth is None else "reference_ace / closed form (oracle)",
+        "truth": _truth_description(spec, truth),
         **(provenance or {}),
     }
     if pooled is not None:
         manifest["pooling"] = _pooling_manifest(pooled)
-    run = write_report(
-        out_dir,
-        ace=ace,
-        ice=result.table,
-        manifest=manifest,
-        title=st.name,
-        truth=truth,
-        **design_output(d, st.design_table),
-        figures=figures,
-        controls=None if controls is None else controls.to_frame(),
-        pooled=None if pooled is None else pooled.to_frame(),
-        control_tables=None if controls is None else controls.tables(),
-        attachments=None if pooled is None else {"posterior.nc": pooled.save},
-    )
+    with shown.phase("report (tables, figures, report.md, report.html)"):
+        run = write_report(
+            out_dir,
+            ace=ace,
+            ice=result.table,
+            manifest=manifest,
+            title=st.name,
+            truth=truth,
+            **design_output(d, st.design_table),
+            figures=figures,
+            controls=None if controls is None else controls.to_frame(),
+            pooled=None if pooled is None else pooled.to_frame(),
+            control_tables=None if controls is None else controls.tables(),
+            attachments=None if pooled is None else {"posterior.nc": pooled.save},
+        )
     finish_outputs(ledger, run_id)
     if truth is not None:
         ace = ace.merge(
@@ -313,7 +365,7 @@ def _controls(
     )  # fmt: skip
 
 
-def _pooling(spec: StudySpec, ice: pd.DataFrame, seed: int) -> Any:
+def _pooling(spec: StudySpec, ice: pd.DataFrame, seed: int, shown: Progress) -> Any:
     """A hierarchical fit of the experiments named in ``[pooling]`` (HierarchicalFit), or None."""
     p = spec.pooling
     if p is None:
@@ -321,12 +373,15 @@ def _pooling(spec: StudySpec, ice: pd.DataFrame, seed: int) -> Any:
     from ..pooling.hierarchical import fit_hierarchical
 
     sub = ice[ice["experiment"].isin(p.experiments)].dropna(axis=1, how="all")
-    return fit_hierarchical(
-        sub, curve=p.curve, curve_prior=p.curve_prior, periodic=p.periodic, groups=p.groups,
-        effects=p.effects, draws=p.draws, tune=p.tune, chains=p.chains,
-        target_accept=p.target_accept, random_seed=seed, hdi_prob=p.hdi_prob,
-        min_effect=p.min_effect, diagnostics=p.diagnostics,
-    )  # fmt: skip
+    what = f"pooled fit of {', '.join(p.experiments)} ({p.chains} chains x {p.draws} draws)"
+    with shown.phase(what):
+        return fit_hierarchical(
+            sub, curve=p.curve, curve_prior=p.curve_prior, periodic=p.periodic, groups=p.groups,
+            effects=p.effects, draws=p.draws, tune=p.tune, chains=p.chains,
+            target_accept=p.target_accept, random_seed=seed, hdi_prob=p.hdi_prob,
+            min_effect=p.min_effect, diagnostics=p.diagnostics,
+            progressbar=shown.mode == "bar",
+        )  # fmt: skip
 
 
 def _pooling_manifest(fit: Any) -> dict[str, Any]:
@@ -425,6 +480,11 @@ def resume_study(
         Accept a ``spec`` whose code differs from the ledger's.
     log : callable, optional
         Receives what the resume does: the code it imports, what salvage kept and dropped.
+
+    Returns
+    -------
+    StudyOutcome
+        The run directory, effect table and simulation.
 
     Examples
     --------
