@@ -43,9 +43,11 @@ from ..errors import EstimationError, OptionError
 from ..experiment.designs import Arm
 from ..experiment.interventions import Identity, Substitute
 from ..sequences.motifs import Motif, coerce_motif
+from ..stats.display import html_block, html_table, repr_lines
 from ..stats.estimators import adjust_pvalues
 
 _GC, _AT = "GC", "AT"
+_MARK = {True: "PASS", False: "FAIL", None: "INFO"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,16 @@ class CheckResult:
     table: pd.DataFrame
     text: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        head = f"CheckResult {self.check_name}: {_MARK[self.passed]}"
+        if isinstance(self.table, pd.DataFrame):
+            head += f", {len(self.table)}-row table"
+        return repr_lines(head, f"  {self.text}")
+
+    def _repr_html_(self) -> str:
+        tables = [html_table(self.table)] if isinstance(self.table, pd.DataFrame) else []
+        return html_block(repr(self), *tables)
 
 
 @dataclass(frozen=True)
@@ -110,7 +122,14 @@ class ControlReport:
         return None if not decided else all(decided)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per check: ``check_name, passed, text``."""
+        """One row per check: ``check_name, passed, text``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per check, in the order run; ``passed`` is object dtype (True, False or
+            None).
+        """
         return pd.DataFrame(
             {
                 "check_name": [r.check_name for r in self.results],
@@ -120,13 +139,45 @@ class ControlReport:
         )
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Each check's full table by check name (``controls/<name>.csv`` in a run)."""
+        """Each check's full table by check name (``controls/<name>.csv`` in a run).
+
+        Returns
+        -------
+        dict of str to pandas.DataFrame
+            The ``table`` of every check, keyed by ``check_name``.
+        """
         return {r.check_name: r.table for r in self.results}
 
     def summary(self) -> str:
-        """One line per check: PASS / FAIL / INFO and its explanation."""
+        """One line per check: PASS / FAIL / INFO and its explanation.
+
+        Returns
+        -------
+        str
+            One line per check, in the order run.
+        """
         mark = {True: "PASS", False: "FAIL", None: "INFO"}
         return "\n".join(f"{mark[r.passed]:>4}  {r.check_name}: {r.text}" for r in self.results)
+
+    def __repr__(self) -> str:
+        marks = [_MARK[r.passed] for r in self.results]
+        overall = {True: "all decided checks pass", False: "FAILED", None: "none decided"}
+        head = (
+            f"ControlReport: {len(self)} checks, {marks.count('PASS')} PASS, "
+            f"{marks.count('FAIL')} FAIL, {marks.count('INFO')} INFO -> {overall[self.passed]}"
+        )
+        each = ", ".join(f"{r.check_name} {m}" for r, m in zip(self.results, marks, strict=True))
+        return repr_lines(head, f"  {each}" if each else "")
+
+    def _repr_html_(self) -> str:
+        frame = pd.DataFrame(
+            {
+                "check": [r.check_name for r in self.results],
+                "verdict": [_MARK[r.passed] for r in self.results],
+                "text": [r.text for r in self.results],
+            }
+        )
+        return html_block(repr(self), html_table(frame, verdict="verdict"))
 
 
 # -- control arms ---------------------------------------------------------------------------------

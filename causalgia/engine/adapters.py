@@ -42,6 +42,18 @@ def _check_layout_of(x: np.ndarray, layout: str, who: str) -> None:
 
 
 def import_torch() -> Any:
+    """Import PyTorch, or explain how to install it.
+
+    Returns
+    -------
+    module
+        The ``torch`` module.
+
+    Raises
+    ------
+    OptionError
+        When PyTorch is not installed (``pip install 'causalgia[torch]'``).
+    """
     try:
         import torch
     except ImportError:
@@ -140,6 +152,11 @@ def torch_model(
     head : int or None
         Index of the output to use when the module returns a tuple or list.
 
+    Returns
+    -------
+    Model
+        The module behind the declared layout, alphabet and output functional.
+
     Examples
     --------
     >>> import torch  # doctest: +SKIP
@@ -201,6 +218,11 @@ class OnnxCallable:
         Needed to build modified copies of the graph (e.g.
         :func:`causalgia.checks.randomization.randomize_weights`). For a session passed in by the
         user it is read from the session itself, where onnxruntime keeps it.
+
+        Returns
+        -------
+        str or bytes
+            The path of the ``.onnx`` file, or the serialized model.
         """
         for value in (
             self.source,
@@ -264,8 +286,15 @@ def onnx_model(
         on the channel axis, a mismatch raises :class:`~causalgia.errors.LayoutError` here.
     input_name, output_name : str or None
         Needed when the graph has more than one input or output (never guessed).
+    providers : tuple of str, default ("CPUExecutionProvider",)
+        onnxruntime execution providers used to open a ``.onnx`` file (ignored for a session).
     alphabet, output, batch_size, name, n_value
         As in :func:`~causalgia.engine.as_model`.
+
+    Returns
+    -------
+    Model
+        The graph behind the declared layout, alphabet and output functional.
 
     Examples
     --------

@@ -162,6 +162,23 @@ def from_import_path(
     :func:`as_model`.
     A factory may also return a ready :class:`Model`, whose declaration is then kept.
 
+    Parameters
+    ----------
+    target : str
+        Import path ``"package.module:attr"`` of the model factory or callable.
+    kind : {"factory", "callable"}, default "factory"
+        ``"factory"``: the attribute is called once with no arguments and returns the model;
+        ``"callable"``: the attribute is the model itself.
+    path : str, optional
+        A folder put on ``sys.path`` while importing ``target``.
+    layout, alphabet, output, batch_size, name, n_value, length
+        As in :func:`as_model`.
+
+    Returns
+    -------
+    Model
+        The declared model, with ``source`` set so that Dask workers rebuild it by import.
+
     Examples
     --------
     >>> m = from_import_path("causalgia.testing:RBPOracle")

@@ -326,6 +326,11 @@ def read_deepbind(
     layout : {"NCL", "NLC"}
         One-hot layout accepted by the model's ``__call__``.
 
+    Returns
+    -------
+    DeepBindModel
+        The parsed model, a callable with a declared layout and alphabet.
+
     Raises
     ------
     DeepBindFormatError

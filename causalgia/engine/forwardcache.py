@@ -95,7 +95,22 @@ class ForwardCache:
         self.close()
 
     def lookup(self, fingerprint: str, digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(hit mask, values)`` for ``digests`` under ``fingerprint`` (values NaN on a miss)."""
+        """``(hit mask, values)`` for ``digests`` under ``fingerprint`` (values NaN on a miss).
+
+        Parameters
+        ----------
+        fingerprint : str
+            The model fingerprint (:meth:`causalgia.engine.Model.fingerprint`).
+        digests : ndarray
+            Sequence digests (:func:`sequence_digests`), ``S16``.
+
+        Returns
+        -------
+        hit : ndarray of bool
+            True where the output is cached.
+        values : ndarray of float64
+            The cached outputs, NaN on a miss.
+        """
         found: dict[bytes, float] = {}
         keys = [bytes(d) for d in digests]
         for start in range(0, len(keys), _SQL_VARS):
@@ -112,7 +127,17 @@ class ForwardCache:
         return hit, values
 
     def insert(self, fingerprint: str, digests: np.ndarray, values: np.ndarray) -> None:
-        """Record finite outputs (non-finite ones are skipped) in one transaction."""
+        """Record finite outputs (non-finite ones are skipped) in one transaction.
+
+        Parameters
+        ----------
+        fingerprint : str
+            The model fingerprint.
+        digests : ndarray
+            Sequence digests (:func:`sequence_digests`), one per value.
+        values : ndarray
+            The model outputs; an output already cached is left as it is.
+        """
         values = np.asarray(values, dtype=np.float64)
         keep = np.isfinite(values)
         rows = [
@@ -137,14 +162,36 @@ class ForwardCache:
         self._db.execute("COMMIT")
 
     def count(self, fingerprint: str | None = None) -> int:
-        """Cached outputs, of one model or of all."""
+        """Cached outputs, of one model or of all.
+
+        Parameters
+        ----------
+        fingerprint : str, optional
+            Count only this model's outputs (default: every model's).
+
+        Returns
+        -------
+        int
+            The number of cached outputs.
+        """
         if fingerprint is None:
             return int(self._db.execute("SELECT COUNT(*) FROM forward").fetchone()[0])
         sql = "SELECT COUNT(*) FROM forward WHERE fingerprint = ?"
         return int(self._db.execute(sql, (fingerprint,)).fetchone()[0])
 
     def prune(self, keep: str) -> int:
-        """Delete the outputs of every model but fingerprint ``keep``; returns rows deleted."""
+        """Delete the outputs of every model but fingerprint ``keep``; returns rows deleted.
+
+        Parameters
+        ----------
+        keep : str
+            Fingerprint of the model whose outputs are kept.
+
+        Returns
+        -------
+        int
+            The number of rows deleted.
+        """
         cur = self._db.execute("DELETE FROM forward WHERE fingerprint != ?", (keep,))
         return int(cur.rowcount)
 

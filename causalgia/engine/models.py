@@ -75,7 +75,18 @@ class Output:
             object.__setattr__(self, "window", tuple(int(w) for w in self.window))
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
-        """Map raw model outputs of one batch to f, shape ``(N,)``."""
+        """Map raw model outputs of one batch to f, shape ``(N,)``.
+
+        Parameters
+        ----------
+        raw : array_like
+            The model's outputs for a batch of N sequences, ``(N, ...)``.
+
+        Returns
+        -------
+        ndarray
+            f for each sequence, float64, shape ``(N,)``.
+        """
         out = np.asarray(raw, dtype=np.float64)
         if self.index is not None:
             if out.ndim < 2 or self.index >= out.shape[1]:
@@ -153,7 +164,13 @@ class ModelSource:
             )
 
     def load(self) -> Callable[[np.ndarray], Any]:
-        """Import the target (and call it once when it is a factory)."""
+        """Import the target (and call it once when it is a factory).
+
+        Returns
+        -------
+        callable
+            The model callable (what the factory returned, or the attribute itself).
+        """
         module_name, _, attr = self.target.partition(":")
         if self.path is not None:
             sys.path.insert(0, self.path)
@@ -199,6 +216,11 @@ class ModelProbe:
     def record(self) -> dict[str, Any]:
         """A JSON-safe record (outputs as ``float.hex`` strings: exact, NaN and inf included).
 
+        Returns
+        -------
+        dict
+            ``declaration``, ``outputs`` and ``rtol`` (:data:`PROBE_RTOL`).
+
         Examples
         --------
         >>> ModelProbe("d", "x", np.array([0.5, np.nan])).record()["outputs"]
@@ -214,6 +236,17 @@ class ModelProbe:
     def from_record(cls, digest: str, record: Mapping[str, Any]) -> ModelProbe:
         """The probe of a recorded fingerprint (see :meth:`record`).
 
+        Parameters
+        ----------
+        digest : str
+            The recorded fingerprint string.
+        record : mapping
+            What :meth:`record` returned for it.
+
+        Returns
+        -------
+        ModelProbe
+
         Examples
         --------
         >>> p = ModelProbe("d", "x", np.array([0.5, np.inf]))
@@ -228,6 +261,16 @@ class ModelProbe:
 
         0 for identical outputs; ``inf`` when the outputs cannot be compared (another number of
         probes, NaN or inf at other places, or other non-finite values).
+
+        Parameters
+        ----------
+        other : ModelProbe
+            The probe to compare with.
+
+        Returns
+        -------
+        float
+            The relative difference, 0 or more (``inf`` when not comparable).
 
         Examples
         --------
@@ -256,6 +299,18 @@ class ModelProbe:
         """True for the same model: equal digests, or equal declarations and probe outputs that
         differ by at most ``rtol`` of the largest output in magnitude (floating-point noise).
 
+        Parameters
+        ----------
+        other : ModelProbe
+            The probe to compare with.
+        rtol : float, default PROBE_RTOL
+            Tolerance of :meth:`difference` (``1e-5``).
+
+        Returns
+        -------
+        bool
+            Whether both probes are of the same model.
+
         Examples
         --------
         >>> a = ModelProbe("d", "x", np.array([1.0, 2.0]))
@@ -268,6 +323,18 @@ class ModelProbe:
 
     def mismatch(self, other: ModelProbe, rtol: float = PROBE_RTOL) -> str:
         """Why ``other`` is not this model, with what was measured (for error messages).
+
+        Parameters
+        ----------
+        other : ModelProbe
+            The probe that does not agree with this one.
+        rtol : float, default PROBE_RTOL
+            The tolerance to quote (``1e-5``).
+
+        Returns
+        -------
+        str
+            One sentence: a different declaration, or how far the probe outputs differ.
 
         Examples
         --------
@@ -324,7 +391,18 @@ class Model:
     length: int | None = None
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
-        """One forward pass on a one-hot batch, validated and reduced to f, shape ``(N,)``."""
+        """One forward pass on a one-hot batch, validated and reduced to f, shape ``(N,)``.
+
+        Parameters
+        ----------
+        batch : ndarray
+            One-hot batch of N sequences in the model's layout.
+
+        Returns
+        -------
+        ndarray
+            f for each sequence, float64, shape ``(N,)`` (non-finite values kept).
+        """
         raw = call_model(self, batch)
         if hasattr(raw, "detach"):
             raw = raw.detach().cpu().numpy()
@@ -351,6 +429,18 @@ class Model:
 
         The error is a :class:`~causalgia.errors.ModelOutputError` whose ``rows`` attribute holds
         the offending row indices (the simulator maps them to background ids and arms).
+
+        Parameters
+        ----------
+        codes : ndarray
+            Integer-coded sequences, uint8 ``(N, L)``.
+        batch_size : int, optional
+            Sequences per forward pass (default: the model's ``batch_size``).
+
+        Returns
+        -------
+        ndarray
+            f for each row, float64, shape ``(N,)``.
 
         Examples
         --------
@@ -390,6 +480,16 @@ class Model:
         A changed weight, layout, output functional or N value changes the fingerprint. It is
         computed once per model object and length.
 
+        Parameters
+        ----------
+        length : int
+            Length of the probe sequences.
+
+        Returns
+        -------
+        str
+            16 hex digits.
+
         Examples
         --------
         >>> m = wrap_callable(lambda x: x[:, 0, :].sum(axis=1), layout="NCL")
@@ -402,6 +502,15 @@ class Model:
         """The model's :class:`ModelProbe` at ``length`` (computed once per object and length).
 
         Non-finite outputs on the probes are kept as values, never raised.
+
+        Parameters
+        ----------
+        length : int
+            Length of the probe sequences.
+
+        Returns
+        -------
+        ModelProbe
 
         Examples
         --------
@@ -491,6 +600,18 @@ def wrap_callable(
     The declaration is taken from the arguments, else from the callable's own ``layout``,
     ``alphabet``, ``output``, ``name`` and ``length`` attributes; the layout is never guessed.
     Use :func:`causalgia.engine.as_model`, which also takes torch modules and ONNX sessions.
+
+    Parameters
+    ----------
+    fn : callable
+        From a float32 one-hot array to outputs.
+    layout, alphabet, output, batch_size, name, n_value, length
+        As in :func:`~causalgia.engine.as_model` (a declared batch size turns off the automatic
+        choice; without one the batch size is 256 until the simulator probes).
+
+    Returns
+    -------
+    Model
 
     Examples
     --------

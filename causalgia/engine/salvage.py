@@ -69,7 +69,13 @@ class SalvageReport:
     unreadable: str | None = None
 
     def summary(self) -> str:
-        """Counts, then one line per dropped chunk."""
+        """Counts, then one line per dropped chunk.
+
+        Returns
+        -------
+        str
+            A multi-line summary of the salvage.
+        """
         missing = self.n_chunks - len(self.kept) - len(self.dropped)
         lines = [
             f"salvaged {self.run_dir}: kept {len(self.kept)} chunk(s), dropped "
@@ -102,6 +108,21 @@ def set_aside(run_dir: str | Path) -> Path:
 
     Takes the directory's lock. What ``causalgia run --overwrite`` does with a damaged ledger
     before it starts a fresh one; returns the new name.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run directory.
+
+    Returns
+    -------
+    Path
+        Where the ledger now is (``ledger.damaged-<time>.sqlite`` in ``run_dir``).
+
+    Raises
+    ------
+    StoreError
+        When the ledger cannot be moved.
 
     Examples
     --------
@@ -272,6 +293,16 @@ def salvage_ledger(run_dir: str | Path) -> SalvageReport:
     Takes the run directory's lock. The damaged files are kept beside it as
     ``ledger.damaged-<time>.sqlite``. Resume the run afterwards (``simulate`` with the same
     ``store=``, or ``causalgia resume DIR``) to evaluate the chunks that were dropped.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run directory whose ``ledger.sqlite`` is damaged.
+
+    Returns
+    -------
+    SalvageReport
+        The chunks kept and dropped, and where the damaged ledger was kept.
 
     Raises
     ------

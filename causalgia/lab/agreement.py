@@ -21,6 +21,7 @@ from scipy import stats
 from .._options import check_int, check_option, check_probability
 from .._rng import RngLike, generator, root_seed, unit_keys
 from ..errors import EstimationError, OptionError
+from ..stats.display import html_block, html_table, repr_lines
 from .measurements import Joined
 
 BlandAltmanScale = Literal["calibrated", "standardized", "raw"]
@@ -40,7 +41,13 @@ class Concordance:
     bland_altman_scale: str
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the statistics table."""
+        """A copy of the statistics table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per statistic.
+        """
         return self.table.copy()
 
     def __getitem__(self, statistic: str) -> float:
@@ -50,7 +57,14 @@ class Concordance:
         return float(row["estimate"].iloc[0])
 
     def summary(self) -> str:
-        """One line per statistic."""
+        """One line per statistic.
+
+        Returns
+        -------
+        str
+            A header line (interval level, Bland-Altman scale), then each statistic with its
+            interval and, where there is one, its p-value.
+        """
         lines = [
             f"Concordance ({self.ci:.0%} intervals; Bland-Altman on {self.bland_altman_scale})"
         ]
@@ -61,6 +75,32 @@ class Concordance:
             )
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        t = self.table.set_index("statistic") if "statistic" in self.table else pd.DataFrame()
+        n = f"n={int(t['n'].max())}, " if "n" in t and len(t) else ""
+        head = (
+            f"Concordance: {n}{100 * self.ci:g}% intervals, "
+            f"Bland-Altman on {self.bland_altman_scale}"
+        )
+
+        def show(name: str, label: str, p: bool = False) -> str:
+            if name not in t.index:
+                return ""
+            r = t.loc[name]
+            text = f"{label} {r['estimate']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+            return text + (f", p={r['p_value']:.3g}" if p and np.isfinite(r["p_value"]) else "")
+
+        first = [show("spearman_rho", "Spearman rho", True), show("pearson_r", "Pearson r")]
+        second = [show("sign_agreement", "sign agreement"), show("eiv_slope", "Deming slope")]
+        lines = [head]
+        for group in (first, second):
+            if any(group):
+                lines.append("  " + "; ".join(x for x in group if x))
+        return repr_lines(*lines)
+
+    def _repr_html_(self) -> str:
+        return html_block(repr(self), html_table(self.table))
+
 
 def deming_fit(
     x: np.ndarray, y: np.ndarray, error_ratio: float | None = None
@@ -69,6 +109,22 @@ def deming_fit(
 
     ``error_ratio`` is var(error in y) / var(error in x); None uses var(y)/var(x), which gives
     the standardised major axis slope ``sign(r)·sd(y)/sd(x)``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The regressor (e.g. predictions), one-dimensional.
+    y : numpy.ndarray
+        The response (e.g. measurements), same length as ``x``.
+    error_ratio : float, optional
+        var(error in y) / var(error in x); None (default) uses var(y) / var(x).
+
+    Returns
+    -------
+    slope : float
+        The Deming slope (0.0 when x and y are uncorrelated).
+    intercept : float
+        ``mean(y) - slope * mean(x)``.
 
     Examples
     --------
@@ -116,6 +172,13 @@ def concordance(
         intervals (Bland & Altman 1986: se(bias)² = s²/n, se(limit)² ≈ 3 s²/n).
     rng : int, Generator or None
         Seed of the bootstraps.
+
+    Returns
+    -------
+    Concordance
+        One row per statistic (``pearson_r``, ``spearman_rho``, ``sign_agreement`` when some
+        pair has two non-zero values, ``eiv_slope``, ``eiv_intercept``, ``bland_altman_bias``,
+        ``loa_low``, ``loa_high``) with its interval, p-value, n and method.
 
     Examples
     --------

@@ -27,7 +27,16 @@ from .._options import check_option
 from .._rng import RngLike
 from ..errors import EstimationError, OptionError
 from ..pooling import Calibration, calibrate
-from ..stats import AceEstimates, Method, estimate_ace, paired_t, welch
+from ..stats import (
+    AceEstimates,
+    Method,
+    estimate_ace,
+    html_block,
+    html_table,
+    paired_t,
+    repr_lines,
+    welch,
+)
 from .agreement import Concordance, concordance, deming_fit
 from .measurements import Joined, MeasurementError, Measurements, join, read_measurements
 
@@ -68,17 +77,42 @@ class LabEffects:
     unknown: tuple[str, ...] = field(default=())
 
     def to_frame(self) -> pd.DataFrame:
-        """The effect table."""
+        """The effect table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of the lab ACE table (``ace.table``), one row per (experiment, label).
+        """
         return self.ace.to_frame()
 
     def summary(self) -> str:
-        """The effects plus what could not be matched."""
+        """The effects plus what could not be matched.
+
+        Returns
+        -------
+        str
+            The effects' :meth:`~causalgia.stats.estimators.AceEstimates.summary`, then the
+            numbers of unmeasured constructs and unknown measured ids, when there are any.
+        """
         lines = [self.ace.summary()]
         if self.unmeasured:
             lines.append(f"  {len(self.unmeasured)} library constructs had no measurement")
         if self.unknown:
             lines.append(f"  {len(self.unknown)} measured ids are not in the library")
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        head, *rest = repr(self.ace).splitlines()
+        head = head.replace("AceEstimates", "LabEffects", 1)
+        unmatched = (
+            f"  {len(self.unmeasured)} library constructs unmeasured, "
+            f"{len(self.unknown)} measured ids not in the library"
+        )
+        return repr_lines(head, *rest, unmatched)
+
+    def _repr_html_(self) -> str:
+        return html_block(repr(self), html_table(self.ace.table, bar="ace"))
 
 
 def lab_effects(
@@ -96,6 +130,30 @@ def lab_effects(
     Replicates are averaged per construct. A paired library (every background measured as control
     and under each arm) gives a paired ICE table estimated with ``method`` (default
     ``"paired_t"``); a randomized library gives an outcome table (default ``"welch"``).
+
+    Parameters
+    ----------
+    measured : Measurements
+        Measurements keyed by ``construct_id`` (:func:`read_measurements`).
+    library : pandas.DataFrame, str or pathlib.Path
+        The library table, or the path of its CSV: ``construct_id, experiment, label,
+        background_id, arm`` and the design parameters.
+    method : str, optional
+        The estimator of :func:`~causalgia.stats.estimators.estimate_ace`; None (default)
+        uses ``"paired_t"`` for a paired library and ``"welch"`` for a randomized one.
+    ci : float, default 0.95
+        Confidence level of the intervals.
+    missing : {"error", "drop"}, default "error"
+        What a library construct without a measurement does: raise, or leave it out (and,
+        in a paired library, the constructs whose control it was).
+    rng : int, numpy.random.Generator or None
+        Seed of the resampling estimators (bootstrap, permutation).
+
+    Returns
+    -------
+    LabEffects
+        The lab ACEs, the lab ICE or outcome table, and the construct ids left unmeasured or
+        not in the library.
 
     Examples
     --------
@@ -173,6 +231,24 @@ def ice_contrast(
     additivity (``{"x2": 1, "x1": -2}``: ACE(2) - 2·ACE(1)) or context (``{"loop": 1,
     "unstructured": -1}``) tests.
 
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A paired ICE table (``label, background_id, ice``; ``experiment`` when selecting).
+    weights : mapping of str to float
+        The weight of each arm's ICE, by label; every background must carry every label.
+    experiment : str, optional
+        Use only the rows of this experiment (default: all rows).
+    ci : float, default 0.95
+        Confidence level of the paired t interval.
+    name : str, optional
+        The contrast's name; None (default) writes it from the weights (e.g. ``"a - b"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``contrast, estimate, se, ci_low, ci_high, n, p_value``.
+
     Examples
     --------
     >>> t = pd.DataFrame({"experiment": "e", "label": ["a"] * 3 + ["b"] * 3,
@@ -226,6 +302,21 @@ def probe_contexts(
     ``index`` (position in ``sequences``), ``sequence``, ``motif_start``, ``structure``, ``mfe``
     and ``context`` (see :func:`causalgia.experiment.hairpin.motif_context`).
 
+    Parameters
+    ----------
+    sequences : sequence of str
+        The probe sequences (DNA or RNA letters, any case).
+    motif : str
+        The motif to locate (T is read as U).
+    exactly_one : bool, default True
+        Skip probes holding the motif more than once (otherwise its first occurrence is used).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per folded probe: ``index, sequence`` (upper-case RNA), ``motif_start``,
+        ``structure`` (dot-bracket MFE structure), ``mfe`` and ``context``.
+
     Examples
     --------
     >>> probe_contexts(["GGGCGCUGGAAGCGCCC", "AAAA"], "GCUGG")["context"].tolist()  # doctest: +SKIP
@@ -269,6 +360,23 @@ def compare_groups(
 ) -> pd.DataFrame:
     """Difference in mean ``values`` between groups ``a`` and ``b`` (a - b), with a Welch
     interval (:func:`causalgia.stats.estimators.welch`) and a two-sided Mann-Whitney p-value.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        One value per item (e.g. a measurement per probe).
+    groups : sequence of str
+        The group of each item, same length as ``values``.
+    a, b : str
+        The two groups compared (at least 2 values each); other groups are ignored.
+    ci : float, default 0.95
+        Confidence level of the Welch interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``a, b, n_a, n_b, mean_a, mean_b, difference, ci_low, ci_high, p_welch,
+        p_mannwhitney``.
 
     Examples
     --------

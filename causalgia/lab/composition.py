@@ -41,6 +41,16 @@ STATISTICS: tuple[str, ...] = (
 def gc_count(kmers: Sequence[str]) -> np.ndarray:
     """Number of G and C letters of every k-mer (the usual composition stratum).
 
+    Parameters
+    ----------
+    kmers : sequence of str
+        The k-mers (any case).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, one G+C count per k-mer.
+
     Examples
     --------
     >>> gc_count(["GCUGG", "AUAUA", "gcAT"]).tolist()
@@ -54,6 +64,16 @@ def composition(kmers: Sequence[str]) -> pd.DataFrame:
 
     Columns: ``length``, ``gc_count``, ``gc_fraction``, ``a``, ``c``, ``g``, ``u`` (T and U are
     one base). Use a column as ``strata=`` and any of them as ``covariates=``.
+
+    Parameters
+    ----------
+    kmers : sequence of str
+        The sequences (any case; T and U both count as ``u``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per sequence; ``gc_fraction`` is NaN for an empty sequence.
 
     Examples
     --------
@@ -88,6 +108,23 @@ def stratified_spearman(
     Returns the combined value and a table (``stratum``, ``n``, ``spearman``, ``used``). A
     stratum is used when it has at least ``min_stratum`` items and neither variable is constant
     in it; the weights are the sizes of the used strata.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        The paired values (e.g. predicted and measured), one per item.
+    strata : numpy.ndarray
+        The stratum of each item (e.g. its GC count).
+    min_stratum : int, default 3
+        Smallest stratum that contributes.
+
+    Returns
+    -------
+    rho : float
+        The size-weighted mean within-stratum Spearman correlation (NaN when no stratum is
+        used).
+    table : pandas.DataFrame
+        One row per stratum, sorted by stratum: ``stratum, n, spearman, used``.
 
     Examples
     --------
@@ -127,6 +164,21 @@ def partial_spearman(x: np.ndarray, y: np.ndarray, covariates: np.ndarray) -> tu
     with an intercept) on the ranks of the covariates and the residuals are correlated. The
     p-value uses t = r·sqrt(df / (1 - r²)) with df = n - 2 - (number of covariates).
 
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        The paired values, one per item.
+    covariates : numpy.ndarray
+        The covariates, one row per item (a 1-D array is one covariate); exactly collinear
+        columns are dropped.
+
+    Returns
+    -------
+    r : float
+        The partial Spearman correlation.
+    p_value : float
+        Its two-sided p-value (NaN when df < 1 or r is not finite).
+
     Examples
     --------
     >>> gen = np.random.default_rng(0)
@@ -164,6 +216,22 @@ def top_k_overlap(
     """Size of the overlap of the two top-k lists, its expectation k²/N, and the hypergeometric
     p-value P(overlap >= observed) when the model's top k were drawn at random.
 
+    Parameters
+    ----------
+    predicted, measured : numpy.ndarray
+        The paired values, one per item; larger is "top" (ties broken by position).
+    k : int, default 10
+        Length of each top list (at most the number of items).
+
+    Returns
+    -------
+    overlap : int
+        Items in both top-k lists.
+    expected : float
+        The overlap expected by chance, k²/N.
+    p_value : float
+        Hypergeometric P(overlap >= observed).
+
     Examples
     --------
     >>> top_k_overlap(np.arange(100.0), np.arange(100.0), k=5)[:2]
@@ -182,6 +250,18 @@ def group_ranks(values: np.ndarray, groups: np.ndarray | None = None) -> np.ndar
 
     One sort by value and one stable sort by group, for all groups at once; ``groups=None``
     ranks over all values.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The values to rank.
+    groups : numpy.ndarray, optional
+        The group of each value; None (default) ranks all values together.
+
+    Returns
+    -------
+    numpy.ndarray
+        float, the rank (1-based, ties averaged) of each value within its group.
 
     Examples
     --------

@@ -24,6 +24,7 @@ from scipy import stats
 from .._options import check_int, check_probability
 from .._rng import RngLike, generator, root_seed, unit_keys
 from ..errors import EstimationError, OptionError
+from ..stats.display import html_block, html_table, repr_lines
 from .composition import (
     STATISTICS,
     _Prepared,
@@ -58,7 +59,13 @@ class ControlledConcordance:
     ci: float
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the statistics table."""
+        """A copy of the statistics table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per (model, statistic).
+        """
         return self.table.copy()
 
     def __getitem__(self, key: tuple[str, str]) -> float:
@@ -69,7 +76,14 @@ class ControlledConcordance:
         return float(row["estimate"].iloc[0])
 
     def summary(self) -> str:
-        """One line per model and statistic, then the verdict."""
+        """One line per model and statistic, then the verdict.
+
+        Returns
+        -------
+        str
+            A header line, one line per row of :attr:`table` (estimate, interval and the
+            within-strata permutation null) and the verdict.
+        """
         lines = [
             f"Concordance controlled for composition ({self.ci:.0%} bootstrap intervals; "
             "null: measured values permuted within strata)"
@@ -92,6 +106,41 @@ class ControlledConcordance:
             lines.append(f"  {r.model:>24} {r.statistic:>19}: {est}{ci}{null}")
         lines.append(self.verdict)
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        t = self.table
+        mine = t[t["model"] == self.model].set_index("statistic") if "model" in t else t
+        models = [m for m in dict.fromkeys(t.get("model", [])) if " - " not in str(m)]
+        n = f"n={int(mine['n'].max())}, " if "n" in mine and len(mine) else ""
+        wrong = f"{len(models) - 1} wrong model(s), " if models else ""
+        head = (
+            f"ControlledConcordance: model {self.model!r}, {n}{wrong}"
+            f"{100 * self.ci:g}% bootstrap intervals"
+        )
+        shown = []
+        for stat, label in (("spearman", "Spearman"), ("stratified_spearman", "within strata"),
+                            ("partial_spearman", "partial")):  # fmt: skip
+            if stat in mine.index:
+                r = mine.loc[stat]
+                shown.append(
+                    f"{label} {r['estimate']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
+                )
+        specific = {True: "yes", False: "no", None: "no wrong models"}[self.specific]
+        top = ""
+        if "top_k_overlap" in mine.index:
+            m = mine.loc["top_k_overlap", "estimate"]
+            top = f"; top-{self.top_k} overlap {m:.0f}/{self.top_k}"
+        verdict = (
+            f"  survives the composition control: {'yes' if self.survives else 'no'}; "
+            f"specific: {specific}{top}"
+        )
+        return repr_lines(head, "  " + "; ".join(shown) if shown else "", verdict)
+
+    def _repr_html_(self) -> str:
+        parts = [html_table(self.table, caption=self.verdict)]
+        if isinstance(self.strata, pd.DataFrame) and len(self.strata):
+            parts.append(html_table(self.strata, caption="Spearman within each stratum"))
+        return html_block(repr(self), *parts)
 
 
 def _vector(name: str, values: Any, n: int | None = None) -> np.ndarray:

@@ -87,7 +87,13 @@ class Enrichment:
     n_input: int
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the enrichment table."""
+        """A copy of the enrichment table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per k-mer (and position).
+        """
         return self.table.copy()
 
     def join(self, ace: pd.DataFrame, *, on: str = "label") -> pd.DataFrame:
@@ -98,6 +104,19 @@ class Enrichment:
         merges on ``position``. Columns of the ACE table that clash get the suffix ``_ace``.
         Every k-mer of the ACE table must be in this table (else an error names the first
         missing one).
+
+        Parameters
+        ----------
+        ace : pandas.DataFrame
+            An in-silico ACE table (e.g. ``AceEstimates.to_frame()`` of a k-mer screen).
+        on : str, default "label"
+            The column of ``ace`` holding the k-mers.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per row of ``ace`` (the k-mer column renamed ``kmer``), with this table's
+            columns beside it.
 
         Examples
         --------
@@ -123,7 +142,19 @@ class Enrichment:
         return right.merge(self.table, on=keys, how="left", suffixes=("_ace", ""))
 
     def summary(self, top: int = 5) -> str:
-        """Reads, counting, interval and the ``top`` most enriched k-mers."""
+        """Reads, counting, interval and the ``top`` most enriched k-mers.
+
+        Parameters
+        ----------
+        top : int, default 5
+            Number of most enriched rows listed.
+
+        Returns
+        -------
+        str
+            A header line, one line per listed k-mer (log2 enrichment, interval,
+            frequencies, q) and the number of rows with q < 0.05.
+        """
         how = "at each position" if self.positional else f"any position, per {self.counting}"
         head = (
             f"Selection enrichment of {self.k}-mers ({how}): {self.n_bound} bound / "
@@ -147,6 +178,19 @@ def read_codes(reads: Reads, *, name: str = "reads") -> np.ndarray:
 
     ``reads`` is a FASTA path (plain or gzip; DNA or RNA letters), :class:`FastaRecords`, a
     list of strings (whitespace removed, case ignored) or a uint8 code array.
+
+    Parameters
+    ----------
+    reads : str, pathlib.Path, FastaRecords, sequence of str or numpy.ndarray
+        The reads, in one of the forms above; a uint8 array is checked and returned as is.
+    name : str, default "reads"
+        What the reads are called in error messages (e.g. ``"bound"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 codes, shape (number of reads, longest read), 0..3 for A, C, G, T/U and 4 for
+        N and padding.
 
     Examples
     --------
@@ -187,6 +231,18 @@ def read_codes(reads: Reads, *, name: str = "reads") -> np.ndarray:
 
 def kmer_names(k: int, letters: Letters = "rna") -> np.ndarray:
     """All 4^k k-mers in lexicographic order of the code (A, C, G, T/U).
+
+    Parameters
+    ----------
+    k : int
+        The k-mer length.
+    letters : {"rna", "dna"}, default "rna"
+        Write the fourth base as U or as T.
+
+    Returns
+    -------
+    numpy.ndarray
+        The 4^k k-mers as strings (``[""]`` for k = 0).
 
     Examples
     --------

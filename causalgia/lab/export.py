@@ -46,11 +46,24 @@ class LibraryExport:
     csv: Path | None
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the construct table."""
+        """A copy of the construct table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per construct.
+        """
         return self.table.copy()
 
     def summary(self) -> str:
-        """Counts of constructs per arm and the files written."""
+        """Counts of constructs per arm and the files written.
+
+        Returns
+        -------
+        str
+            A header line, one line per (experiment, label) with its number of constructs
+            and, when the library was written, the two files.
+        """
         counts = self.table.groupby(["experiment", "label"], sort=False).size()
         lines = [f"LibraryExport: {len(self.table)} constructs"]
         lines += [f"  {e} / {lab}: {k}" for (e, lab), k in counts.items()]
@@ -67,6 +80,22 @@ def library_table(
     A paired design gives one control construct per background plus one per arm and background;
     a randomized design gives one construct per background (its assigned arm or the control).
     ``alphabet`` defaults to the background's. Construct ids are ``prefix`` + a 6-digit index.
+
+    Parameters
+    ----------
+    design : Design
+        The design (paired or randomized) whose constructs are listed.
+    alphabet : str or Alphabet, optional
+        The alphabet the sequences are written in; None (default) uses the background's.
+    prefix : str, default "c"
+        Prefix of the construct ids.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per construct: ``construct_id``, the design table's columns (experiment,
+        label, parameters, background_id, arm, unit_seed), ``design_seed`` and ``sequence``;
+        control constructs have experiment and label ``"control"``.
     """
     alph = get_alphabet(alphabet if alphabet is not None else design.background.alphabet)
     ids = design.background_ids
@@ -103,6 +132,22 @@ def export_library(
     prefix: str = "c",
 ) -> LibraryExport:
     """Write ``library.fa`` and ``library.csv`` for ``design`` into ``out_dir``.
+
+    Parameters
+    ----------
+    design : Design
+        The design whose constructs are written (see :func:`library_table`).
+    out_dir : str or pathlib.Path
+        The folder (created if absent); existing library files in it are replaced.
+    alphabet : str or Alphabet, optional
+        The alphabet of the sequences; None (default) uses the background's.
+    prefix : str, default "c"
+        Prefix of the construct ids.
+
+    Returns
+    -------
+    LibraryExport
+        The construct table and the paths of the FASTA and CSV files.
 
     Examples
     --------

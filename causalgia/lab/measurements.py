@@ -40,6 +40,19 @@ def missing_column_message(name: str, columns: Sequence[object]) -> str:
     Candidates are the column equal to ``name`` up to case, then the closest names by
     :func:`difflib.get_close_matches`. A table of more than six columns is never listed in full.
 
+    Parameters
+    ----------
+    name : str
+        The column that was asked for.
+    columns : sequence
+        The columns the table has.
+
+    Returns
+    -------
+    str
+        ``"missing column '<name>'"`` followed by up to three candidates, or by the table's
+        columns when there are at most six and none is similar.
+
     Examples
     --------
     >>> missing_column_message("intensity", ["id", "Intensity_1", "intensity_2", "seq"])
@@ -87,11 +100,25 @@ class Measurements:
         return len(self.table)
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the measurement table."""
+        """A copy of the measurement table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per (construct, replicate).
+        """
         return self.table.copy()
 
     def per_construct(self) -> pd.DataFrame:
-        """Replicates averaged: key, value (mean), value_sd, n_replicates, design columns."""
+        """Replicates averaged: key, value (mean), value_sd, n_replicates, design columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per construct, in order of first appearance: the key, ``value`` (mean
+            over replicates), ``value_sd`` (NaN for one replicate), ``n_replicates`` and the
+            design columns (their first value).
+        """
         extra = [c for c in self.table.columns if c not in (self.key, "value", "replicate")]
         grouped = self.table.groupby(self.key, sort=False)
         out = grouped["value"].agg(value="mean", value_sd="std", n_replicates="size")
@@ -100,7 +127,13 @@ class Measurements:
         return out.reset_index()
 
     def summary(self) -> str:
-        """Rows, constructs and replicates."""
+        """Rows, constructs and replicates.
+
+        Returns
+        -------
+        str
+            One line: the source, the number of rows and of distinct constructs, and the key.
+        """
         n = self.table[self.key].nunique()
         return f"Measurements from {self.source}: {len(self)} rows, {n} constructs (key {self.key})"
 
@@ -139,6 +172,19 @@ def normalize_sequences(
     """Sequences without whitespace, upper-cased, T/U written in the declared alphabet.
 
     ``letters="rna"`` writes T as U, ``"dna"`` writes U as T, ``"keep"`` changes no letter.
+
+    Parameters
+    ----------
+    sequences : pandas.Series or sequence of str
+        The sequences as given.
+    letters : {"rna", "dna", "keep"}, default "rna"
+        The alphabet T/U is written in.
+
+    Returns
+    -------
+    pandas.Series
+        The normalised sequences (object dtype), in the order given. Letters are not
+        checked here.
 
     Examples
     --------
@@ -190,6 +236,13 @@ def read_measurements(
         Sequence keys lose whitespace and are upper-cased; ``"rna"`` writes T as U (so DNA
         probe files match RNA designs), ``"dna"`` writes U as T, ``"keep"`` changes no letter.
         Any letter other than A, C, G, T/U and N is an error.
+
+    Returns
+    -------
+    Measurements
+        One row per input row: the key (named ``construct_id`` or ``sequence``), ``value``
+        (float), ``replicate`` (0 without a replicate column) and the ``design`` columns;
+        ``source`` is the file name or ``"<DataFrame>"``.
 
     Raises
     ------
@@ -290,11 +343,23 @@ class Joined:
     unmatched_predicted: tuple[str, ...]
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the matched table."""
+        """A copy of the matched table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per matched key.
+        """
         return self.table.copy()
 
     def summary(self) -> str:
-        """Matched and unmatched counts, with the first unmatched keys."""
+        """Matched and unmatched counts, with the first unmatched keys.
+
+        Returns
+        -------
+        str
+            A line with the number matched, then one line per side with unmatched keys.
+        """
         lines = [f"Joined on {self.key}: {len(self.table)} matched"]
         for side, keys in (
             ("measured", self.unmatched_measured),
@@ -318,6 +383,24 @@ def join(
     ``construct_id`` or ``sequence``; e.g. ``on="label"`` for a k-mer screen's ACE table) and
     ``predicted_value``; duplicated keys in it raise. Unmatched keys are reported, not dropped
     silently.
+
+    Parameters
+    ----------
+    measured : Measurements
+        The measurements; replicates are averaged per construct
+        (:meth:`Measurements.per_construct`).
+    predicted : pandas.DataFrame
+        Predictions with a key column and a value column, one row per key.
+    predicted_value : str, default "predicted"
+        The column of ``predicted`` holding the predicted values.
+    on : str, optional
+        The key column of ``predicted``; None (default) uses the measurements' key.
+
+    Returns
+    -------
+    Joined
+        The matched rows (key, ``measured``, ``measured_sd``, ``n_replicates``,
+        ``predicted``) and the keys found only among the measurements or the predictions.
 
     Examples
     --------

@@ -47,6 +47,7 @@ import pandas as pd
 from .._options import check_probability
 from .._rng import root_seed
 from ..errors import OptionError
+from .display import _diagnostics_line, _html_block, _html_table, _repr_lines
 from .effectstats import (
     THRESHOLDS,
     Diagnostics,
@@ -165,11 +166,23 @@ class CountFit:
         r_low, r_high`` (the ratio of successive copies' effects), ``p_saturating`` =
         P(r < 1), ``chi2, df, p_lack_of_fit`` (χ² of the posterior-mean curve against the
         ACEs, df = arms − 2), ``r_hat, ess_bulk`` (worst over beta and r) and ``verdict``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per count curve.
         """
         return self.table.copy()
 
     def summary(self) -> str:
-        """Settings, diagnostics and one verdict line per count curve."""
+        """Settings, diagnostics and one verdict line per count curve.
+
+        Returns
+        -------
+        str
+            A line of settings, a line of diagnostics (``ok`` or the failures) and one
+            verdict line per count curve.
+        """
         st, d = self.settings, self.diagnostics
         lines = [
             f"CountFit: {len(self.table)} count curve(s), ACE(k) = beta·(1 − r^k)/(1 − r), "
@@ -181,6 +194,45 @@ class CountFit:
         ]
         lines += [f"  {row.family}: {row.verdict}" for row in self.table.itertuples(index=False)]
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        st, t = self.settings, self.table
+        level = f", {100 * st['hdi_prob']:g}% HDI" if "hdi_prob" in st else ""
+        head = (
+            f"CountFit: {len(t)} count curve(s), ACE(k) = beta·(1 − r^k)/(1 − r){level}, "
+            f"sampler={st.get('sampler')}"
+        )
+        verdicts = t["verdict"].astype(str) if "verdict" in t else pd.Series(dtype=str)
+        kinds = [("saturating", "saturating"), ("super-additive", "super-additive"),
+                 ("consistent with additive", "additive")]  # fmt: skip
+        counts = ", ".join(f"{int(verdicts.str.startswith(k).sum())} {name}" for k, name in kinds)
+        one = ""
+        if len(t) == 1 and {"r", "r_low", "r_high"} <= set(t.columns):
+            row = t.iloc[0]
+            one = (
+                f"  {row.get('family')}: r = {row['r']:.3g} "
+                f"[{row['r_low']:.3g}, {row['r_high']:.3g}]"
+            )
+            if "p_saturating" in t.columns:
+                one += f", P(r < 1) = {row['p_saturating']:.3f}"
+        return _repr_lines(
+            head, _diagnostics_line(st, self.diagnostics), f"  verdicts: {counts}", one
+        )
+
+    def _repr_html_(self) -> str:
+        shown, caption = self.table, "count curves"
+        if "verdict" in shown.columns and len(shown) <= 5:  # long sentences: above the table
+            shown = shown.drop(columns="verdict")
+            caption += ": " + "; ".join(
+                f"{r.family}: {r.verdict}" for r in self.table.itertuples(index=False)
+            )
+        tables = [
+            _html_table(shown, caption=caption),
+            _html_table(self.curve, caption="fitted ACE(k) per arm", bar="ace"),
+        ]
+        if len(self.hyper):
+            tables.append(_html_table(self.hyper, caption="pooling parameters"))
+        return _html_block(repr(self), *tables)
 
 
 def _verdict(r: float, low: float, high: float, p: float, prob: float) -> str:

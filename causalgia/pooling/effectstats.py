@@ -517,7 +517,14 @@ class Diagnostics:
     thresholds: Thresholds = THRESHOLDS
 
     def failures(self) -> list[str]:
-        """One message per crossed threshold (empty when the fit passes)."""
+        """One message per crossed threshold (empty when the fit passes).
+
+        Returns
+        -------
+        list of str
+            E.g. ``"max R-hat 1.02 > 1.01 (tau)"``, in the order R-hat, bulk ESS, tail ESS,
+            divergences.
+        """
         t, out = self.thresholds, []
         if not self.max_r_hat <= t.r_hat:
             out.append(f"max R-hat {self.max_r_hat:.4g} > {t.r_hat} ({self.worst})")

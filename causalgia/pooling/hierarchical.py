@@ -51,6 +51,7 @@ import pandas as pd
 from .._options import check_int, check_option, check_probability
 from .._rng import generator, root_seed, unit_keys
 from ..errors import OptionError
+from .display import _diagnostics_line, _html_block, _html_table, _repr_lines
 from .effectmodel import (
     CurvePrior,
     Effects,
@@ -202,11 +203,24 @@ class HierarchicalFit:
         estimate), ``post_mean, post_sd, hdi_low, hdi_high`` (HDI at ``settings["hdi_prob"]``),
         ``p_positive`` = P(theta > 0), ``p_meaningful`` = P(|theta| > min_effect), ``r_hat,
         ess_bulk, ess_tail``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per condition.
         """
         return self.table.copy()
 
     def summary(self) -> str:
-        """Readable summary: settings, diagnostics, hyperparameters and one line per condition."""
+        """Readable summary: settings, diagnostics, hyperparameters and one line per condition.
+
+        Returns
+        -------
+        str
+            Lines: the settings, the diagnostics (``ok`` or the failures), one per
+            hyperparameter and one per condition (posterior mean ± SD, HDI, P>0 and
+            P(|theta| > min_effect)).
+        """
         st, d = self.settings, self.diagnostics
         level = f"{st['hdi_prob']:.0%} HDI"
         curve = ""
@@ -239,8 +253,41 @@ class HierarchicalFit:
             )
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        st, t = self.settings, self.table
+        level = f", {100 * st['hdi_prob']:g}% HDI" if "hdi_prob" in st else ""
+        head = (
+            f"HierarchicalFit: {len(t)} conditions{level}, "
+            f"parameterization={st.get('parameterization')}, sampler={st.get('sampler')}"
+        )
+        top = ""
+        mean = pd.to_numeric(t["post_mean"], errors="coerce").abs() if "post_mean" in t else None
+        if mean is not None and mean.notna().any():
+            row = t.iloc[int(np.nanargmax(mean.to_numpy(dtype=float)))]
+            top = (
+                f"  largest |posterior mean|: {row.get('condition')} = {row['post_mean']:+.4g}"
+                f" [{row.get('hdi_low', np.nan):+.4g}, {row.get('hdi_high', np.nan):+.4g}]"
+            )
+        return _repr_lines(head, _diagnostics_line(st, self.diagnostics), top)
+
+    def _repr_html_(self) -> str:
+        tables = [_html_table(self.table, caption="conditions", bar="post_mean")]
+        if len(self.hyper):
+            tables.append(_html_table(self.hyper, caption="hyperparameters"))
+        return _html_block(repr(self), *tables)
+
     def save(self, path: str | Path) -> Path:
         """Write the draws, the condition table and the settings to one netCDF file.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file to write (conventionally ``posterior.nc``); an existing file is replaced.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
 
         Examples
         --------
@@ -263,6 +310,16 @@ class HierarchicalFit:
     @classmethod
     def load(cls, path: str | Path) -> HierarchicalFit:
         """Read a fit written by :meth:`save` (summaries are recomputed from the draws).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            A netCDF file written by :meth:`save`.
+
+        Returns
+        -------
+        HierarchicalFit
+            The fit, with its condition table, settings and convergence thresholds restored.
 
         Examples
         --------

@@ -16,6 +16,7 @@ import pandas as pd
 from .._options import check_probability
 from .._rng import RngLike, root_seed
 from ..errors import EstimationError
+from .display import _html_block, _html_table, _repr_lines
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,23 @@ class Calibration:
     samples: dict[str, np.ndarray]
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the posterior summary."""
+        """A copy of the posterior summary.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per parameter (offset, slope, extra_sd).
+        """
         return self.table.copy()
 
     def summary(self) -> str:
-        """One line per parameter."""
+        """One line per parameter.
+
+        Returns
+        -------
+        str
+            A header line, then each parameter's posterior mean, credible interval and R-hat.
+        """
         lines = [f"Calibration (posterior mean, {self.prob:.0%} credible interval)"]
         for r in self.table.itertuples(index=False):
             lines.append(
@@ -43,6 +56,29 @@ class Calibration:
                 f"  r_hat={r.r_hat:.3f}"
             )
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        draws = len(next(iter(self.samples.values()))) if self.samples else 0
+        head = (
+            f"Calibration: lab = offset + slope·in_silico, {100 * self.prob:g}% credible "
+            f"intervals, {draws} draws"
+        )
+        t = self.table.set_index("parameter") if "parameter" in self.table else None
+        if t is None or t.empty:
+            return _repr_lines(head)
+        parts = [
+            f"{name} {t.loc[name, 'mean']:+.4g} [{t.loc[name, 'hdi_low']:+.4g}, "
+            f"{t.loc[name, 'hdi_high']:+.4g}]"
+            for name in ("slope", "offset")
+            if name in t.index
+        ]
+        if "extra_sd" in t.index:
+            parts.append(f"extra_sd {t.loc['extra_sd', 'mean']:.4g}")
+        r_hat = f"max R-hat {t['r_hat'].max():.3f}" if "r_hat" in t else ""
+        return _repr_lines(head, "  " + "; ".join(parts), f"  {r_hat}" if r_hat else "")
+
+    def _repr_html_(self) -> str:
+        return _html_block(repr(self), _html_table(self.table))
 
 
 def calibrate(
@@ -63,6 +99,32 @@ def calibrate(
     estimates when no SE is given), ``lab ~ Normal(offset + slope * x_true,
     sqrt(lab_se² + extra_sd²))`` with weakly informative priors on the standardised scale
     (offset, slope ~ Normal(0, 2.5 sd(lab)/sd(x)), extra_sd ~ HalfNormal(sd(lab))).
+
+    Parameters
+    ----------
+    in_silico : numpy.ndarray
+        In-silico effects (e.g. ACEs), one per design; at least 3.
+    lab : numpy.ndarray
+        Lab effects of the same designs, in the same order and of the same shape.
+    in_silico_se : numpy.ndarray, optional
+        Standard errors of ``in_silico``; None (default) treats the in-silico effects as
+        exact.
+    lab_se : numpy.ndarray, optional
+        Standard errors of ``lab``; None (default) leaves all lab noise to ``extra_sd``.
+    prob : float, default 0.95
+        Probability of the equal-tailed credible intervals.
+    draws, tune : int, default 1000
+        Posterior draws and tuning steps per chain (PyMC's NUTS).
+    chains : int, default 2
+        Number of chains (run one after another, on one core).
+    rng : int, numpy.random.Generator or None
+        Seed of the sampler (None: a fresh seed).
+
+    Returns
+    -------
+    Calibration
+        The posterior summary table, ``prob`` and the pooled draws of offset, slope and
+        extra_sd.
 
     Examples
     --------

@@ -16,6 +16,7 @@ import pandas as pd
 from .._options import check_int
 from .._rng import RngLike, generator, root_seed, unit_keys
 from ..errors import OptionError
+from .display import _html_block, _html_table, _repr_lines
 from .effectmodel import Parameterization
 from .effectstats import THRESHOLDS, Diagnostics, _structure
 from .hierarchical import _convergence, _diagnostics, _draws
@@ -82,6 +83,21 @@ def sbc_section(quick: bool) -> tuple[str, dict[str, Any]]:
     otherwise R = 200 of 500 draws x 2 chains (~25 s on 2 cores with nutpie, ~7 min with
     PyMC). Rank uniformity is a χ² test over 10 bins of 100 rank values. The text has no
     heading of its own (the caller's section heading introduces it).
+
+    Parameters
+    ----------
+    quick : bool
+        Run the short smoke configuration instead of the full one.
+
+    Returns
+    -------
+    text : str
+        Markdown: a paragraph on the set-up, a table of χ² and coverage per parameter and a
+        line of diagnostics.
+    numbers : dict
+        The raw numbers: ``n_replicates``, ``chi2`` and ``chi2_p`` per parameter,
+        ``min_chi2_p``, ``coverage_50``, ``coverage_90``, ``worst_r_hat``, ``min_ess_bulk``,
+        ``min_ess_tail``, ``divergences``.
 
     Examples
     --------
@@ -158,13 +174,30 @@ class SbcResult:
     settings: dict
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the rank table."""
+        """A copy of the rank table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`ranks`, one row per (replicate, parameter).
+        """
         return self.ranks.copy()
 
     def uniformity(self, bins: int = 10) -> pd.DataFrame:
         """χ² test (``scipy.stats.chisquare``) that each parameter's ranks are uniform.
 
         Ranks 0..n_draws are split into ``bins`` equal bins (n_draws + 1 should be a multiple).
+
+        Parameters
+        ----------
+        bins : int, default 10
+            Number of equal-width rank bins of the χ² test.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter: ``parameter, chi2, df`` (bins − 1), ``p_value, n``
+            (replicates).
         """
         from scipy import stats
 
@@ -180,7 +213,15 @@ class SbcResult:
         return pd.DataFrame(rows)
 
     def coverage(self) -> pd.DataFrame:
-        """Coverage of the central 50% and 90% intervals per parameter, with its MC SE."""
+        """Coverage of the central 50% and 90% intervals per parameter, with its MC SE.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Two rows per parameter: ``parameter, level`` (0.5 or 0.9), ``coverage`` (fraction
+            of replicates whose interval covers the truth) and ``mcse`` (its binomial Monte
+            Carlo SE at the nominal level).
+        """
         rows = []
         for name, sub in self.ranks.groupby("parameter", sort=False):
             for level, col in ((0.5, "in_50"), (0.9, "in_90")):
@@ -190,7 +231,14 @@ class SbcResult:
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
-        """One line per parameter: χ² p-value and 50% / 90% coverage; then diagnostics."""
+        """One line per parameter: χ² p-value and 50% / 90% coverage; then diagnostics.
+
+        Returns
+        -------
+        str
+            A header line, one line per parameter and, when there are diagnostics, a line
+            with the worst R-hat, the smallest bulk ESS and the divergences.
+        """
         unif, cov = self.uniformity(), self.coverage().set_index(["parameter", "level"])
         lines = [f"SBC: {self.ranks['replicate'].nunique()} replicates, {self.n_draws} draws"]
         for row in unif.itertuples(index=False):
@@ -206,6 +254,37 @@ class SbcResult:
                 f"{d['min_ess_bulk'].min():.0f}, divergences {int(d['divergences'].sum())}"
             )
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        r = self.ranks
+        n_rep = r["replicate"].nunique() if "replicate" in r else 0
+        n_par = r["parameter"].nunique() if "parameter" in r else 0
+        head = f"SbcResult: {n_rep} replicates, {n_par} parameters, {self.n_draws} rank draws"
+        if r.empty:
+            return _repr_lines(head)
+        unif = self.uniformity()
+        worst = unif.iloc[int(np.argmin(unif["p_value"].to_numpy(dtype=float)))]
+        cov = self.coverage()
+        c90 = cov.loc[cov["level"] == 0.9, "coverage"]
+        line = (
+            f"  smallest uniformity p {worst['p_value']:.3g} ({worst['parameter']}); "
+            f"90% coverage {c90.min():.3f}..{c90.max():.3f}"
+        )
+        diag = ""
+        if not self.diagnostics.empty and "max_r_hat" in self.diagnostics:
+            d = self.diagnostics
+            diag = (
+                f"  worst R-hat {d['max_r_hat'].max():.3f}, "
+                f"{int(d['divergences'].sum())} divergences"
+            )
+        return _repr_lines(head, line, diag)
+
+    def _repr_html_(self) -> str:
+        return _html_block(
+            repr(self),
+            _html_table(self.uniformity(), caption="rank uniformity (χ² test) per parameter"),
+            _html_table(self.coverage(), caption="coverage of the central intervals"),
+        )
 
 
 def simulation_based_calibration(
@@ -230,6 +309,35 @@ def simulation_based_calibration(
     calibrated sampler gives uniform ranks and nominal interval coverage. ``sampler`` is that
     of :func:`~causalgia.pooling.hierarchical.fit_hierarchical` (default: nutpie when
     installed), so the default calibrates the default fit.
+
+    Parameters
+    ----------
+    n_replicates : int, default 200
+        Number of simulated data sets (each one fit).
+    n_conditions : int, default 8
+        Conditions per data set (at least 3; the first three thetas are ranked).
+    se : float, default 0.5
+        Standard error of every simulated condition mean.
+    prior_scale : float, default 1.0
+        Scale ``s`` of the priors the truths are drawn from (and of the fitted model).
+    parameterization : {"auto", "noncentred", "marginal"}, default "auto"
+        Parameterization of the fitted model (see
+        :func:`~causalgia.pooling.hierarchical.fit_hierarchical`).
+    draws, tune, chains : int, default 500, 500, 2
+        Posterior draws and tuning steps per chain, and the number of chains, of every fit.
+    n_rank_draws : int, default 99
+        Thinned posterior draws each truth is ranked among (``draws * chains`` must be at
+        least this); ranks run 0..n_rank_draws.
+    rng : int, numpy.random.Generator or None, default 2026
+        Seed of the simulated truths and data and of the samplers.
+    sampler : {"auto", "nutpie", "pymc"}, default "auto"
+        The NUTS implementation (``"auto"``: nutpie when installed).
+
+    Returns
+    -------
+    SbcResult
+        Ranks and interval coverage per (replicate, parameter), diagnostics per replicate,
+        ``n_draws = n_rank_draws`` and the settings.
 
     Examples
     --------

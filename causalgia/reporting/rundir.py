@@ -129,6 +129,26 @@ def read_run(path: str | Path, *, design: bool = True, ice: bool = True) -> Load
     row per unit), which the reports do not need and which can be large; ``ice=False`` leaves
     out the ICE table (an empty frame stands for it).
 
+    Parameters
+    ----------
+    path : str or Path
+        The run directory (it must hold ``ace.csv`` and ``manifest.json``).
+    design : bool, default True
+        Read the design table too.
+    ice : bool, default True
+        Read the ICE table too.
+
+    Returns
+    -------
+    LoadedRun
+        The ACE and ICE tables, the manifest, and the optional tables the manifest lists
+        (design, truth, controls, pooled; None when absent).
+
+    Raises
+    ------
+    CausalgiaError
+        When ``path`` is not a run directory or its manifest cannot be read.
+
     Examples
     --------
     >>> run = read_run("runs/demo")  # doctest: +SKIP

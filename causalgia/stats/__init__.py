@@ -1,6 +1,7 @@
 """Statistics on effect tables: ICE/ACE estimators, adjustment, contrasts, planning, stopping rules.
 
 Works on tables and arrays only; it never runs a model (that is :mod:`causalgia.engine`).
+:mod:`causalgia.stats.display` renders result tables for notebooks (also for checks and lab).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from .contrasts import (
     positional_curve,
     spacing_curve,
 )
+from .display import html_block, html_table, repr_lines
 from .estimators import (
     AceEstimates,
     Adjustment,
@@ -55,12 +57,15 @@ __all__ = [
     "estimate_stratified",
     "fit_factorial",
     "fixed_n_for_width",
+    "html_block",
+    "html_table",
     "interaction",
     "mixture_rho2",
     "paired_t",
     "permutation_test",
     "plan_sample_size",
     "positional_curve",
+    "repr_lines",
     "spacing_curve",
     "stein_n",
     "t_star_of",

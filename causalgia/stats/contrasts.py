@@ -28,6 +28,7 @@ from scipy import optimize, stats
 from .._options import check_int, check_option, check_probability
 from .._rng import RngLike, generator, root_seed, unit_keys
 from ..errors import EstimationError, OptionError
+from .display import html_block, html_table, repr_lines
 from .estimators import (
     AceEstimates,
     Adjustment,
@@ -71,11 +72,23 @@ class ContrastResult:
         return len(self.table)
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the contrast table."""
+        """A copy of the contrast table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per contrast.
+        """
         return self.table.copy()
 
     def summary(self) -> str:
-        """One line per contrast: estimate [ci], p and q."""
+        """One line per contrast: estimate [ci], p and q.
+
+        Returns
+        -------
+        str
+            A header line, then one line per contrast.
+        """
         lines = [f"ContrastResult: {len(self)} contrast(s), {self.ci:.0%} CI"]
         for row in self.table.itertuples(index=False):
             lines.append(
@@ -83,6 +96,25 @@ class ContrastResult:
                 f"  p={row.p_value:.3g}  q={row.q_value:.3g}  ({row.method})"
             )
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        t = self.table
+        head = f"ContrastResult: {len(self)} contrast(s), {100 * self.ci:g}% CI"
+        if "q_value" in t.columns and len(t):
+            head += f"; {int((t['q_value'] < 0.05).sum())} with q < 0.05"
+        est = pd.to_numeric(t["estimate"], errors="coerce").abs() if "estimate" in t else None
+        if est is None or not est.notna().any():
+            return repr_lines(head)
+        row = t.iloc[int(np.nanargmax(est.to_numpy(dtype=float)))]
+        top = (
+            f"  largest |estimate|: {row.get('contrast')} = {row['estimate']:+.4g}"
+            f" [{row.get('ci_low', np.nan):+.4g}, {row.get('ci_high', np.nan):+.4g}]"
+            f", p={row.get('p_value', np.nan):.3g}"
+        )
+        return repr_lines(head, top)
+
+    def _repr_html_(self) -> str:
+        return html_block(repr(self), html_table(self.table, bar="estimate"))
 
 
 def _finish(rows: list[dict[str, Any]], ci: float, adjust: Adjustment = "fdr_bh") -> ContrastResult:
@@ -347,16 +379,51 @@ class AdditivityResult:
     fit: pd.DataFrame
 
     def to_frame(self) -> pd.DataFrame:
-        """The contrast table (one row per k ≥ 2)."""
+        """The contrast table (one row per k ≥ 2).
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of ``contrasts.table``: ACE(k) − k·ACE(1) per count k ≥ 2.
+        """
         return self.contrasts.to_frame()
 
     def summary(self) -> str:
-        """The contrasts and the saturation fit."""
+        """The contrasts and the saturation fit.
+
+        Returns
+        -------
+        str
+            The contrasts' :meth:`ContrastResult.summary`, then one line with the fit.
+        """
         fit = ", ".join(
             f"{r.parameter}={r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]"
             for r in self.fit.itertuples()
         )
         return f"{self.contrasts.summary()}\n  saturation fit: {fit}"
+
+    def __repr__(self) -> str:
+        head = (
+            f"AdditivityResult: {len(self.curve)} counts, {len(self.contrasts)} contrast(s) "
+            f"ACE(k) − k·ACE(1), {100 * self.contrasts.ci:g}% CI"
+        )
+        worst = ""
+        t = self.contrasts.table
+        if len(t) and "p_value" in t.columns:
+            worst = f"  smallest p: {t['p_value'].min():.3g}"
+        fit = ", ".join(
+            f"{r.parameter}={r.estimate:.4g} [{r.ci_low:.4g}, {r.ci_high:.4g}]"
+            for r in self.fit.itertuples()
+        )
+        return repr_lines(head, worst, f"  saturation fit: {fit}" if fit else "")
+
+    def _repr_html_(self) -> str:
+        return html_block(
+            repr(self),
+            html_table(self.contrasts.table, caption="contrasts", bar="estimate"),
+            html_table(self.fit, caption="saturation fit amplitude·(1 − exp(−k/scale))"),
+            html_table(self.curve, caption="ACE per count", bar="ace"),
+        )
 
 
 def _saturation(k: np.ndarray, amplitude: float, scale: float) -> np.ndarray:
@@ -634,16 +701,44 @@ class CurveResult:
     x: str
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the curve table."""
+        """A copy of the curve table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`curve`: one ACE row per value of the parameter ``x``.
+        """
         return self.curve.copy()
 
     def summary(self) -> str:
-        """The curve's range and its tests."""
+        """The curve's range and its tests.
+
+        Returns
+        -------
+        str
+            A line with the number of points and the ACE range, then the tests' summary.
+        """
         head = (
             f"CurveResult over {self.x}: {len(self.curve)} points, ACE from "
             f"{self.curve['ace'].min():.4g} to {self.curve['ace'].max():.4g}"
         )
         return f"{head}\n{self.tests.summary()}"
+
+    def __repr__(self) -> str:
+        ace = pd.to_numeric(self.curve["ace"], errors="coerce") if "ace" in self.curve else None
+        head = f"CurveResult over {self.x}: {len(self.curve)} points"
+        if ace is not None and ace.notna().any():
+            head += f", ACE from {ace.min():.4g} to {ace.max():.4g}"
+        t = self.tests.table
+        tests = "; ".join(f"{r.contrast} p={r.p_value:.3g}" for r in t.itertuples(index=False))
+        return repr_lines(head, f"  tests ({len(t)}): {tests}" if len(t) else "")
+
+    def _repr_html_(self) -> str:
+        return html_block(
+            repr(self),
+            html_table(self.curve, caption=f"ACE per {self.x}", bar="ace"),
+            html_table(self.tests.table, caption="tests of the curve's shape"),
+        )
 
 
 def _curve(

@@ -26,6 +26,7 @@ from statsmodels.stats.multitest import multipletests
 from .._options import check_int, check_option, check_probability
 from .._rng import RngLike, generator, root_seed, unit_keys
 from ..errors import EstimationError, OptionError
+from .display import html_block, html_table, repr_lines
 from .status import too_few, with_status
 
 Method = Literal[
@@ -92,11 +93,23 @@ class AceEstimates:
         return len(self.table)
 
     def to_frame(self) -> pd.DataFrame:
-        """Return a copy of the tidy effect table."""
+        """Return a copy of the tidy effect table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per (experiment, label).
+        """
         return self.table.copy()
 
     def summary(self) -> str:
-        """Return one readable line per effect: ace [ci_low, ci_high], p and q."""
+        """Return one readable line per effect: ace [ci_low, ci_high], p and q.
+
+        Returns
+        -------
+        str
+            A header line (number of effects, method, CI level), then one line per effect.
+        """
         head = f"AceEstimates: {len(self)} effects, method={self.method}, {self.ci:.0%} CI"
         lines = [head]
         for row in self.table.itertuples(index=False):
@@ -105,6 +118,24 @@ class AceEstimates:
                 f"[{row.ci_low:.4g}, {row.ci_high:.4g}]  p={row.p_value:.3g}  q={row.q_value:.3g}"
             )
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        t = self.table
+        head = f"AceEstimates: {len(self)} effects, {100 * self.ci:g}% CI, method={self.method}"
+        if "q_value" in t.columns and len(t):
+            head += f"; {int((t['q_value'] < 0.05).sum())} with q < 0.05"
+        ace = pd.to_numeric(t["ace"], errors="coerce").abs() if "ace" in t.columns else None
+        if ace is None or not ace.notna().any():
+            return repr_lines(head)
+        row = t.iloc[int(np.nanargmax(ace.to_numpy(dtype=float)))]
+        top = (
+            f"  largest |ACE|: {row.get('experiment')} / {row.get('label')} = {row['ace']:+.4g}"
+            f" [{row.get('ci_low', np.nan):+.4g}, {row.get('ci_high', np.nan):+.4g}]"
+        )
+        return repr_lines(head, top)
+
+    def _repr_html_(self) -> str:
+        return html_block(repr(self), html_table(self.table, bar="ace"))
 
 
 def _degenerate(ace: float) -> Estimate:
@@ -117,6 +148,13 @@ def paired_t(ice: np.ndarray, ci: float = 0.95) -> Estimate:
 
     If every ICE is identical (e.g. a placebo giving exactly 0) the result is degenerate:
     ``se = 0``, ``ci = [ace, ace]`` and ``p_value = 1.0`` if ``ace == 0`` else ``0.0``.
+
+    Parameters
+    ----------
+    ice : numpy.ndarray
+        The ICEs of one effect, one per background (at least 2).
+    ci : float, default 0.95
+        Confidence level of the t interval.
 
     Returns
     -------
@@ -152,6 +190,15 @@ def welch(y_treated: np.ndarray, y_control: np.ndarray, ci: float = 0.95) -> Est
 
     SE = sqrt(s1²/n1 + s0²/n0) with Welch–Satterthwaite degrees of freedom. If both samples are
     constant the result is degenerate (``se = 0``, point interval, p = 1 iff the difference is 0).
+
+    Parameters
+    ----------
+    y_treated : numpy.ndarray
+        Outcomes of the intervention arm (at least 2 units).
+    y_control : numpy.ndarray
+        Outcomes of the control arm (at least 2 units).
+    ci : float, default 0.95
+        Confidence level of the t interval.
 
     Returns
     -------
@@ -230,6 +277,19 @@ def adjust_pvalues(p: np.ndarray, method: Adjustment = "fdr_bh") -> np.ndarray:
     """Multiple-testing adjustment with ``statsmodels.stats.multitest.multipletests``.
 
     ``method="none"`` returns a copy of ``p``.
+
+    Parameters
+    ----------
+    p : numpy.ndarray
+        Unadjusted p-values.
+    method : {"fdr_bh", "fdr_by", "bonferroni", "holm", "none"}, default "fdr_bh"
+        The adjustment: Benjamini-Hochberg or Benjamini-Yekutieli false discovery rate,
+        Bonferroni or Holm family-wise error rate, or none.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values (q-values for the FDR methods), in the order of ``p``.
 
     Examples
     --------
@@ -728,6 +788,16 @@ def cluster_robust(values: np.ndarray, clusters: np.ndarray, *, ci: float = 0.95
     them as independent makes the interval too narrow. With one unit per cluster it equals
     :func:`paired_t`.
 
+    Parameters
+    ----------
+    values : numpy.ndarray
+        One value (e.g. an ICE) per unit, one-dimensional.
+    clusters : numpy.ndarray
+        The cluster label of each unit (e.g. its background id), same shape as ``values``;
+        at least 2 distinct labels.
+    ci : float, default 0.95
+        Confidence level of the t interval.
+
     Returns
     -------
     dict
@@ -776,6 +846,24 @@ def permutation_test(
     intervention). Two samples (randomized arm ``x`` against control ``y``): a label
     permutation test of the difference in means. The test is exact, by full enumeration,
     whenever the number of distinct flips (2^n) or relabellings is at most ``n_resamples``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The ICEs (one sample) or the outcomes of the intervention arm (two samples).
+    y : numpy.ndarray, optional
+        The outcomes of the control arm; None (default) for the one-sample sign-flip test.
+    n_resamples : int, default 9999
+        Random permutations when full enumeration would need more.
+    rng : int, numpy.random.Generator or None
+        Seed or generator of the random permutations (None: a fresh seed).
+    alternative : {"two-sided", "less", "greater"}, default "two-sided"
+        The alternative hypothesis about the mean (difference).
+
+    Returns
+    -------
+    float
+        The permutation p-value.
 
     Examples
     --------

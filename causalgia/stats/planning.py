@@ -59,11 +59,24 @@ class SamplePlan:
     n_forward_unpaired: int
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the per-effect table."""
+        """A copy of the per-effect table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`, one row per (experiment, label).
+        """
         return self.table.copy()
 
     def summary(self) -> str:
-        """The design size and the unpaired comparison."""
+        """The design size and the unpaired comparison.
+
+        Returns
+        -------
+        str
+            A line with the paired design's size and forward passes against the completely
+            randomized design's, then one line per effect (SD of its ICEs and its n).
+        """
         ratio = self.n_forward_unpaired / max(self.n_forward, 1)
         return (
             f"SamplePlan: n = {self.n:,} backgrounds ({self.n_forward:,} forward passes, paired);"

@@ -117,6 +117,15 @@ def build_model(spec: StudySpec) -> Model:
     """The model declared in ``[model]``: a builtin oracle, an imported callable or factory, or
     a DeepBind parameter file (``model.deepbind = "path/D00210.001.txt"``).
 
+    Parameters
+    ----------
+    spec : StudySpec
+        The parsed study.
+
+    Returns
+    -------
+    Model
+
     Examples
     --------
     >>> from causalgia.studies.spec import DEMO_SPEC, load_spec
@@ -171,6 +180,25 @@ def build_background(
 ) -> bgs.Background:
     """The background population declared in ``[background]`` (or ``section``, e.g. one of
     ``controls.sensitivity_backgrounds``).
+
+    Parameters
+    ----------
+    spec : StudySpec
+        The parsed study (FASTA paths are relative to its folder).
+    alphabet : str
+        ``"dna"`` or ``"rna"``, the model's alphabet.
+    section : BackgroundSection, optional
+        The background to build instead of ``spec.background``.
+
+    Returns
+    -------
+    Background
+
+    Raises
+    ------
+    ConfigError
+        When the FASTA file is missing or unreadable, or its sequences' length differs from
+        ``model.length``.
 
     Examples
     --------
@@ -287,7 +315,27 @@ def _arms_of(exp: ExperimentSpec, spec: StudySpec, seed: int, where: str) -> lis
 
 
 def build_arms(spec: StudySpec, seed: int) -> list[Arm]:
-    """Every arm of every ``[[experiment]]``, in spec order."""
+    """Every arm of every ``[[experiment]]``, in spec order.
+
+    Parameters
+    ----------
+    spec : StudySpec
+        The parsed study.
+    seed : int
+        The study's root seed; it draws scrambled motifs and random k-mer arms.
+
+    Returns
+    -------
+    list of Arm
+        The arms, experiment by experiment.
+
+    Examples
+    --------
+    >>> from causalgia.studies.spec import DEMO_SPEC, load_spec
+    >>> arms = build_arms(load_spec(DEMO_SPEC), seed=0)
+    >>> arms[0].experiment, arms[0].label
+    ('position', 'UGCAUG@0+')
+    """
     arms: list[Arm] = []
     for index, exp in enumerate(spec.experiments):
         arms += _arms_of(exp, spec, seed, f"experiment[{index}]")
@@ -296,6 +344,16 @@ def build_arms(spec: StudySpec, seed: int) -> list[Arm]:
 
 def design_from_spec(spec_path: str | Path) -> Design:
     """The design a TOML study spec lays out (same seed, background and arms as ``run``).
+
+    Parameters
+    ----------
+    spec_path : str or Path
+        The TOML study spec.
+
+    Returns
+    -------
+    Design
+        The study's design: background, arms, ``n``, kind and seed.
 
     Examples
     --------

@@ -246,6 +246,20 @@ def report_run(run_dir: str | Path, *, figures: bool = True, force: bool = False
     the ledger's last complete run id; the tables must match their manifest checksums unless
     ``force`` (see :func:`~causalgia.reporting.render_report`).
 
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run directory.
+    figures : bool, default True
+        Draw the report's figures (needs matplotlib).
+    force : bool, default False
+        Render even when tables fail their manifest checksums, flagging them in the reports.
+
+    Returns
+    -------
+    RunDirectory
+        ``run_dir`` and the files rendered.
+
     Examples
     --------
     >>> report_run("runs/demo", figures=False).path.name  # doctest: +SKIP

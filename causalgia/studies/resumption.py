@@ -60,7 +60,13 @@ class ResumePlan:
     code: tuple[str, ...]
 
     def corrections(self) -> dict[str, list[Any]]:
-        """``{key: [recorded, new]}`` for the manifest."""
+        """``{key: [recorded, new]}`` for the manifest.
+
+        Returns
+        -------
+        dict of str to list
+            The recorded and the new value of every corrected spec key (None = absent).
+        """
         return {key: [old, new] for key, old, new in self.changes}
 
 
@@ -243,6 +249,29 @@ def plan_resume(
 
     ``spec`` (a corrected spec, or its path) replaces the recorded one; ``ci``, ``method`` and
     ``title`` then override ``[study]`` keys. Every error is raised before a model is built.
+
+    Parameters
+    ----------
+    run_dir : Path
+        The run directory being resumed.
+    recorded : mapping
+        The spec record of its ledger: ``raw`` (the recorded spec) and ``base_dir`` (the
+        spec's folder when the run started).
+    spec : StudySpec, str or Path, optional
+        A corrected spec, or its file, instead of the recorded one.
+    ci : float, optional
+        Corrected ``study.ci``.
+    method : str, optional
+        Corrected ``study.method``.
+    title : str, optional
+        Corrected ``study.name`` (the report's title).
+    trust : bool, default False
+        Accept a spec whose ``model.callable`` / ``model.factory`` differs from the ledger's.
+
+    Returns
+    -------
+    ResumePlan
+        The spec to run, the corrections made and the code it imports.
 
     Raises
     ------

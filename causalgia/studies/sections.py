@@ -286,6 +286,11 @@ class BackgroundSection:
     def label(self) -> str:
         """``"kind=iid gc=0.35"``: the keys given in the spec except ``length``.
 
+        Returns
+        -------
+        str
+            ``key=value`` pairs separated by spaces, in spec order.
+
         Examples
         --------
         >>> BackgroundSection("iid", 41, gc=0.35, given=(("kind", "iid"), ("length", 41),

@@ -83,7 +83,18 @@ class StudySpec:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def resolve(self, path: str) -> Path:
-        """A path from the spec, relative to the spec file's folder."""
+        """A path from the spec, relative to the spec file's folder.
+
+        Parameters
+        ----------
+        path : str
+            A path as written in the spec.
+
+        Returns
+        -------
+        Path
+            ``path`` itself when absolute, else ``path`` under ``base_dir``.
+        """
         p = Path(path)
         return p if p.is_absolute() else self.base_dir / p
 
@@ -253,6 +264,18 @@ def _pooling(table: Any, experiments: tuple[ExperimentSpec, ...]) -> PoolingSect
 def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
     """Check a parsed TOML mapping and return a :class:`StudySpec` of typed sections.
 
+    Parameters
+    ----------
+    raw : mapping
+        The spec's tables (``study``, ``model``, ``background``, ``experiment``, ``controls``,
+        ``pooling``), as :mod:`tomllib` parses them.
+    base_dir : str or Path, default "."
+        The folder that relative paths in the spec are resolved against.
+
+    Returns
+    -------
+    StudySpec
+
     Raises
     ------
     ConfigError
@@ -314,6 +337,20 @@ def parse_spec(raw: Mapping[str, Any], base_dir: str | Path = ".") -> StudySpec:
 
 def load_spec(path: str | Path) -> StudySpec:
     """Read and validate a TOML study specification.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file (UTF-8); relative paths inside it are resolved against its folder.
+
+    Returns
+    -------
+    StudySpec
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, unreadable, not TOML, or not a valid spec.
 
     Examples
     --------

@@ -17,7 +17,19 @@ from ..testing import PlantedRBPOracle
 
 
 def contrast_arms() -> list[Arm]:
-    """2×2 factorial, 1–3 copies and spacings 0–40 of UGCAUG on 100-nt RNA backgrounds."""
+    """2×2 factorial, 1–3 copies and spacings 0–40 of UGCAUG on 100-nt RNA backgrounds.
+
+    Returns
+    -------
+    list of Arm
+        Experiments ``"pair"`` (A, B, A+B), ``"count"`` and ``"spacing"``.
+
+    Examples
+    --------
+    >>> arms = contrast_arms()
+    >>> len(arms), [a.label for a in arms[:3]]
+    (47, ['A', 'B', 'A+B'])
+    """
     from ..experiment.designs import factorial
 
     arms = factorial(
@@ -29,7 +41,29 @@ def contrast_arms() -> list[Arm]:
 
 
 def contrast_study(reps: int, *, seed: int, n: int = 100) -> list[dict[str, Any]]:
-    """Rejection rates at 0.05 of the four contrast tests on the planted and null oracles."""
+    """Rejection rates at 0.05 of the four contrast tests on the planted and null oracles.
+
+    Parameters
+    ----------
+    reps : int
+        Replicates per oracle; replicate r uses root seed ``seed + r``.
+    seed : int
+        Root seed of the first replicate.
+    n : int, default 100
+        Backgrounds per replicate.
+
+    Returns
+    -------
+    list of dict
+        One row per oracle (``"planted"``, ``"null"``) and test (interaction, additivity,
+        penalty, periodicity): ``oracle, test, reps, n, rejection_rate``.
+
+    Examples
+    --------
+    >>> rows = contrast_study(1, seed=1, n=20)
+    >>> [(r["oracle"], r["test"]) for r in rows][:2]
+    [('planted', 'interaction'), ('planted', 'additivity')]
+    """
     from ..stats import contrasts as C
 
     rows = []

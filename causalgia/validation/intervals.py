@@ -60,6 +60,35 @@ def coverage_study(
     """Coverage and relative width of paired t, BCa, cluster-robust and naive pooled intervals.
 
     ``sd_true``: true SD of every arm's ICE and, last, of the per-background mean over arms.
+
+    Parameters
+    ----------
+    regime : Regime
+        Oracle, background and arms.
+    n, reps : int
+        Backgrounds per experiment and replicate experiments.
+    seed : int
+        Seed of the ICEs (:func:`~causalgia.validation.regimes.ice_blocks`) and of the
+        bootstrap resamples.
+    n_boot : int
+        Bootstrap resamples of each BCa interval.
+    sd_true : ndarray
+        True ICE SDs, ``len(regime.arms) + 1`` values; they scale the oracle widths.
+
+    Returns
+    -------
+    list of dict
+        One row per estimator (``paired_t``, ``bootstrap_bca``, ``cluster_robust``,
+        ``pooled_iid_wrong``): coverage statistics, ``width_ratio``, ``failed``, ``regime``,
+        ``n`` and ``reps``.
+
+    Examples
+    --------
+    >>> from causalgia.validation.regimes import reference_sd
+    >>> r = regimes()["homogeneous"]
+    >>> rows = coverage_study(r, 10, 5, seed=1, n_boot=99, sd_true=reference_sd(r, 500, 1))
+    >>> [row["estimator"] for row in rows]
+    ['paired_t', 'bootstrap_bca', 'cluster_robust', 'pooled_iid_wrong']
     """
     ice = ice_blocks(regime, n, reps, seed)
     truth = regime.truth()
@@ -259,7 +288,29 @@ def _shift_effect_size(model: AdditiveOracle, noise: tuple[int, int], c: float) 
 def power_study(
     n: int, reps: int, *, seed: int, effects_se: tuple[float, ...]
 ) -> list[dict[str, Any]]:
-    """Empirical power of the paired t test against ``statsmodels`` analytic power."""
+    """Empirical power of the paired t test against ``statsmodels`` analytic power.
+
+    Parameters
+    ----------
+    n, reps : int
+        Backgrounds per experiment and replicate experiments.
+    seed : int
+        Seed of the ICEs; effect k uses ``seed + k``.
+    effects_se : tuple of float
+        True effects in standard errors of the mean ICE (``d·sqrt(n)``); 0 is the null.
+
+    Returns
+    -------
+    list of dict
+        One row per effect: ``effect_se, effect_size, true_ace, n, reps, analytic_power,
+        empirical_power, mcse, z``.
+
+    Examples
+    --------
+    >>> rows = power_study(10, 5, seed=1, effects_se=(0.0, 2.0))
+    >>> [row["effect_se"] for row in rows], round(rows[0]["true_ace"], 9)
+    ([0.0, 2.0], 0.0)
+    """
     from statsmodels.stats.power import TTestPower
 
     length, noise = 30, 12
@@ -313,7 +364,35 @@ def _solve(f: Callable[[float], float], lo: float, hi: float) -> float:
 def fdr_study(
     reps: int, *, seed: int, n: int = 30, m: int = 50, nonnull: int = 10, d: float = 0.6
 ) -> list[dict[str, Any]]:
-    """Realised FDR of BH (and BY) over panels of ``m`` effects, ``nonnull`` of them real."""
+    """Realised FDR of BH (and BY) over panels of ``m`` effects, ``nonnull`` of them real.
+
+    Parameters
+    ----------
+    reps : int
+        Replicate panels.
+    seed : int
+        Seed of the ICEs.
+    n : int, default 30
+        Backgrounds per panel.
+    m : int, default 50
+        Effects per panel.
+    nonnull : int, default 10
+        Effects that are real (the others have ACE 0).
+    d : float, default 0.6
+        Standardized effect size (ACE / SD of ICE) of the real effects.
+
+    Returns
+    -------
+    list of dict
+        One row per method (``fdr_bh``, ``fdr_by``) and level q (0.05, 0.10, 0.20): the
+        settings, realised ``fdr``, its ``mcse`` and ``power``.
+
+    Examples
+    --------
+    >>> rows = fdr_study(2, seed=1, n=10, m=5, nonnull=1)
+    >>> [(row["method"], row["q"]) for row in rows][:2]
+    [('fdr_bh', 0.05), ('fdr_bh', 0.1)]
+    """
     from statsmodels.stats.multitest import multipletests
 
     length, noise = 60, 40
@@ -366,6 +445,26 @@ def paired_unpaired_study(reps: int, *, seed: int, n: int = 100) -> list[dict[st
     Analytic ratio (var y + var y_do)/var(ICE) from a large paired run, and the empirical
     ratio of squared mean interval widths over ``reps`` replicate experiments of each design
     at equal cost (2n forward passes: n paired backgrounds, or 2n randomized ones).
+
+    Parameters
+    ----------
+    reps : int
+        Replicate experiments of each design.
+    seed : int
+        Root seed of the designs.
+    n : int, default 100
+        Paired backgrounds per experiment (the randomized design has ``2n``).
+
+    Returns
+    -------
+    list of dict
+        One row per oracle (the three regimes and the RBP oracle): ``oracle, corr,
+        analytic_ratio, empirical_ratio, reps, n``.
+
+    Examples
+    --------
+    >>> [row["oracle"] for row in paired_unpaired_study(1, seed=1, n=10)]
+    ['homogeneous', 'heterogeneous', 'heavy_tailed', 'rbp_oracle']
     """
     rbp = PlantedRBPOracle()
     cases = [(name, r.model, r.background, r.arms[0]) for name, r in regimes().items()] + [

@@ -53,7 +53,13 @@ class Regime:
     arms: tuple[Arm, ...]
 
     def truth(self) -> np.ndarray:
-        """True ACE of every arm."""
+        """True ACE of every arm.
+
+        Returns
+        -------
+        ndarray
+            One closed-form true ACE per arm, in arm order.
+        """
         return np.array([self.model.true_ace(a.intervention, self.background) for a in self.arms])
 
 

@@ -131,12 +131,23 @@ class ValidationConfig:
 
     @classmethod
     def full(cls) -> ValidationConfig:
-        """The published configuration: R = 4,000 coverage and type-I replicates."""
+        """The published configuration: R = 4,000 coverage and type-I replicates.
+
+        Returns
+        -------
+        ValidationConfig
+        """
         return cls(reps=4000)
 
     @classmethod
     def quick(cls) -> ValidationConfig:
-        """A few minutes: R = 200 and fewer replicates elsewhere."""
+        """A few minutes: R = 200 and fewer replicates elsewhere.
+
+        Returns
+        -------
+        ValidationConfig
+            With ``mode="quick"``.
+        """
         return cls(
             reps=200,
             n_boot=999,
@@ -172,6 +183,20 @@ def run_validation(
     With ``checkpoint``, the results so far are written there after every study, and a run
     with the same configuration picks up the studies already done (each study depends only on
     its own seed, so the results are those of an uninterrupted run).
+
+    Parameters
+    ----------
+    config : ValidationConfig, optional
+        Replicate counts and seed (default: :meth:`ValidationConfig.quick`).
+    log : callable, optional
+        Receives one progress message per study.
+    checkpoint : str or Path, optional
+        JSON file of the results so far, read on start and rewritten after every study.
+
+    Returns
+    -------
+    dict
+        The raw results: ``config``, ``versions``, ``runtime_s`` and one entry per study.
 
     Examples
     --------
@@ -350,6 +375,16 @@ def _jsonable(value: Any) -> Any:
 def results_hash(raw: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON serialisation of the raw results.
 
+    Parameters
+    ----------
+    raw : dict
+        The raw results (:func:`run_validation`).
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
     Examples
     --------
     >>> len(results_hash({"a": 1}))
@@ -374,7 +409,13 @@ class ValidationReport:
     figures: dict[str, Path] = field(default_factory=dict)
 
     def summary(self) -> str:
-        """Where the report went and how long it took."""
+        """Where the report went and how long it took.
+
+        Returns
+        -------
+        str
+            One line: the files written, the hash prefix, the figure count and the runtime.
+        """
         figures = f", {len(self.figures)} figures" if self.figures else ""
         return (
             f"wrote {self.markdown} and {self.raw_path} (sha256 {self.sha256[:16]}…){figures} "
@@ -400,6 +441,27 @@ def validate(
     from the raw results into the folder ``out`` without its suffix (docs/validation.md:
     docs/validation/*.png) and linked from the report; without matplotlib the report is
     written without them and says so.
+
+    Parameters
+    ----------
+    quick : bool, default False
+        Use :meth:`ValidationConfig.quick` instead of :meth:`ValidationConfig.full`
+        (ignored when ``config`` is given).
+    out : str or Path, default "docs/validation.md"
+        The Markdown report.
+    raw_path : str or Path, optional
+        The raw results' JSON file (default: ``out`` with suffix ``.json``).
+    config : ValidationConfig, optional
+        Replicate counts and seed, instead of ``quick``'s choice.
+    from_raw : str or Path, optional
+        Raw results to re-render instead of running the studies.
+    log : callable, optional
+        Receives one progress message per study.
+
+    Returns
+    -------
+    ValidationReport
+        The paths written, the raw results and their hash.
 
     Examples
     --------

@@ -35,6 +35,31 @@ def sequential_study(
     The target half-width is the one a fixed-n t interval reaches at ``n_equiv`` backgrounds
     for the noisiest arm. Replicate r uses root seed ``seed + r``.
 
+    Parameters
+    ----------
+    regime : Regime
+        The oracle, background and arms.
+    reps : int
+        Replicates.
+    seed : int
+        Root seed of the first replicate.
+    sd_true : ndarray
+        True ICE SD of every arm (:func:`~causalgia.validation.regimes.reference_sd`).
+    rule : str, default "two_stage"
+        The stopping rule of ``simulate_until``.
+    n_equiv : int, default 100
+        Backgrounds at which a fixed-n interval reaches the target half-width.
+    first : int, default 50
+        Backgrounds of the first round.
+    batch : int, default 50
+        Backgrounds added per later round.
+
+    Returns
+    -------
+    dict
+        One row: the regime, rule and settings, coverage statistics, mean n and forward passes,
+        the fixed design's forward passes and the fraction saved.
+
     Examples
     --------
     >>> from causalgia.validation.regimes import regimes, reference_sd
@@ -90,7 +115,19 @@ def sequential_study(
 
 
 def mixed_panel() -> Regime:
-    """A PWM insertion plus twelve single-base mutations: effects of very different variance."""
+    """A PWM insertion plus twelve single-base mutations: effects of very different variance.
+
+    Returns
+    -------
+    Regime
+        An additive oracle on 30-nt iid backgrounds, with 13 arms.
+
+    Examples
+    --------
+    >>> r = mixed_panel()
+    >>> r.name, len(r.arms)
+    ('mixed_panel', 13)
+    """
     model = AdditiveOracle(np.random.default_rng(0).normal(size=(30, 4)))
     arms = [Arm("pwm@12", Substitute(PWM, 12), "panel")]
     sites = (0, 2, 4, 6, 8, 10, 17, 20, 22, 24, 27, 29)
