@@ -156,7 +156,7 @@ def _one_clear_line(err: str, pattern: str) -> None:
 def test_every_damage_mode_is_a_clear_error(base, tmp_path, capsys, mode) -> None:
     run = _damaged(base, tmp_path, mode)
     capsys.readouterr()
-    assert main(["resume", str(run), "--no-figures"]) == 2
+    assert main(["resume", str(run), "--no-figures", "--quiet"]) == 2
     _one_clear_line(capsys.readouterr().err, MODES[mode][1])
     with pytest.raises(StoreError, match=str(run)), RunStore(run) as ledger:  # Python API
         ledger.chunk_values(3)
@@ -264,7 +264,7 @@ def test_a_lost_write_ahead_log_is_a_clear_error(tmp_path, capsys) -> None:
     for suffix in ("-wal", "-shm"):
         (run / f"ledger.sqlite{suffix}").unlink()
     capsys.readouterr()
-    assert main(["resume", str(run), "--no-figures"]) == 2
+    assert main(["resume", str(run), "--no-figures", "--quiet"]) == 2
     _one_clear_line(capsys.readouterr().err, r"holds no tables: its write-ahead log")
 
 

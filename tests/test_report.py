@@ -182,8 +182,30 @@ def test_ice_format_follows_pyarrow_import(monkeypatch: pytest.MonkeyPatch, tmp_
     from causalgia.reporting import report
 
     monkeypatch.setitem(sys.modules, "pyarrow", None)
-    assert report._write_ice(pd.DataFrame({"ice": [0.5, 1.5]}), tmp_path) == "csv"
+    table = pd.DataFrame({"ice": [0.5, 1.5]})
+    fmt, kept = report._write_ice(table, tmp_path)
+    assert fmt == "csv" and kept is table
     assert (tmp_path / "ice.csv").read_text() == "ice\n0.5\n1.5\n"
+
+
+def test_ice_blocks_write_the_whole_table_and_keep_a_background_sample(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from causalgia.reporting import IceBlocks, report
+
+    table = pd.DataFrame({"experiment": "e", "label": ["a"] * 100 + ["b"] * 100,
+                          "background_id": list(range(100)) * 2, "ice": range(200)})  # fmt: skip
+    blocks = IceBlocks(lambda: [table.iloc[:100], table.iloc[100:]], table.iloc[:1])
+    fmt, sample = report._write_ice(blocks, tmp_path)
+    assert fmt == "parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ice.parquet"), table)
+    assert sample["background_id"].nunique() == 40 and set(sample["label"]) == {"a", "b"}
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    assert report._write_ice(blocks, tmp_path)[0] == "csv"
+    monkeypatch.undo()  # pandas reads CSV strings through pyarrow once it has imported it
+    lines = (tmp_path / "ice.csv").read_text().splitlines()
+    assert lines[0] == "experiment,label,background_id,ice" and len(lines) == 201
+    assert lines[101] == "e,b,0,100"
 
 
 def test_figures_false_writes_no_png(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ import json
 import os
 import platform
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from .._files import atomic_path
-from ..errors import LedgerError, StoreError
+from ..errors import LedgerError, OptionError, StoreError
 from .forwardcache import CACHE_FILE, ForwardCache, open_cache, sequence_digests
 from .ledgerfile import (
     LOCK_FILE,
@@ -59,7 +59,7 @@ from .ledgerfile import (
     salvage_hint,
     shape_problem,
 )
-from .tables import chunk_table
+from .tables import arm_table, chunk_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiment.designs import Design
@@ -79,6 +79,7 @@ __all__ = [
     "versions",
 ]
 
+ARM_BLOCK_ROWS = 1_000_000  #: rows of one :meth:`RunStore.arm_frames` block (about 100 MB)
 IDENTITY_KEYS = ("schema", "kind", "n", "seed", "design_fingerprint", "model_fingerprint")
 _EVENT_SQL = "INSERT INTO events (time, pid, kind, chunk, message) VALUES (?, ?, ?, ?, ?)"
 _META_SQL = "INSERT OR REPLACE INTO meta VALUES (?, ?)"
@@ -90,6 +91,11 @@ def _now() -> str:
 
 def versions() -> dict[str, str]:
     """Package versions of a run (ledger, manifest, validation raw results) and the platform.
+
+    Returns
+    -------
+    dict of str to str
+        Versions of causalgia, Python, numpy, scipy, pandas and statsmodels, and the platform.
 
     Examples
     --------
@@ -239,17 +245,49 @@ class RunStore:
 
     # -- meta -------------------------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:
-        """A JSON value from the ``meta`` table (``default`` when absent)."""
+        """A JSON value from the ``meta`` table (``default`` when absent).
+
+        Parameters
+        ----------
+        key : str
+            The meta key.
+        default : object, optional
+            Returned when ``key`` is not recorded (default None).
+
+        Returns
+        -------
+        object
+            The decoded JSON value, or ``default``.
+        """
         rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
         with self._guard():
             return default if not rows else json.loads(rows[0][0])
 
     def set(self, key: str, value: Any) -> None:
-        """Record a JSON-safe value in the ``meta`` table."""
+        """Record a JSON-safe value in the ``meta`` table.
+
+        Parameters
+        ----------
+        key : str
+            The meta key (an existing value is replaced).
+        value : object
+            A JSON-safe value.
+        """
         self._write([(_META_SQL, (key, json.dumps(value)))])
 
     def record(self, key: str, value: Any, kind: str, message: str) -> None:
         """Record a meta value and log an event about it, in one transaction.
+
+        Parameters
+        ----------
+        key : str
+            The meta key (an existing value is replaced).
+        value : object
+            A JSON-safe value.
+        kind : str
+            The event kind.
+        message : str
+            The event message.
 
         Examples
         --------
@@ -268,6 +306,18 @@ class RunStore:
         ``IDENTITY_KEYS``; a mismatch raises :class:`~causalgia.errors.StoreError` naming the
         run directory, the key and both values, because completed chunks of another design,
         seed or model cannot be reused. ``info`` (spec, versions, ...) is recorded on a new run.
+
+        Parameters
+        ----------
+        identity : mapping
+            The run's identity: every key of ``IDENTITY_KEYS``.
+        info : mapping, optional
+            More meta values recorded on a new run (ignored when resuming).
+
+        Returns
+        -------
+        bool
+            True for a new run, False when resuming a recorded one.
         """
         missing = [key for key in IDENTITY_KEYS if key not in identity]
         if missing:
@@ -320,6 +370,13 @@ class RunStore:
 
         ``labels[a]`` is ``(experiment, label)`` of arm ``a``, written beside each non-finite
         unit for people reading the ledger.
+
+        Parameters
+        ----------
+        record : ChunkRecord
+            The completed chunk.
+        labels : sequence of (str, str), optional
+            ``(experiment, label)`` of each arm, by arm index (default: none).
         """
         blob = encode_values(np.asarray(record.values, dtype=np.float64))
         statements: list[tuple[str, Sequence[Any]]] = [
@@ -358,12 +415,36 @@ class RunStore:
             ) from None
 
     def completed(self) -> dict[int, tuple[int, int]]:
-        """Completed chunks: ``{number: (first_id, stop_id)}``."""
+        """Completed chunks: ``{number: (first_id, stop_id)}``.
+
+        Returns
+        -------
+        dict of int to (int, int)
+            The background id range of every completed chunk, by chunk number.
+        """
         rows = self._rows("SELECT number, first_id, stop_id FROM chunks")
         return {int(n): (int(a), int(b)) for n, a, b in rows}
 
     def chunk_values(self, number: int) -> np.ndarray:
-        """The stored outputs of chunk ``number``, checked against their sha256 and shape."""
+        """The stored outputs of chunk ``number``, checked against their sha256 and shape.
+
+        Parameters
+        ----------
+        number : int
+            The chunk number.
+
+        Returns
+        -------
+        ndarray
+            float64 ``(rows, backgrounds)``, as in :class:`ChunkRecord`.
+
+        Raises
+        ------
+        StoreError
+            When the chunk is not in the ledger.
+        LedgerError
+            When its outputs fail their sha256 or shape check.
+        """
         rows = self._rows(
             "SELECT CAST(data AS BLOB), sha256, first_id, stop_id FROM chunks WHERE number = ?",
             (number,),
@@ -391,7 +472,13 @@ class RunStore:
         return values
 
     def totals(self) -> dict[str, int]:
-        """Sums over completed chunks: chunks, n_forward, n_cached, n_nonfinite."""
+        """Sums over completed chunks: chunks, n_forward, n_cached, n_nonfinite.
+
+        Returns
+        -------
+        dict of str to int
+            ``chunks``, ``n_forward``, ``n_cached`` and ``n_nonfinite``.
+        """
         row = self._rows(
             "SELECT COUNT(*), COALESCE(SUM(n_forward), 0), COALESCE(SUM(n_cached), 0), "
             "COALESCE(SUM(n_nonfinite), 0) FROM chunks"
@@ -400,7 +487,13 @@ class RunStore:
         return dict(zip(names, map(int, row), strict=True))
 
     def nonfinite(self) -> pd.DataFrame:
-        """Units with a non-finite output: chunk, arm, experiment, label, background_id, value."""
+        """Units with a non-finite output: chunk, arm, experiment, label, background_id, value.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per unit, in chunk order (arm -1 is the shared control).
+        """
         with self._guard() as db:
             return pd.read_sql_query(
                 "SELECT chunk, arm, experiment, label, background_id, value FROM nonfinite "
@@ -414,24 +507,60 @@ class RunStore:
         return (_EVENT_SQL, (_now(), os.getpid(), kind, chunk, message))
 
     def event(self, kind: str, message: str, chunk: int | None = None) -> None:
-        """Log an event (start, resume, probe, retry, failure, complete, ...)."""
+        """Log an event (start, resume, probe, retry, failure, complete, ...).
+
+        Parameters
+        ----------
+        kind : str
+            The event kind.
+        message : str
+            What happened.
+        chunk : int, optional
+            The chunk concerned (default: none).
+        """
         self._write([self._event_sql(kind, chunk, message)])
 
     def mark(self, status: str, kind: str, message: str, chunk: int | None = None) -> None:
-        """Set the run's status and log an event, in one transaction."""
+        """Set the run's status and log an event, in one transaction.
+
+        Parameters
+        ----------
+        status : str
+            The new status (e.g. ``"running"``), recorded as meta ``status``.
+        kind : str
+            The event kind.
+        message : str
+            What happened.
+        chunk : int, optional
+            The chunk concerned (default: none).
+        """
         self._write(
             [(_META_SQL, ("status", json.dumps(status))), self._event_sql(kind, chunk, message)]
         )
 
     def record_probe(self, batch_size: int, message: str) -> None:
-        """Record the batch size chosen by the probe (reused on resume) and its timings."""
+        """Record the batch size chosen by the probe (reused on resume) and its timings.
+
+        Parameters
+        ----------
+        batch_size : int
+            The chosen batch size, recorded as meta ``batch_size``.
+        message : str
+            The probe's timings, logged as a ``"probe"`` event.
+        """
         self._write(
             [(_META_SQL, ("batch_size", json.dumps(batch_size))),
              self._event_sql("probe", None, message)]
         )  # fmt: skip
 
     def events(self) -> pd.DataFrame:
-        """The event log: time, pid, kind, chunk, message."""
+        """The event log: time, pid, kind, chunk, message.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per event, oldest first.
+        """
         with self._guard() as db:
             return pd.read_sql_query(
                 "SELECT time, pid, kind, chunk, message FROM events ORDER BY id", db
@@ -443,6 +572,11 @@ class RunStore:
 
         Checks SQLite's own integrity, every chunk's sha256 and shape, and that chunk ranges
         are those of the recorded chunk plan (no overlap, no gap inside a chunk).
+
+        Returns
+        -------
+        list of str
+            One sentence per problem found.
         """
         problems = []
         status = self._rows("PRAGMA integrity_check")[0][0]
@@ -476,13 +610,86 @@ class RunStore:
 
         Within a chunk, rows are ordered as in :func:`~causalgia.engine.simulate`'s table
         (arm-major); dropped non-finite units are left out, as there.
+
+        Parameters
+        ----------
+        design : Design
+            The design the run evaluates (it gives the arms and their parameters).
+
+        Yields
+        ------
+        pandas.DataFrame
+            The unit table of one completed chunk, in chunk order.
         """
         for number in sorted(self.completed()):
             first, stop = self.completed_range(number)
             yield chunk_table(design, np.arange(first, stop), self.chunk_values(number))
 
+    def arm_frames(self, design: Design, rows: int = ARM_BLOCK_ROWS) -> Iterator[pd.DataFrame]:
+        """The paired ICE table in blocks of whole arms, about ``rows`` rows each, in arm order.
+
+        Concatenated, the blocks are the table :func:`~causalgia.engine.simulate` returns with
+        ``collect=True`` (same rows, order and values), but memory is bounded by one block:
+        the estimators, controls and reports of ``causalgia run`` read a large study this way.
+
+        Parameters
+        ----------
+        design : Design
+            The paired design the run evaluates.
+        rows : int
+            Rows per block at most (one arm at least).
+
+        Yields
+        ------
+        pandas.DataFrame
+            The rows of consecutive arms.
+        """
+        per = max(1, rows // max(design.n, 1))
+        for first in range(0, len(design.arms), per):
+            yield self.arm_frame(design, range(first, min(len(design.arms), first + per)))
+
+    def arm_frame(self, design: Design, arms: Iterable[int]) -> pd.DataFrame:
+        """The paired ICE table's rows of the given arms (every completed chunk), in arm order.
+
+        Parameters
+        ----------
+        design : Design
+            The paired design the run evaluates.
+        arms : iterable of int
+            Arm indices, in increasing order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Those arms' rows, as in the whole table.
+        """
+        if design.kind != "paired":
+            raise OptionError("arm blocks are for paired designs (a randomized table is n rows)")
+        wanted = np.asarray(list(arms), dtype=np.int64)
+        numbers = sorted(self.completed())
+        if not numbers:
+            return arm_table(design, wanted, np.empty(0), np.empty((len(wanted), 0)), np.empty(0))
+        values, ids = [], []
+        for number in numbers:
+            first, stop = self.completed_range(number)
+            values.append(self.chunk_values(number)[np.concatenate([[0], wanted + 1])])
+            ids.append(np.arange(first, stop, dtype=np.int64))
+        stacked = np.concatenate(values, axis=1)
+        return arm_table(design, wanted, stacked[0], stacked[1:], np.concatenate(ids))
+
     def completed_range(self, number: int) -> tuple[int, int]:
-        """``(first_id, stop_id)`` of a completed chunk."""
+        """``(first_id, stop_id)`` of a completed chunk.
+
+        Parameters
+        ----------
+        number : int
+            The chunk number.
+
+        Returns
+        -------
+        tuple of (int, int)
+            Its first background id and one past its last.
+        """
         rows = self._rows("SELECT first_id, stop_id FROM chunks WHERE number = ?", (number,))
         if not rows:
             raise StoreError(f"run directory {self.path}: chunk {number} is not in the ledger")
@@ -493,6 +700,23 @@ class RunStore:
 
         The file is written to a temporary name and moved into place with ``os.replace``, so a
         crash never leaves a truncated file under the final name.
+
+        Parameters
+        ----------
+        path : str or Path
+            The parquet file to write.
+        design : Design
+            The design the run evaluates.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        StoreError
+            When no chunk is completed.
         """
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -515,6 +739,11 @@ class RunStore:
 
     def summary(self) -> str:
         """A few lines on the run: identity, progress and events.
+
+        Returns
+        -------
+        str
+            Three lines: status, chunk and forward-pass counts, event counts by kind.
 
         Examples
         --------

@@ -59,6 +59,50 @@ def _paired_table(
     return table
 
 
+def arm_table(
+    design: Design, arms: np.ndarray, y_control: np.ndarray, y_do: np.ndarray, ids: np.ndarray
+) -> pd.DataFrame:
+    """The paired ICE table's rows of some arms, exactly as in the whole table, in arm order.
+
+    ``arms`` are arm indices in increasing order, ``y_do`` their outputs ``(len(arms),
+    len(ids))``; non-finite units are left out, as :func:`drop_nonfinite` leaves them out of the
+    whole table. Concatenating the tables of consecutive arm blocks gives the whole table.
+
+    Parameters
+    ----------
+    design : Design
+        A paired design.
+    arms : ndarray of int
+        Indices of the arms wanted.
+    y_control : ndarray
+        f(x) of backgrounds ``ids``.
+    y_do : ndarray
+        f(do(x)) of each wanted arm, one row per arm.
+    ids : ndarray of int
+        The background ids.
+
+    Returns
+    -------
+    DataFrame
+        Columns as in :func:`chunk_table`, rows arm-major.
+
+    Examples
+    --------
+    >>> from causalgia.experiment.backgrounds import iid
+    >>> from causalgia.experiment.designs import design, sweep_positions
+    >>> d = design(iid(20), sweep_positions("GATA", [3, 9]), n=2, rng=1)
+    >>> arm_table(d, np.array([1]), np.array([1.0, 2.0]), np.array([[1.5, 2.0]]),
+    ...           np.arange(2))[["label", "ice"]].values.tolist()
+    [['GATA@9+', 0.5], ['GATA@9+', 0.0]]
+    """
+    table = _param_frame(design, np.repeat(np.asarray(arms, dtype=np.int64), len(ids)))
+    table["background_id"] = np.tile(ids, len(arms))
+    table["y_control"] = np.tile(y_control, len(arms))
+    table["y_do"] = np.asarray(y_do, dtype=np.float64).reshape(-1)
+    table["ice"] = table["y_do"].to_numpy() - table["y_control"].to_numpy()
+    return drop_nonfinite(table)
+
+
 def _randomized_table(
     design: Design, ids: np.ndarray, assign: np.ndarray, y: np.ndarray
 ) -> pd.DataFrame:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .report import RunDirectory, read_run, render_report, write_report
+from .report import IceBlocks, RunDirectory, read_run, render_report, write_report
 
-__all__ = ["RunDirectory", "read_run", "render_report", "write_report"]
+__all__ = ["IceBlocks", "RunDirectory", "read_run", "render_report", "write_report"]

@@ -25,8 +25,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ import pandas as pd
 from .._files import atomic_path, ensure_dir, write_text
 from ..errors import OptionError, StoreError
 from .htmlreport import HTML_NAME, write_html
+from .icemaps import MAX_BACKGROUNDS
 from .logos import MOTIF_FILE, write_motifs
 from .plot import _with_truth, plot_effect_curve, plot_forest
 from .rundir import (
@@ -70,15 +71,67 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"manifest value {value!r} of type {type(value).__name__} is not JSON-safe")
 
 
-def _write_ice(ice: pd.DataFrame, out: Path) -> str:
+@dataclass(frozen=True)
+class IceBlocks:
+    """An ICE table too large for memory, as consecutive blocks of rows.
+
+    :func:`write_report` writes the blocks one at a time to ``ice.parquet`` (``ice.csv``
+    without pyarrow); the ICE maps of report.html see the rows of :data:`MAX_BACKGROUNDS`
+    evenly spaced backgrounds, which is what they draw of a whole table.
+
+    Parameters
+    ----------
+    blocks : callable
+        Returns an iterable of the table's blocks, in order (called once).
+    like : DataFrame
+        A few rows typed as the whole table (the parquet schema comes from it).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"experiment": "e", "label": "a", "background_id": [0, 1], "ice": 1.0})
+    >>> IceBlocks(lambda: [t.iloc[:1], t.iloc[1:]], t).like.shape
+    (2, 4)
+    """
+
+    blocks: Callable[[], Iterable[pd.DataFrame]]
+    like: pd.DataFrame
+
+
+def _write_ice(ice: pd.DataFrame | IceBlocks, out: Path) -> tuple[str, pd.DataFrame]:
+    """Write ice.parquet (or ice.csv); return the format and the rows the reports need."""
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        _write_csv(ice, out / "ice.csv")
-        return "csv"
-    with atomic_path(out / "ice.parquet") as tmp:
-        ice.to_parquet(tmp, index=False, engine="pyarrow")
-    return "parquet"
+        fmt = "csv"
+    else:
+        fmt = "parquet"
+    if isinstance(ice, pd.DataFrame):
+        if fmt == "csv":
+            _write_csv(ice, out / "ice.csv")
+        else:
+            with atomic_path(out / "ice.parquet") as tmp:
+                ice.to_parquet(tmp, index=False, engine="pyarrow")
+        return fmt, ice
+    sample: list[pd.DataFrame] = []
+    picked: list[np.ndarray] = []
+
+    def keep_sample(blocks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for block in blocks:
+            if not picked and not block.empty:
+                ids = np.sort(block["background_id"].unique())
+                picked.append(ids[np.unique(np.linspace(0, len(ids) - 1, MAX_BACKGROUNDS)
+                                            .round().astype(int))])  # fmt: skip
+            if picked:
+                sample.append(block[block["background_id"].isin(picked[0])])
+            yield block
+
+    path = out / f"ice.{fmt}"
+    with atomic_path(path) as tmp:
+        if fmt == "csv":
+            write_csv_blocks(keep_sample(ice.blocks()), tmp)
+        else:
+            _write_parquet_blocks(keep_sample(ice.blocks()), tmp, like=ice.like)
+    return fmt, pd.concat(sample, ignore_index=True) if sample else ice.like.iloc[:0]
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
@@ -135,25 +188,42 @@ def write_design_table(
         if fmt == "parquet":
             _write_parquet_blocks(blocks, tmp)
         else:
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                for number, block in enumerate(blocks):
-                    block.to_csv(fh, index=False, header=number == 0)
+            write_csv_blocks(blocks, tmp)
     return name
 
 
-def _write_parquet_blocks(blocks: Iterable[pd.DataFrame], path: Path) -> None:
+def write_csv_blocks(blocks: Iterable[pd.DataFrame], path: Path) -> None:
+    """Write consecutive blocks of one table to a CSV file, the header once.
+
+    Parameters
+    ----------
+    blocks : iterable of DataFrame
+        The table's blocks, in order.
+    path : Path
+        The file to write.
+    """
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        for number, block in enumerate(blocks):
+            block.to_csv(fh, index=False, header=number == 0)
+
+
+def _write_parquet_blocks(
+    blocks: Iterable[pd.DataFrame], path: Path, like: pd.DataFrame | None = None
+) -> None:
+    """One row group per block; the schema is ``like``'s, else the first block's."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise OptionError("a parquet design table needs pyarrow") from None
+        raise OptionError("a parquet table needs pyarrow") from None
     writer = None
+    schema = None if like is None else pa.Schema.from_pandas(like, preserve_index=False)
     try:
         for block in blocks:
-            schema = None if writer is None else writer.schema
             table = pa.Table.from_pandas(block, schema=schema, preserve_index=False)
             if writer is None:
-                writer = pq.ParquetWriter(path, table.schema)
+                schema = table.schema if schema is None else schema
+                writer = pq.ParquetWriter(path, schema)
             writer.write_table(table)
     finally:
         if writer is not None:
@@ -170,7 +240,7 @@ def write_report(
     out_dir: str | Path,
     *,
     ace: pd.DataFrame,
-    ice: pd.DataFrame,
+    ice: pd.DataFrame | IceBlocks,
     manifest: Mapping[str, Any],
     title: str = "causalgia study",
     truth: pd.DataFrame | None = None,
@@ -196,8 +266,11 @@ def write_report(
     ----------
     out_dir : str or Path
         Directory to write (created with its parents; existing files are overwritten).
-    ace, ice : DataFrame
-        The ACE table (one row per effect) and the ICE table (one row per arm and background).
+    ace : DataFrame
+        The ACE table (one row per effect).
+    ice : DataFrame or IceBlocks
+        The ICE table (one row per arm and background), or its blocks when it is too large
+        for memory (:class:`IceBlocks`).
     manifest : mapping
         JSON-safe provenance (versions, seeds, spec hash, model fingerprint, background, n, ...).
         The optional key ``interval_covers`` says which uncertainty the intervals cover.
@@ -250,7 +323,8 @@ def write_report(
     except OSError as err:
         raise StoreError(f"cannot remove {out / MANIFEST_NAME}: {err.strerror or err}") from None
     _write_csv(ace, out / "ace.csv")
-    written = ["ace.csv", f"ice.{_write_ice(ice, out)}"]
+    ice_format, ice = _write_ice(ice, out)
+    written = ["ace.csv", f"ice.{ice_format}"]
     if design is not None:
         written.append(write_design_table(design, out, design_format))
     tables = (("truth.csv", truth), ("controls.csv", controls), ("pooled.csv", pooled))

@@ -26,7 +26,6 @@ from ..errors import ConfigError, OptionError, StoreError
 from ..experiment import backgrounds as bgs
 from ..experiment.designs import Arm, Design, design
 from ..reporting.report import RunDirectory, write_report
-from ..stats.estimators import estimate_ace
 from ..testing import AdditiveOracle, reference_ace
 from .build import (
     build_arms,
@@ -39,7 +38,9 @@ from .lifecycle import begin_outputs, claim_directory, finish_outputs, open_for_
 from .resumption import plan_resume, spec_record
 from .spec import StudySpec
 from .spec_checks import dask_workers
+from .units import UnitTable, streams
 
+_SILENT = Progress(False)
 INTERVAL_COVERS = "Monte-Carlo sampling of backgrounds and motif instances (deterministic model)"
 
 
@@ -241,19 +242,23 @@ def _run_locked(
             retries=st.retries,
             on_nonfinite=st.on_nonfinite,
             timeout=st.timeout,
+            collect=not streams(d),
         )
+    units = UnitTable(result, ledger, streamed=streams(d))
     if recorded is not None and recorded != record:  # corrected, or found in another folder
         ledger.record("spec", record, "spec", f"spec recorded again (hash {spec.spec_hash})")
     method = st.method
     assert method is not None  # parse_spec fills in the design's default
-    ace = estimate_ace(result, method=method, ci=st.ci, rng=seed).to_frame()
+    ace = units.estimate(method=method, ci=st.ci, rng=seed).to_frame()
     truth = _truth(spec, model, background, arms, shown)
     with shown.phase("controls") if spec.controls is not None else nullcontext():
         controls = _controls(
-            spec, model, background, arms, ace, result.table, truth, seed,
+            spec, model, background, arms, ace, units, truth, seed,
             study_design=d, method=method, batch_size=result.batch_size,
         )  # fmt: skip
-    pooled = _pooling(spec, result.table, seed, shown)
+    pooled = None
+    if spec.pooling is not None:  # only the pooled experiments' rows are read
+        pooled = _pooling(spec, units.of(spec.pooling.experiments), seed, shown)
     manifest = {
         "study": st.name,
         "run_id": run_id,
@@ -288,7 +293,7 @@ def _run_locked(
         run = write_report(
             out_dir,
             ace=ace,
-            ice=result.table,
+            ice=units.for_report(),
             manifest=manifest,
             title=st.name,
             truth=truth,
@@ -313,7 +318,7 @@ def _controls(
     background: bgs.Background,
     arms: list[Arm],
     ace: pd.DataFrame,
-    ice: pd.DataFrame,
+    units: UnitTable,
     truth: pd.DataFrame | None,
     seed: int,
     *,
@@ -357,7 +362,8 @@ def _controls(
         chosen = [a for a in arms if a.experiment in wanted]
         sensitivity = background_sensitivity(model, chosen, populations, n=spec.study.n, rng=seed)
     return evaluate_controls(
-        ace, ice=ice, truth=truth, positive=c.positive, negative=c.negative, placebo=c.placebo,
+        ace, ice=units.of(c.placebo) if c.placebo else None, truth=truth, positive=c.positive,
+        negative=c.negative, placebo=c.placebo,
         gc=c.gc, null=c.null, calibrate=c.calibrate, sensitivity=sensitivity,
         randomized=randomized, randomized_experiments=c.randomized_weights_experiments,
         max_retained=c.randomized_weights_max_retained, alpha=c.alpha, power=c.power,
@@ -365,7 +371,7 @@ def _controls(
     )  # fmt: skip
 
 
-def _pooling(spec: StudySpec, ice: pd.DataFrame, seed: int, shown: Progress) -> Any:
+def _pooling(spec: StudySpec, ice: pd.DataFrame, seed: int, shown: Progress = _SILENT) -> Any:
     """A hierarchical fit of the experiments named in ``[pooling]`` (HierarchicalFit), or None."""
     p = spec.pooling
     if p is None:
