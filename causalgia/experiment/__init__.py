@@ -5,6 +5,7 @@ Imports only :mod:`causalgia.sequences`.
 
 from __future__ import annotations
 
+from . import backgrounds
 from .backgrounds import Background, iid, kshuffle, markov, profile, real
 from .designs import (
     CONTROL,
@@ -20,8 +21,13 @@ from .designs import (
     sweep_positions,
     sweep_spacing,
 )
+from .genome import genomic
 from .hairpin import Hairpin, fold, motif_context
 from .interventions import Ablate, Compose, Identity, Insert, Intervention, Mutate, Substitute
+
+# users write backgrounds.genomic(...); genome.py imports backgrounds, so backgrounds.py cannot
+# import it back without an import cycle: the package puts it in that namespace instead
+backgrounds.genomic = genomic  # type: ignore[attr-defined]
 
 __all__ = [
     "Ablate",
@@ -42,6 +48,7 @@ __all__ = [
     "factorial",
     "fold",
     "gc_strata",
+    "genomic",
     "iid",
     "kshuffle",
     "markov",

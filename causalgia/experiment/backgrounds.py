@@ -8,6 +8,9 @@ Constructors: :func:`iid` (one composition at every site), :func:`profile` /
 :func:`profile_from_probs` (position-specific, site-independent; the null of the original GIA
 code, Koo et al. 2021), :func:`kshuffle` (uniform k-let-preserving shuffles of real sequences),
 :func:`markov` (order-k Markov chain) and :func:`real` (the real sequences themselves).
+``backgrounds.genomic`` (windows of a genome FASTA at BED regions, optionally GC-matched) is
+defined in :mod:`causalgia.experiment.genome`, which imports this module, and is placed in this
+namespace by the package ``causalgia.experiment``.
 
 The k-let shuffle draws uniformly from all sequences with the same k-let counts and the same
 first (k-1)-mer: a random Eulerian trail of the de Bruijn multigraph on (k-1)-mers, built from a
