@@ -19,10 +19,16 @@ Three sections, each printed as markdown (docs/scale.md holds one run):
     iid(200) backgrounds with one arm and a cheap linear model, each in a fresh subprocess:
     tracemalloc peak (every Python and numpy allocation) and the process's max RSS. The same
     with ``collect=True`` (the unit table held in memory) for contrast.
+``cli``
+    Peak RSS of ``causalgia run`` (a fresh process each) on the additive oracle, iid(50)
+    backgrounds, one motif at 11 positions (12 forward passes per background), for 100,000,
+    300,000 and 1,000,000 backgrounds: the in-memory unit table below 1,000,000 unit rows, arm
+    blocks read from the ledger above (``causalgia.studies.units``), with the ratio of each peak
+    to the smallest run's.
 
-Usage: ``python benchmarks/bench_scale.py [--quick] [--sections overhead,dask,memory]
-[--rounds N] [--memory-n 100000,1000000]``. BLAS threads are set to 1 (before numpy loads) so
-that serial and Dask runs use the same per-process resources.
+Usage: ``python benchmarks/bench_scale.py [--quick] [--sections overhead,dask,memory,cli]
+[--rounds N] [--memory-n 100000,1000000] [--cli-n 100000,300000,1000000]``. BLAS threads are
+set to 1 (before numpy loads) so that serial and Dask runs use the same per-process resources.
 """
 
 from __future__ import annotations
@@ -257,12 +263,68 @@ def section_memory(sizes: list[int]) -> None:
             )
 
 
+CLI_SPEC = """
+[study]
+name = "memory"
+seed = 1
+n = {n}
+design_table = "none"
+
+[model]
+builtin = "additive_oracle"
+motif = "GATAAG"
+length = 50
+
+[background]
+kind = "iid"
+length = 50
+
+[[experiment]]
+name = "position"
+type = "positions"
+motif = "GATAAG"
+positions = [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+"""
+
+CLI_CHILD = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - start)
+"""
+
+
+def section_cli(sizes: list[int]) -> None:
+    from causalgia.studies.units import STREAM_ROWS
+
+    print("\n### Peak RSS of `causalgia run`, 11 arms, additive oracle (fresh process each)\n")
+    print("| backgrounds | unit rows | unit table | max RSS MB | RSS / first | seconds |")
+    print("|---|---|---|---|---|---|")
+    first = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            spec = Path(tmp) / f"n{n}.toml"
+            spec.write_text(CLI_SPEC.format(n=n))
+            command = [sys.executable, "-m", "causalgia", "run", str(spec), "--quiet",
+                       "--no-figures", "--out", str(Path(tmp) / f"run{n}")]  # fmt: skip
+            out = subprocess.run([sys.executable, "-c", CLI_CHILD, *command],
+                                 capture_output=True, text=True, check=True)  # fmt: skip
+            rss_kb, seconds = out.stdout.split()
+            rss = int(rss_kb) / 1024
+            first = rss if first is None else first
+            rows = n * 11
+            where = "ledger, arm blocks" if rows > STREAM_ROWS else "in memory"
+            print(f"| {n:,} | {rows:,} | {where} | {rss:,.0f} | {rss / first:.2f} | "
+                  f"{float(seconds):.1f} |")  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer rounds and smaller runs")
     p.add_argument("--sections", default="overhead,dask,memory")
     p.add_argument("--rounds", type=int, default=None, help="timed rounds (default 11; quick 3)")
     p.add_argument("--memory-n", default=None, help="comma-separated backgrounds counts")
+    p.add_argument("--cli-n", default=None, help="backgrounds counts of the cli section")
     args = p.parse_args()
     rounds = args.rounds or (3 if args.quick else 11)
     sections = args.sections.split(",")
@@ -286,6 +348,9 @@ def main() -> None:
     if "memory" in sections:
         default = "20000,200000" if args.quick else "100000,1000000"
         section_memory([int(v) for v in (args.memory_n or default).split(",")])
+    if "cli" in sections:
+        default = "20000,100000" if args.quick else "100000,300000,1000000"
+        section_cli([int(v) for v in (args.cli_n or default).split(",")])
     print(f"\nload average at end {os.getloadavg()[0]:.2f}")
 
 

@@ -77,3 +77,16 @@ def test_bad_spec_exits_2_with_one_line(tmp_path, capsys):
     assert main(["run", str(spec), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("causalgia: error:") and "UGCAUG@40+" in err and "0..35" in err
+
+
+def test_summary_quotes_the_studys_interval_level(tmp_path):
+    from causalgia.studies import parse_spec, run_study
+
+    spec = parse_spec({"study": {"n": 30, "seed": 1, "ci": 0.8, "truth": True, "truth_n": 200},
+                       "model": {"builtin": "rbp_oracle"},
+                       "background": {"kind": "iid", "length": 41},
+                       "experiment": [{"type": "positions", "motif": "UGCAUG",
+                                       "positions": [5, 20]}]})  # fmt: skip
+    text = run_study(spec, tmp_path / "r", figures=False, progress=False).summary()
+    assert "80% CI [" in text and "95%" not in text
+    assert "inside their 80% interval (an honest 80% interval misses about 1 in 5)" in text

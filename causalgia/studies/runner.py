@@ -65,10 +65,11 @@ class StudyOutcome:
         """
         lines = []
         has_truth = "true_ace" in self.ace
+        level = f"{self.manifest.get('ci', 0.95):.0%}"
         for row in self.ace.itertuples(index=False):
             line = (
                 f"{row.experiment:>16}  {row.label:<32} ACE {row.ace:+.4f}  "
-                f"95% CI [{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
+                f"{level} CI [{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
             )
             if has_truth:
                 inside = row.ci_low <= row.true_ace <= row.ci_high
@@ -81,8 +82,8 @@ class StudyOutcome:
                 ).sum()
             )
             lines.append(
-                f"{k} of {len(self.ace)} known effects inside their 95% interval "
-                f"(an honest 95% interval misses about 1 in 20)"
+                f"{k} of {len(self.ace)} known effects inside their {level} interval "
+                f"(an honest {level} interval misses about {_misses(self.manifest.get('ci'))})"
             )
         if self.controls is not None:
             lines += ["", "controls:", self.controls.summary()]
@@ -121,6 +122,12 @@ def _truth(
         return reference_ace(
             oracle, background, arms, n=spec.study.truth_n, progress=shown.progress
         )
+
+
+def _misses(ci: float | None) -> str:
+    """How often an honest interval at level ``ci`` misses, in words ("1 in 20")."""
+    miss = 1.0 - (0.95 if ci is None else float(ci))
+    return f"1 in {1 / miss:.0f}" if abs(1 / miss - round(1 / miss)) < 0.05 else f"{miss:.0%}"
 
 
 def _truth_description(spec: StudySpec, truth: pd.DataFrame | None) -> str | None:
