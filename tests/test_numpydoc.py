@@ -16,10 +16,9 @@ import functools
 import importlib
 import inspect
 
+import numpydoc.docscrape as docscrape
+import numpydoc.validate as numpydoc_validate
 import pytest
-
-numpydoc_validate = pytest.importorskip("numpydoc.validate")
-docscrape = pytest.importorskip("numpydoc.docscrape")
 
 STAGES = [
     "sequences",
