@@ -65,7 +65,7 @@ class StudyOutcome:
         """
         lines = []
         has_truth = "true_ace" in self.ace
-        level = f"{self.manifest.get('ci', 0.95):.0%}"
+        level = f"{self.manifest['ci']:.0%}"
         for row in self.ace.itertuples(index=False):
             line = (
                 f"{row.experiment:>16}  {row.label:<32} ACE {row.ace:+.4f}  "
@@ -83,7 +83,7 @@ class StudyOutcome:
             )
             lines.append(
                 f"{k} of {len(self.ace)} known effects inside their {level} interval "
-                f"(an honest {level} interval misses about {_misses(self.manifest.get('ci'))})"
+                f"(an honest {level} interval misses about {_misses(self.manifest['ci'])})"
             )
         if self.controls is not None:
             lines += ["", "controls:", self.controls.summary()]
@@ -124,9 +124,9 @@ def _truth(
         )
 
 
-def _misses(ci: float | None) -> str:
+def _misses(ci: float) -> str:
     """How often an honest interval at level ``ci`` misses, in words ("1 in 20")."""
-    miss = 1.0 - (0.95 if ci is None else float(ci))
+    miss = 1.0 - float(ci)
     return f"1 in {1 / miss:.0f}" if abs(1 / miss - round(1 / miss)) < 0.05 else f"{miss:.0%}"
 
 
