@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 import causalgia.studies.units as units_module
+from causalgia.reporting import render_report
+from causalgia.reporting.report import read_ice_sample
 from causalgia.studies import load_spec, run_study
 from causalgia.studies.spec import DEMO_SPEC
 
@@ -51,6 +53,18 @@ def test_streamed_ice_parquet_holds_the_whole_table(both_runs):
 def test_streamed_report_draws_ice_maps_from_a_subsample(both_runs):
     _, streamed = both_runs
     html = (streamed.run.path / "report.html").read_text()
-    assert "ICE map position" in html and "a subsample of 40" in html
+    assert "ICE map position" in html and "a subsample of 300" in html
     manifest = json.loads((streamed.run.path / "manifest.json").read_text())
     assert manifest["n_backgrounds"] == 300
+
+
+def test_rerendering_reads_only_the_sampled_backgrounds_and_draws_the_same_page(both_runs):
+    _, streamed = both_runs
+    root = streamed.run.path
+    manifest = json.loads((root / "manifest.json").read_text())
+    sample = read_ice_sample(root, manifest)
+    assert sample["background_id"].nunique() == 40
+    assert len(sample) == 40 * 49  # every arm of each sampled background
+    before = (root / "report.html").read_bytes()
+    render_report(root)
+    assert (root / "report.html").read_bytes() == before

@@ -256,12 +256,13 @@ def _ice_maps(run: LoadedRun, draw: bool) -> str | None:
     if not (specs or mutations) or not draw:
         return None
     items = []
+    total = run.manifest.get("n_backgrounds")  # ice may hold a sample of the backgrounds
     for spec in specs:
-        ax = plot_ice_map(run.ice, experiment=spec.experiment, x=spec.x)
+        ax = plot_ice_map(run.ice, experiment=spec.experiment, x=spec.x, total=total)
         caption = (
             f"{escape(spec.experiment)}: ICE of each background (rows; a subsample of "
-            f"{spec.n_backgrounds}) at each {escape(spec.x)} (columns); white 0, red above, "
-            "blue below"
+            f"{total or spec.n_backgrounds}) at each {escape(spec.x)} (columns); white 0, red "
+            "above, blue below"
         )
         items.append(_img(_png(ax.figure), f"ICE map {spec.experiment}", caption))
     for experiment in mutations:

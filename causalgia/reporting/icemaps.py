@@ -77,6 +77,32 @@ def ice_map_specs(
     return specs
 
 
+def sample_backgrounds(ids: np.ndarray, max_backgrounds: int = MAX_BACKGROUNDS) -> np.ndarray:
+    """At most ``max_backgrounds`` of the background ids, evenly spaced over the sorted ids.
+
+    Parameters
+    ----------
+    ids : ndarray
+        Background ids (repeats allowed).
+    max_backgrounds : int
+        How many to keep at most.
+
+    Returns
+    -------
+    ndarray
+        Sorted unique ids, no randomness.
+
+    Examples
+    --------
+    >>> sample_backgrounds(np.arange(10), 4).tolist()
+    [0, 3, 6, 9]
+    """
+    ids = np.unique(ids)
+    if len(ids) > max_backgrounds:
+        ids = ids[np.unique(np.linspace(0, len(ids) - 1, max_backgrounds).round().astype(int))]
+    return ids
+
+
 def ice_matrix(
     ice: pd.DataFrame, *, experiment: str, x: str, max_backgrounds: int = MAX_BACKGROUNDS
 ) -> pd.DataFrame:
@@ -97,9 +123,7 @@ def ice_matrix(
     sub = ice[(ice["experiment"] == experiment) & ice[x].notna()]
     if sub.empty:
         raise OptionError(f"the ICE table has no rows of experiment {experiment!r} with {x!r}")
-    ids = np.sort(sub["background_id"].unique())
-    if len(ids) > max_backgrounds:
-        ids = ids[np.unique(np.linspace(0, len(ids) - 1, max_backgrounds).round().astype(int))]
+    ids = sample_backgrounds(sub["background_id"].to_numpy(), max_backgrounds)
     sub = sub[sub["background_id"].isin(ids)]
     table = sub.pivot_table(index="background_id", columns=x, values="ice", aggfunc="mean")
     order = table.mean(axis=1).sort_values(ascending=False, kind="stable").index
@@ -113,6 +137,7 @@ def plot_ice_map(
     x: str,
     max_backgrounds: int = MAX_BACKGROUNDS,
     ax: Axes | None = None,
+    total: int | None = None,
 ) -> Axes:
     """Heatmap of the ICE of one sweep: backgrounds (rows) × swept values (columns).
 
@@ -128,6 +153,9 @@ def plot_ice_map(
         Rows shown at most (an evenly spaced subsample of the background ids).
     ax : Axes, optional
         Axes to draw on; a new figure (without pyplot) is made when None.
+    total : int, optional
+        Backgrounds of the study, when ``ice`` holds only a sample of them (default: the
+        backgrounds in ``ice``); the axis label says how many of them are shown.
 
     Returns
     -------
@@ -141,7 +169,8 @@ def plot_ice_map(
     'position'
     """
     table = ice_matrix(ice, experiment=experiment, x=x, max_backgrounds=max_backgrounds)
-    total = int(ice.loc[ice["experiment"] == experiment, "background_id"].nunique())
+    if total is None:
+        total = int(ice.loc[ice["experiment"] == experiment, "background_id"].nunique())
     if ax is None:
         from matplotlib.figure import Figure
 

@@ -36,7 +36,7 @@ import pandas as pd
 from .._files import atomic_path, ensure_dir, write_text
 from ..errors import OptionError, StoreError
 from .htmlreport import HTML_NAME, write_html
-from .icemaps import MAX_BACKGROUNDS
+from .icemaps import sample_backgrounds
 from .logos import MOTIF_FILE, write_motifs
 from .plot import _with_truth, plot_effect_curve, plot_forest
 from .rundir import (
@@ -118,9 +118,7 @@ def _write_ice(ice: pd.DataFrame | IceBlocks, out: Path) -> tuple[str, pd.DataFr
     def keep_sample(blocks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for block in blocks:
             if not picked and not block.empty:
-                ids = np.sort(block["background_id"].unique())
-                picked.append(ids[np.unique(np.linspace(0, len(ids) - 1, MAX_BACKGROUNDS)
-                                            .round().astype(int))])  # fmt: skip
+                picked.append(sample_backgrounds(block["background_id"].to_numpy()))
             if picked:
                 sample.append(block[block["background_id"].isin(picked[0])])
             yield block
@@ -396,9 +394,8 @@ def render_report(
     ['report.html', 'report.md']
     """
     root = Path(path)
-    run = read_run(root, design=False, ice=ice is None)  # the reports never show the design
-    if ice is not None:
-        run = replace(run, ice=ice)
+    run = read_run(root, design=False, ice=False)  # the reports never show the design
+    run = replace(run, ice=ice if ice is not None else read_ice_sample(root, run.manifest))
     forced = verify_files(root, run.manifest)
     if forced and not force:
         raise StoreError(
@@ -421,6 +418,38 @@ def render_report(
     write_text(root / "report.md", text)
     page = write_html(root, run, figures=drawn, omitted=omitted, forced=forced)
     return RunDirectory(root, {**drawn, "report.md": root / "report.md", HTML_NAME: page})
+
+
+def read_ice_sample(path: str | Path, manifest: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows of ``ice.parquet`` (or ``ice.csv``) that the reports draw: every unit of
+    :data:`~causalgia.reporting.icemaps.MAX_BACKGROUNDS` evenly spaced backgrounds.
+
+    With pyarrow only the ``background_id`` column is read whole; the rows of the chosen
+    backgrounds are then read with a filter, so re-rendering a run of millions of unit rows
+    does not load its ICE table. ``ice.csv`` (written without pyarrow) is read whole.
+
+    Parameters
+    ----------
+    path : str or Path
+        The run directory.
+    manifest : mapping
+        Its manifest (``ice_format`` says which file holds the table).
+
+    Returns
+    -------
+    DataFrame
+        The sampled rows, in file order.
+    """
+    root = Path(path)
+    parquet = root / "ice.parquet"
+    if manifest.get("ice_format", "parquet") == "parquet" and parquet.is_file():
+        import pyarrow.parquet as pq
+
+        if "background_id" in pq.read_schema(parquet).names:
+            ids = pd.read_parquet(parquet, columns=["background_id"])["background_id"]
+            keep = sample_backgrounds(ids.to_numpy()).tolist()
+            return pd.read_parquet(parquet, filters=[("background_id", "in", keep)])
+    return read_run(root, design=False).ice
 
 
 def _check_ace(ace: pd.DataFrame) -> None:
