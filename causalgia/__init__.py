@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "read_deepbind": "engine.deepbind",
     "torch_model": "engine.adapters",
     "onnx_model": "engine.adapters",
+    "keras_model": "engine.adapters",
     "Hairpin": "experiment.hairpin",
     "export_library": "lab.export",
     "read_measurements": "lab.compare",

@@ -1,15 +1,17 @@
 """One adapter contract for every way a network enters causalgia: a numpy callable (DeepBind),
-a torch module and an ONNX graph, all carrying the same weights.
+a torch module, an ONNX graph and a Keras 3 model, all carrying the same weights.
 
 Contract: float64 outputs of shape (N,), the declared layout and output functional, results that
 do not depend on the batch size, determinism, and a LayoutError when the declared layout is wrong.
-torch and onnxruntime are optional: their tests skip when the package is missing (CI installs
-them with ``pip install -e ".[test,torch,onnx]"``).
+torch, onnxruntime and keras are optional: their tests skip when the package is missing (CI
+installs them with ``pip install -e ".[test,torch,onnx]"``; keras is in the test extra and runs
+on the torch backend, ``KERAS_BACKEND=torch``).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from causalgia.engine.declaration import as_model
 from causalgia.engine.deepbind import DeepBindModel, read_deepbind
 from causalgia.engine.models import Model, Output
 from causalgia.errors import LayoutError, ModelOutputError, OptionError
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is first imported
 
 CODES = np.random.default_rng(0).integers(0, 4, size=(53, 41), dtype=np.uint8)
 CODES[3, 10:14] = 4  # N letters
@@ -41,11 +45,15 @@ def deepbind_weights() -> DeepBindModel:
     return weights(Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 
-def check_contract(build, reference: np.ndarray | None = None, atol: float = 1e-5) -> Model:
-    """The shared adapter contract. ``build(layout=..., batch_size=...)`` returns a Model."""
-    model = build(layout="NCL", batch_size=16)
+def check_contract(
+    build, reference: np.ndarray | None = None, atol: float = 1e-5, layout: str = "NCL"
+) -> Model:
+    """The shared adapter contract. ``build(layout=..., batch_size=...)`` returns a Model;
+    ``layout`` is the one the network reads (the other one must raise a LayoutError)."""
+    wrong = "NLC" if layout == "NCL" else "NCL"
+    model = build(layout=layout, batch_size=16)
     assert isinstance(model, Model)
-    assert model.layout == "NCL"
+    assert model.layout == layout
     assert isinstance(model.output, Output)
     y = model.predict(CODES)
     assert y.dtype == np.float64 and y.shape == (len(CODES),) and np.isfinite(y).all()
@@ -55,7 +63,7 @@ def check_contract(build, reference: np.ndarray | None = None, atol: float = 1e-
     if reference is not None:
         np.testing.assert_allclose(y, reference, atol=atol, rtol=0)
     with pytest.raises(LayoutError, match="layout"):
-        build(layout="NLC", batch_size=16).predict(CODES)
+        build(layout=wrong, batch_size=16).predict(CODES)
     return model
 
 
@@ -189,3 +197,61 @@ def test_as_model_delegates_framework_objects(tmp_path):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = as_model(session, layout="NCL").predict(CODES)
     np.testing.assert_allclose(got, DeepBindModel.random(rng=2).score_codes(CODES), atol=1e-5)
+
+
+@pytest.mark.parametrize("functional", ["counts", "expected_counts"])
+def test_contract_bpnet_lite(functional):
+    """A small random bpnet-lite BPNet (two outputs: profile logits, log counts) behind
+    Output(head=...): the count head, or the expected counts in a window of the profile.
+    bpnet-lite is installed without its heavy dependencies (README's test command)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("bpnetlite", reason="bpnet-lite is not installed (pip install --no-deps)")
+    from bpnetlite.bpnet import BPNet
+
+    from causalgia.sequences.alphabet import one_hot
+
+    torch.manual_seed(0)
+    net = BPNet(n_filters=8, n_layers=2, n_outputs=2, n_control_tracks=0, trimming=5, verbose=False)
+    if functional == "counts":
+        output = Output(head=1)
+    else:
+        output = Output(head=0, counts_head=1, reduce="expected_counts", window=(10, 20))
+    with torch.no_grad():  # the reference: the module itself, reduced with torch
+        profile, counts = net.eval()(torch.from_numpy(one_hot(CODES, "NCL")).float())
+    assert profile.shape == (len(CODES), 2, CODES.shape[1] - 10) and counts.shape[1] == 1
+    if functional == "counts":
+        reference = counts[:, 0]
+    else:  # one softmax over both strands and all positions, as bpnet-lite trains it
+        share = torch.log_softmax(profile.flatten(1), dim=1).view_as(profile)[:, :, 10:20]
+        reference = torch.exp(counts[:, 0] + torch.logsumexp(share.flatten(1), dim=1))
+
+    def build(layout, batch_size):
+        return as_model(net, layout=layout, output=output, batch_size=batch_size)
+
+    model = check_contract(build, reference.double().numpy())
+    assert type(model.fn).__name__ == "TorchCallable"
+    with pytest.raises(ModelOutputError, match=r"2 outputs.*Output\(head=\.\.\.\)"):
+        as_model(net, layout="NCL").predict(CODES)
+
+
+def test_contract_keras(deepbind_weights):
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("torch")
+    if keras.backend.backend() != "torch":
+        pytest.skip(f"the DeepBind port wraps a torch module: needs KERAS_BACKEND=torch, not "
+                    f"{keras.backend.backend()!r}")  # fmt: skip
+    from causalgia.engine.adapters import keras_model
+    from causalgia.engine.deepbind import to_torch
+
+    # channels last, as Keras models are: (N, L, 4) in, permuted to the torch module's (N, 4, L)
+    inp = keras.Input((CODES.shape[1], 4))
+    nlc = keras.layers.Permute((2, 1))(inp)
+    out = keras.layers.TorchModuleWrapper(to_torch(deepbind_weights), output_shape=(None,))(nlc)
+    net = keras.Model(inp, out)
+
+    def build(layout, batch_size):
+        return keras_model(net, layout=layout, batch_size=batch_size)
+
+    model = check_contract(build, deepbind_weights.score_codes(CODES), layout="NLC")
+    assert type(model.fn).__name__ == "KerasCallable" and model.length == CODES.shape[1]
+    assert as_model(net, layout="NLC").fn.model is net  # as_model sends it to keras_model

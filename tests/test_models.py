@@ -216,8 +216,8 @@ def test_output_option_errors_name_the_argument() -> None:
         Output(reduce="median")
     with pytest.raises(OptionError, match="output index must be >= 0, got -1"):
         Output(index=-1)
-    with pytest.raises(OptionError, match=r"unknown output keys \['task'\]"):
-        as_output({"task": 1})
+    with pytest.raises(OptionError, match=r"unknown output keys \['tasks'\]"):
+        as_output({"tasks": 1})
     with pytest.raises(OptionError, match="output must be >= 0, got -2"):
         as_output(-2)
 

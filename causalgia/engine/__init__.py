@@ -6,12 +6,22 @@ Runs a network on a :class:`~causalgia.experiment.Design` and returns a
 
 from __future__ import annotations
 
-from .adapters import OnnxCallable, TorchCallable, import_torch, onnx_model, torch_model
+from .adapters import (
+    KerasCallable,
+    OnnxCallable,
+    TorchCallable,
+    import_keras,
+    import_torch,
+    keras_model,
+    onnx_model,
+    torch_model,
+)
 from .declaration import as_model, from_import_path
 from .deepbind import read_deepbind
 from .forwardcache import ForwardCache
 from .ledgerfile import RunLock
 from .models import Model, ModelProbe, ModelSource, Output, wrap_callable
+from .profiles import expected_counts, js_distance, profile_probability
 from .salvage import SalvageReport, salvage_ledger, set_aside
 from .simulator import DEFAULT_CHUNK, SimulationResult, design_fingerprint, simulate
 from .store import RunStore, versions
@@ -19,6 +29,7 @@ from .store import RunStore, versions
 __all__ = [
     "DEFAULT_CHUNK",
     "ForwardCache",
+    "KerasCallable",
     "Model",
     "ModelProbe",
     "ModelSource",
@@ -31,9 +42,14 @@ __all__ = [
     "TorchCallable",
     "as_model",
     "design_fingerprint",
+    "expected_counts",
     "from_import_path",
+    "import_keras",
     "import_torch",
+    "js_distance",
+    "keras_model",
     "onnx_model",
+    "profile_probability",
     "read_deepbind",
     "salvage_ledger",
     "set_aside",

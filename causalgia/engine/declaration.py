@@ -1,8 +1,10 @@
-"""Declaring a model: :func:`as_model` for plain callables, torch modules and ONNX sessions.
+"""Declaring a model: :func:`as_model` for plain callables, torch, ONNX and Keras models.
 
-:func:`as_model` is the front door of the engine: it sends a ``torch.nn.Module`` or an
-``onnxruntime.InferenceSession`` to its adapter (:mod:`causalgia.engine.adapters`) and wraps any
-other callable directly (:func:`causalgia.engine.models.wrap_callable`).
+:func:`as_model` is the front door of the engine: it sends a ``keras.Model``, a
+``torch.nn.Module`` or an ``onnxruntime.InferenceSession`` to its adapter
+(:mod:`causalgia.engine.adapters`) and wraps any other callable directly
+(:func:`causalgia.engine.models.wrap_callable`). ``also_accepts=`` declares that a model of one
+alphabet takes backgrounds of the other (an RNA model fed DNA letters, T read as U).
 :func:`from_import_path` builds a model that Dask workers can rebuild from its import path.
 """
 
@@ -17,17 +19,21 @@ import numpy as np
 
 from .._options import check_int
 from ..errors import OptionError
-from ..sequences.alphabet import Alphabet, Layout
-from .adapters import onnx_model, torch_model
+from ..sequences.alphabet import Alphabet, Layout, get_alphabet
+from .adapters import keras_model, onnx_model, torch_model
 from .models import Model, ModelSource, Output, wrap_callable
 
 
 def _framework_adapter(fn: object) -> Callable[..., Model] | None:
-    """The adapter for a torch module or an onnxruntime session, else None.
+    """The adapter for a Keras model, a torch module or an onnxruntime session, else None.
 
     Only frameworks the caller has already imported are checked (``sys.modules``), so this never
-    imports torch or onnxruntime.
+    imports keras, torch or onnxruntime. Keras comes first: on the torch backend a
+    ``keras.Model`` is also a ``torch.nn.Module``.
     """
+    keras = sys.modules.get("keras")
+    if keras is not None and isinstance(fn, getattr(keras, "Model", ())):
+        return keras_model
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(fn, torch.nn.Module):
         return torch_model
@@ -47,6 +53,7 @@ def as_model(
     name: str | None = None,
     n_value: float = 0.0,
     length: int | None = None,
+    also_accepts: str | Alphabet | None = None,
 ) -> Model:
     """Wrap a callable (float32 one-hot in, array out) as a causalgia :class:`Model`.
 
@@ -54,19 +61,31 @@ def as_model(
     :mod:`causalgia.testing` and :class:`causalgia.engine.deepbind.DeepBindModel` declare theirs);
     it is never inferred from the array shape. A ``torch.nn.Module`` or an
     ``onnxruntime.InferenceSession`` is wrapped by :func:`causalgia.engine.torch_model` /
-    :func:`causalgia.engine.onnx_model` (eval mode, no_grad, state restored).
+    :func:`causalgia.engine.onnx_model` (eval mode, no_grad, state restored); a Keras 3
+    ``keras.Model`` by :func:`causalgia.engine.keras_model` (inference mode; usually
+    ``layout="NLC"``; a layout its input shape contradicts is refused).
+
+    The alphabet is checked too: :func:`~causalgia.engine.simulate` refuses backgrounds of the
+    other alphabet (an RNA model on DNA-letter backgrounds, or a DNA model on RNA ones) unless
+    the model declares ``also_accepts=`` that alphabet. The one-hot input is the same either
+    way (T and U share one code): the refusal guards against running a model on sequences it
+    was not meant for without saying so.
 
     Parameters
     ----------
     fn : callable or Model
         The model: a callable from a float32 one-hot array to outputs, a torch module, an
-        onnxruntime session, or a Model (returned as is, or with a new batch size or length).
+        onnxruntime session, a Keras 3 model, or a Model (returned as is, or with a new batch
+        size or length).
     layout : {"NCL", "NLC"}, optional
         The one-hot layout the model reads (default: ``fn.layout``; required otherwise).
     alphabet : str or Alphabet, optional
         ``"dna"`` or ``"rna"`` (default: ``fn.alphabet``, else DNA).
     output : int, mapping or Output, optional
-        The output functional f (default: ``fn.output``, else the identity).
+        The output functional f (default: ``fn.output``, else the identity). A model that
+        returns several outputs (a tuple, list or dict, e.g. BPNet's profile logits and log
+        counts) needs ``Output(head=...)`` to pick one; see :class:`Output` for tasks by name
+        and the profile functionals (``reduce="probability"`` or ``"expected_counts"``).
     batch_size : int, optional
         Sequences per forward pass (default: chosen by a probe in
         :func:`~causalgia.engine.simulate`).
@@ -78,7 +97,12 @@ def as_model(
         The input length the model was built for (default: an integer ``fn.length``, as the
         oracles of :mod:`causalgia.testing` declare, else any length).
         :func:`~causalgia.engine.simulate` refuses a design whose backgrounds have another
-        length before any forward pass.
+        length before any forward pass. A Keras model with a fixed input length declares it.
+    also_accepts : {"dna", "rna"} or Alphabet, optional
+        The other alphabet, whose backgrounds the model also takes: ``alphabet="rna",
+        also_accepts="dna"`` runs an RNA model on DNA-letter backgrounds (T read as U). It is
+        recorded in the model's declaration, so it is part of its fingerprint (only when set).
+        Default: only backgrounds of ``alphabet``.
 
     Returns
     -------
@@ -89,9 +113,18 @@ def as_model(
     >>> m = as_model(lambda x: x.sum(axis=(1, 2)), layout="NLC", alphabet="rna", length=30)
     >>> m.layout, m.alphabet.name, m.length
     ('NLC', 'rna', 30)
+    >>> as_model(lambda x: x.sum(axis=(1, 2)), layout="NLC", alphabet="rna",
+    ...          also_accepts="dna").also_accepts.name
+    'dna'
     """
     if isinstance(fn, Model):
-        given = {"layout": layout, "alphabet": alphabet, "output": output, "name": name}
+        given = {
+            "layout": layout,
+            "alphabet": alphabet,
+            "output": output,
+            "name": name,
+            "also_accepts": also_accepts,
+        }
         clash = [key for key, value in given.items() if value is not None]
         if clash:
             raise OptionError(
@@ -105,7 +138,7 @@ def as_model(
         size = check_int("batch_size", batch_size, minimum=1)
         return replace(fn, batch_size=size, auto_batch=False)
     adapter = _framework_adapter(fn)
-    if adapter is not None:  # a torch module or an onnxruntime session: causalgia.engine.adapters
+    if adapter is not None:  # keras, torch or onnxruntime: causalgia.engine.adapters
         if layout is None:
             raise OptionError(
                 f"declare layout='NCL' or 'NLC' for this {type(fn).__name__}; "
@@ -120,17 +153,31 @@ def as_model(
             name=name,
             n_value=n_value,
         )
-        return model if length is None else _with_length(model, length)
-    return wrap_callable(
-        fn,
-        layout=layout,
-        alphabet=alphabet,
-        output=output,
-        batch_size=batch_size,
-        name=name,
-        n_value=n_value,
-        length=length,
-    )
+        model = model if length is None else _with_length(model, length)
+    else:
+        model = wrap_callable(
+            fn,
+            layout=layout,
+            alphabet=alphabet,
+            output=output,
+            batch_size=batch_size,
+            name=name,
+            n_value=n_value,
+            length=length,
+        )
+    return model if also_accepts is None else _also_accepting(model, also_accepts)
+
+
+def _also_accepting(model: Model, also_accepts: str | Alphabet) -> Model:
+    """``model`` declared to take backgrounds of ``also_accepts`` too (its other alphabet)."""
+    other = get_alphabet(also_accepts)
+    if other == model.alphabet:
+        raise OptionError(
+            f"also_accepts={other.name!r} is the alphabet of model {model.name!r} already; it "
+            "declares the other one (e.g. alphabet='rna', also_accepts='dna': an RNA model "
+            "that takes DNA-letter backgrounds, T read as U)"
+        )
+    return replace(model, also_accepts=other)
 
 
 def _with_length(model: Model, length: int) -> Model:
@@ -155,11 +202,12 @@ def from_import_path(
     name: str | None = None,
     n_value: float = 0.0,
     length: int | None = None,
+    also_accepts: str | Alphabet | None = None,
 ) -> Model:
     """A :class:`Model` built from an import path, which Dask workers rebuild once each.
 
-    The declaration (layout, alphabet, output, batch size, N value, length) is as in
-    :func:`as_model`.
+    The declaration (layout, alphabet, output, batch size, N value, length, also_accepts) is as
+    in :func:`as_model`.
     A factory may also return a ready :class:`Model`, whose declaration is then kept.
 
     Parameters
@@ -171,7 +219,7 @@ def from_import_path(
         ``"callable"``: the attribute is the model itself.
     path : str, optional
         A folder put on ``sys.path`` while importing ``target``.
-    layout, alphabet, output, batch_size, name, n_value, length
+    layout, alphabet, output, batch_size, name, n_value, length, also_accepts
         As in :func:`as_model`.
 
     Returns
@@ -197,5 +245,6 @@ def from_import_path(
         name=name,
         n_value=n_value,
         length=length,
+        also_accepts=also_accepts,
     )
     return replace(model, source=source)

@@ -4,6 +4,9 @@ layout, alphabet and output functional f.
 ``f`` is never guessed: the layout (``"NCL"`` for PyTorch Conv1d, ``"NLC"`` for Keras) and the
 output functional (which output index, which transform, which reduction over a profile) are
 declared by the user, or by the model object itself through ``layout`` / ``output`` attributes.
+A model with several outputs (BPNet's profile logits and log counts) returns a tuple, list or
+dict, and the Output's ``head`` picks one (:mod:`.outputs`; profile functionals:
+:mod:`.profiles`).
 
 A model's fingerprint (:class:`ModelProbe`) hashes its declaration exactly and keeps its outputs
 on 16 fixed probe sequences as numbers, so that two copies of one model whose outputs differ only
@@ -18,7 +21,7 @@ import importlib
 import sys
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +30,7 @@ from .._options import check_int, check_option
 from .._rng import uniforms, unit_keys
 from ..errors import CausalgiaError, ModelCallError, ModelOutputError, OptionError
 from ..sequences.alphabet import LAYOUTS, Alphabet, Layout, get_alphabet, one_hot
+from .outputs import Output, as_output
 
 DEFAULT_BATCH_SIZE = 256
 PROBE_COUNT = 16
@@ -34,105 +38,6 @@ PROBE_RTOL = 1e-5
 """Tolerance of :meth:`ModelProbe.agrees`: the largest difference between two copies' probe
 outputs, relative to the largest probe output in magnitude, that still counts as one model."""
 _PROBES: weakref.WeakKeyDictionary[Model, dict[int, ModelProbe]] = weakref.WeakKeyDictionary()
-Transform = Literal["identity", "log", "logit", "sigmoid", "exp"]
-Reduce = Literal["none", "sum", "mean", "max"]
-_TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "identity": lambda v: v,
-    "log": np.log,
-    "logit": lambda v: np.log(v) - np.log1p(-v),
-    "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)),
-    "exp": np.exp,
-}
-
-
-@dataclass(frozen=True)
-class Output:
-    """The declared output functional f: select, reduce, transform.
-
-    ``index`` picks a task from outputs of shape ``(N, T, ...)``; ``reduce`` sums/averages/maxes
-    a remaining profile axis ``(N, P)`` over ``window`` (half-open, all when None); then
-    ``transform`` is applied.
-
-    Examples
-    --------
-    >>> Output(index=1, transform="log").apply(np.array([[1.0, np.e]]))
-    array([1.])
-    """
-
-    index: int | None = None
-    transform: Transform = "identity"
-    reduce: Reduce = "none"
-    window: tuple[int, int] | None = None
-
-    def __post_init__(self) -> None:
-        if self.index is not None:
-            check_int("output index", self.index, minimum=0)
-        check_option("output transform", self.transform, tuple(_TRANSFORMS))
-        check_option("output reduce", self.reduce, ("none", "sum", "mean", "max"))
-        if self.window is not None:
-            if self.reduce == "none":
-                raise OptionError("output window needs a reduce ('sum', 'mean' or 'max')")
-            object.__setattr__(self, "window", tuple(int(w) for w in self.window))
-
-    def apply(self, raw: np.ndarray) -> np.ndarray:
-        """Map raw model outputs of one batch to f, shape ``(N,)``.
-
-        Parameters
-        ----------
-        raw : array_like
-            The model's outputs for a batch of N sequences, ``(N, ...)``.
-
-        Returns
-        -------
-        ndarray
-            f for each sequence, float64, shape ``(N,)``.
-        """
-        out = np.asarray(raw, dtype=np.float64)
-        if self.index is not None:
-            if out.ndim < 2 or self.index >= out.shape[1]:
-                raise ModelOutputError(
-                    f"output index {self.index} requested but the model returned shape {out.shape}"
-                )
-            out = out[:, self.index]
-        if self.reduce != "none":
-            if out.ndim != 2:
-                raise ModelOutputError(
-                    f"reduce={self.reduce!r} needs a profile of shape (N, P), got {out.shape}"
-                )
-            if self.window is not None:
-                out = out[:, self.window[0] : self.window[1]]
-            out = getattr(np, self.reduce)(out, axis=1)
-        if out.ndim == 2 and out.shape[1] == 1:
-            out = out[:, 0]
-        if out.ndim != 1:
-            raise ModelOutputError(
-                f"model output has shape {np.shape(raw)}; declare output=Output(index=..., "
-                "reduce=...) so that f is one number per sequence"
-            )
-        with np.errstate(all="ignore"):
-            return _TRANSFORMS[self.transform](out)
-
-
-def as_output(output: int | Mapping[str, Any] | Output | None) -> Output:
-    """Normalise an output declaration: None, a task index, a mapping, or an Output.
-
-    Examples
-    --------
-    >>> as_output({"index": 0, "transform": "logit"}).transform
-    'logit'
-    """
-    if output is None:
-        return Output()
-    if isinstance(output, Output):
-        return output
-    if isinstance(output, Mapping):
-        unknown = set(output) - {"index", "transform", "reduce", "window"}
-        if unknown:
-            raise OptionError(
-                f"unknown output keys {sorted(unknown)}; allowed: index, transform, reduce, window"
-            )
-        return Output(**dict(output))
-    return Output(index=check_int("output", output, minimum=0))
 
 
 @dataclass(frozen=True)
@@ -389,6 +294,9 @@ class Model:
     auto_batch: bool = False
     source: ModelSource | None = None
     length: int | None = None
+    also_accepts: Alphabet | None = None
+    """A second alphabet whose backgrounds the model was declared to take (T read as U, or U
+    as T: one code); None refuses backgrounds of any other alphabet than ``alphabet``."""
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """One forward pass on a one-hot batch, validated and reduced to f, shape ``(N,)``.
@@ -403,26 +311,35 @@ class Model:
         ndarray
             f for each sequence, float64, shape ``(N,)`` (non-finite values kept).
         """
-        raw = call_model(self, batch)
-        if hasattr(raw, "detach"):
-            raw = raw.detach().cpu().numpy()
-        if raw is None or isinstance(raw, tuple | Mapping | str):  # several outputs, or none
-            size = f" of {len(raw)}" if isinstance(raw, tuple | Mapping) else ""
+        raw = _as_numpy(call_model(self, batch))
+        if raw is None or isinstance(raw, str):  # no outputs
             raise ModelOutputError(
-                f"model {self.name!r} returned a {type(raw).__name__}{size} for a batch of "
-                f"{len(batch)} sequences; a model callable returns one numeric array with "
-                f"{len(batch)} rows (wrap a model with several outputs to return one of them)"
+                f"model {self.name!r} returned a {type(raw).__name__} for a batch of "
+                f"{len(batch)} sequences; a model callable returns a numeric array with "
+                f"{len(batch)} rows (or several, a tuple or dict, picked by Output(head=...))"
             )
+        picked, counts = self.output._select(raw, f"model {self.name!r}")
+        head = self.output.head
+        arr = self._rows(picked, batch, "" if head is None else f" as head {head!r}")
+        if counts is None:
+            return self.output._functional(arr.astype(np.float64, copy=False))
+        counts = self._rows(counts, batch, f" as counts_head {self.output.counts_head!r}")
+        return self.output._functional(
+            arr.astype(np.float64, copy=False), counts.astype(np.float64, copy=False)
+        )
+
+    def _rows(self, raw: Any, batch: np.ndarray, where: str) -> np.ndarray:
+        """``raw`` as a numeric array with one row per sequence of the batch, or an error."""
         try:
             arr = np.asarray(raw)
         except Exception as err:  # pragma: no cover - exotic return types
             raise ModelOutputError(f"model {self.name!r} returned {type(raw).__name__}") from err
         if arr.dtype.kind not in "fiub" or arr.ndim == 0 or arr.shape[0] != len(batch):
             raise ModelOutputError(
-                f"model {self.name!r} returned {arr.dtype} of shape {arr.shape} for a batch of "
-                f"{len(batch)} sequences; expected a numeric array with {len(batch)} rows"
+                f"model {self.name!r} returned {arr.dtype} of shape {arr.shape}{where} for a "
+                f"batch of {len(batch)} sequences; expected a numeric array with {len(batch)} rows"
             )
-        return self.output.apply(arr)
+        return arr
 
     def predict(self, codes: np.ndarray, *, batch_size: int | None = None) -> np.ndarray:
         """f for every row of codes ``(N, L)``, in batches; non-finite values raise.
@@ -527,11 +444,29 @@ class Model:
         keys = unit_keys(0, np.arange(PROBE_COUNT), "fingerprint")
         probe = np.floor(uniforms(keys, length) * 4).astype(np.uint8)
         values = _probe_outputs(self._scores(probe))
-        declared = repr((self.name, self.layout, self.alphabet.name, self.output, self.n_value))
+        fields: tuple[Any, ...] = (
+            self.name, self.layout, self.alphabet.name, self.output, self.n_value
+        )  # fmt: skip
+        if self.also_accepts is not None:  # only when declared: other fingerprints unchanged
+            fields += (("also_accepts", self.also_accepts.name),)
+        declared = repr(fields)
         h = hashlib.sha256(declared.encode())
         declaration = h.hexdigest()[:16]
         h.update(np.ascontiguousarray(values).tobytes())
         return ModelProbe(h.hexdigest()[:16], declaration, values)
+
+
+def _as_numpy(raw: Any) -> Any:
+    """Tensors (anything with ``detach``) as numpy, also inside a tuple, list or dict."""
+    if hasattr(raw, "detach"):
+        return raw.detach().cpu().numpy()
+    if isinstance(raw, Mapping):
+        return {key: _as_numpy(value) for key, value in raw.items()}
+    if isinstance(raw, list):
+        return [_as_numpy(value) for value in raw]
+    if isinstance(raw, tuple):  # a named tuple too
+        return tuple(_as_numpy(value) for value in raw)
+    return raw
 
 
 def describe_input(batch: Any, layout: str, alphabet: Alphabet) -> str:
@@ -584,6 +519,18 @@ def call_model(model: Model, batch: Any) -> Any:
         ) from err
 
 
+def _task_names(fn: Any, task: str) -> tuple[str, ...]:
+    """The ``task_names`` attribute of a model (or of the network an adapter wraps)."""
+    for obj in (fn, getattr(fn, "module", None), getattr(fn, "model", None)):
+        names = getattr(obj, "task_names", None)
+        if names is not None and not isinstance(names, str):
+            return tuple(names)
+    raise OptionError(
+        f"output task={task!r} needs the task names: declare Output(task_names=[...]) or give "
+        "the model a task_names attribute"
+    )
+
+
 def wrap_callable(
     fn: Callable[[np.ndarray], Any],
     *,
@@ -599,6 +546,8 @@ def wrap_callable(
 
     The declaration is taken from the arguments, else from the callable's own ``layout``,
     ``alphabet``, ``output``, ``name`` and ``length`` attributes; the layout is never guessed.
+    An output that picks a task by name takes the names from a ``task_names`` attribute when
+    it declares none.
     Use :func:`causalgia.engine.as_model`, which also takes torch modules and ONNX sessions.
 
     Parameters
@@ -629,6 +578,8 @@ def wrap_callable(
     check_option("layout", layout, LAYOUTS)
     alph = get_alphabet(alphabet if alphabet is not None else getattr(fn, "alphabet", "dna"))
     out = as_output(output if output is not None else getattr(fn, "output", None))
+    if out.task is not None and out.task_names is None:
+        out = replace(out, task_names=_task_names(fn, out.task))
     label = name or getattr(fn, "name", None) or getattr(fn, "__qualname__", type(fn).__name__)
     size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
     declared = length if length is not None else getattr(fn, "length", None)

@@ -15,7 +15,8 @@ starts, so memory does not grow with the number of backgrounds and an interrupte
 where it stopped. With ``client=`` the chunks run on a Dask cluster; because every draw is keyed
 by the unit, the table is bit-identical to the serial one whatever the number of workers.
 
-Guards before and during a run: a model declared for another input length is refused before
+Guards before and during a run: a model declared for another input length, or for another
+alphabet than the backgrounds' (unless it declares ``also_accepts=`` theirs), is refused before
 any forward pass; the first chunk in which some arm edited a sequence is checked for a
 degenerate study (no edit changed the output: a wrong layout, alphabet or output functional);
 a resumed run accepts a model whose fingerprint probes differ only by floating-point noise
@@ -283,7 +284,9 @@ def simulate(
     DegenerateStudyError
         No intervention changed the output (see ``on_degenerate``).
     InvalidSequenceError
-        The model was declared for another input length than the design's backgrounds.
+        The model was declared for another input length than the design's backgrounds, or
+        for another alphabet (an RNA model on DNA backgrounds, or a DNA model on RNA ones)
+        without ``also_accepts=`` that alphabet (:func:`~causalgia.engine.as_model`).
     ModelOutputError
         Wrong output shape or type, or non-finite outputs under ``on_nonfinite="raise"``.
     StoreError
@@ -327,6 +330,7 @@ def simulate(
             f"design's backgrounds have length {length}; declare the model's length or use "
             f"backgrounds of length {model.length}"
         )
+    _check_alphabet(model, design)
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, minimum=1)
     if not collect and store is None:
@@ -399,7 +403,12 @@ def _simulate(
         info = {
             "per_chunk": per,
             "n_chunks": -(-design.n // per),
-            "model": {"name": model.name, "layout": model.layout, "output": repr(model.output)},
+            "model": {
+                "name": model.name,
+                "layout": model.layout,
+                "output": repr(model.output),
+                **({} if model.also_accepts is None else {"also_accepts": model.also_accepts.name}),
+            },
             "background": design.background.describe(),
             "arms": [[a.experiment, a.label] for a in design.arms],
             "status": "running",
@@ -596,6 +605,23 @@ def _ledger_fingerprint(run: RunStore, probe: ModelProbe, identity: dict[str, ob
         f"{old['model_fingerprint']!r}, but this run has {probe.digest!r}: the model changed "
         f"(weights, layout, output or N value: {why}), so its completed chunks cannot be "
         f"reused; use a new run directory (or delete {run.db_path})"
+    )
+
+
+def _check_alphabet(model: Model, design: Design) -> None:
+    """Refuse backgrounds of another alphabet than the model's, unless it declares it."""
+    theirs = design.background.alphabet
+    if theirs == model.alphabet or theirs == model.also_accepts:
+        return
+    mine = model.alphabet.name
+    read = "T read as U" if theirs.name == "dna" else "U read as T"
+    raise InvalidSequenceError(
+        f"model {model.name!r} reads {mine.upper()} (alphabet={mine!r}), but the design's "
+        f"backgrounds are {theirs.name.upper()} (alphabet {theirs.name!r}). T and U share one "
+        "code, so the model would run, but on sequences it was not declared for. If it is "
+        f"meant to, declare as_model(..., alphabet={mine!r}, also_accepts={theirs.name!r}) "
+        f'(spec: [model] also_accepts = "{theirs.name}"; {read}); otherwise build the '
+        f"backgrounds with alphabet={mine!r}"
     )
 
 

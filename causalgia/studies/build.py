@@ -19,7 +19,7 @@ from typing import Any
 from .._rng import root_seed
 from ..engine.declaration import as_model, from_import_path
 from ..engine.models import Model, ModelSource
-from ..errors import CausalgiaError, ConfigError, OptionError
+from ..errors import CausalgiaError, ConfigError, InvalidSequenceError, OptionError
 from ..experiment import backgrounds as bgs
 from ..experiment.designs import (
     Arm,
@@ -139,6 +139,7 @@ def build_model(spec: StudySpec) -> Model:
         "output": m.output,
         "batch_size": m.batch_size,  # None: simulate picks it by a probe
         "n_value": float(m.n_value),
+        "also_accepts": m.also_accepts,
     }
     if m.factory is not None:  # built once per Dask worker from its import path
         try:
@@ -215,7 +216,7 @@ def build_background(
     where = f"{key}.fasta = {b.fasta!r}"
     path = input_file(spec, f"{key}.fasta", b.fasta)
     with _located(where):
-        records = read_fasta(path, alphabet=alphabet, fixed_length=True)
+        records, alphabet = _read_background(path, alphabet, spec.model.also_accepts)
         seqs = list(records.sequences)
         if b.kind == "profile":
             background = bgs.profile(seqs, alphabet=alphabet, pseudocount=b.pseudocount)
@@ -235,6 +236,17 @@ def build_background(
             "set model.length to the background's length"
         )
     return background
+
+
+def _read_background(path: Path, alphabet: str, also: str | None) -> tuple[Any, str]:
+    """A background FASTA in the model's alphabet, else (declared ``model.also_accepts``) in
+    the other one, and the alphabet it was read in."""
+    try:
+        return read_fasta(path, alphabet=alphabet, fixed_length=True), alphabet
+    except InvalidSequenceError:
+        if also is None or also == alphabet:
+            raise
+    return read_fasta(path, alphabet=also, fixed_length=True), also
 
 
 def check_inputs(spec: StudySpec, alphabet: str) -> None:

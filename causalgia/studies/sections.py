@@ -219,10 +219,20 @@ class ModelSection:
         None, "the model's alphabet", toml=(str,), choices=("dna", "rna"), fold="lower",
         default_doc='the model\'s own, else `"dna"`',
     )  # fmt: skip
+    also_accepts: str | None = spec_key(
+        None, "the other alphabet, whose backgrounds the model also takes: `\"dna\"` for an "
+        "RNA model given DNA-letter sequences (T read as U; a background FASTA is then read in "
+        "DNA letters); recorded in the model's fingerprint", toml=(str,),
+        choices=("dna", "rna"), fold="lower", default_doc="none: backgrounds of `alphabet` only",
+    )  # fmt: skip
     output: Output | None = spec_key(
-        None, "the output functional f: a task index, or `{index, transform, reduce, window}` "
-        "(transform `identity`, `log`, `logit`, `sigmoid` or `exp`; reduce `none`, `sum`, "
-        "`mean` or `max` over a profile axis, optionally over the half-open `window = [a, b]`)",
+        None, "the output functional f: a task index, or `{index, transform, reduce, window, "
+        "head, counts_head, task, task_names}` (`head` picks an output of a model returning "
+        "several: a tuple index or a dict key; `task` picks a task by name from `task_names` "
+        "or the model's own; transform `identity`, `log`, `logit`, `sigmoid` or `exp`; reduce "
+        "`none`, `sum`, `mean` or `max` over a profile axis, or for profile logits "
+        "`probability` (share in the window) or `expected_counts` (with `counts_head`), over "
+        "the half-open `window = [a, b]` on the last axis)",
         toml=(int, dict), default_doc="the model's own, else the identity",
     )  # fmt: skip
     batch_size: int | None = spec_key(

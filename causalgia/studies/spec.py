@@ -45,7 +45,16 @@ from .spec_checks import (
 )
 
 TABLES = ("study", "model", "background", "experiment", "controls", "pooling")
-_OUTPUT_KEYS = {"index": (int,), "transform": (str,), "reduce": (str,), "window": (list,)}
+_OUTPUT_KEYS = {
+    "index": (int,),
+    "transform": (str,),
+    "reduce": (str,),
+    "window": (list,),
+    "head": (int, str),
+    "counts_head": (int, str),
+    "task": (str,),
+    "task_names": (list,),
+}
 # the numeric design parameter each experiment type's rows carry (pooling.curve)
 _CURVE_OF = {
     "positions": ("position",),
@@ -122,7 +131,7 @@ def _study(values: dict[str, Any], model: ModelSection) -> StudySection:
 
 
 def _output(value: Any) -> Output:
-    """``model.output``: a task index or a table ``{index, transform, reduce, window}``."""
+    """``model.output``: a task index or a table of :class:`Output` fields (``_OUTPUT_KEYS``)."""
     if isinstance(value, int):
         if value < 0:
             raise ConfigError(f"model.output = {value} must be a task index >= 0")
@@ -132,7 +141,11 @@ def _output(value: Any) -> Output:
             raise unknown_key("model.output", key, _OUTPUT_KEYS)
         types = _OUTPUT_KEYS[key]
         if isinstance(item, bool) or not isinstance(item, types):
-            raise ConfigError(f"model.output.{key} = {item!r} must be {types[0].__name__}")
+            kinds = " or ".join(t.__name__ for t in types)
+            raise ConfigError(f"model.output.{key} = {item!r} must be {kinds}")
+    names = value.get("task_names")
+    if names is not None and not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"model.output.task_names = {names!r} must be a list of str")
     window = value.get("window")
     if window is not None and not (
         len(window) == 2
@@ -141,8 +154,8 @@ def _output(value: Any) -> Output:
     ):
         raise ConfigError(f"model.output.window = {window!r} must be [a, b] with 0 <= a < b")
     try:
-        return Output(**value)
-    except OptionError as err:  # Output's own checks of transform and reduce
+        return Output(**{k: tuple(v) if k == "task_names" else v for k, v in value.items()})
+    except OptionError as err:  # Output's own checks (transform, reduce, heads, task names)
         raise ConfigError(f"model.output: {err}") from None
 
 
