@@ -371,3 +371,18 @@ def test_spec_scale_keys_are_checked(study, message):
     }
     with pytest.raises(ConfigError, match=message):
         parse_spec(raw)
+
+
+def test_a_damaged_forward_cache_is_a_store_error_naming_the_file(tmp_path, oracle, study):
+    simulate(as_model(oracle), study, cache=tmp_path)
+    path = tmp_path / "forward_cache.sqlite"
+    with ForwardCache(tmp_path) as cache:  # checkpoint the write-ahead log into the file
+        cache.count()
+    data = bytearray(path.read_bytes())
+    assert len(data) > 8192
+    data[4096:8192] = bytes(range(256)) * 16  # garbage over the table's pages
+    path.write_bytes(bytes(data))
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"forward_cache.sqlite{suffix}").unlink(missing_ok=True)
+    with pytest.raises(StoreError, match=r"forward cache .*forward_cache\.sqlite"):
+        simulate(as_model(oracle), study, cache=tmp_path)

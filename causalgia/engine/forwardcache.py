@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,17 @@ class ForwardCache:
     def __repr__(self) -> str:
         return f"ForwardCache({str(self.path)!r})"
 
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """SQLite failures (a damaged, truncated or unwritable file) as a StoreError."""
+        try:
+            yield
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"forward cache {self.path} failed ({err}); the cache only saves forward passes: "
+                "delete the file or pass another cache= to start a fresh one"
+            ) from None
+
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError("a ForwardCache is local to one process; pass its path instead")
 
@@ -113,6 +126,13 @@ class ForwardCache:
         """
         found: dict[bytes, float] = {}
         keys = [bytes(d) for d in digests]
+        with self._guard():
+            self._lookup(fingerprint, keys, found)
+        values = np.array([found.get(k, np.nan) for k in keys], dtype=np.float64)
+        hit = np.array([k in found for k in keys], dtype=bool)
+        return hit, values
+
+    def _lookup(self, fingerprint: str, keys: list[bytes], found: dict[bytes, float]) -> None:
         for start in range(0, len(keys), _SQL_VARS):
             part = keys[start : start + _SQL_VARS]
             marks = ",".join("?" * len(part))
@@ -122,9 +142,6 @@ class ForwardCache:
                     (fingerprint, *part),
                 ).fetchall()
             )
-        values = np.array([found.get(k, np.nan) for k in keys], dtype=np.float64)
-        hit = np.array([k in found for k in keys], dtype=bool)
-        return hit, values
 
     def insert(self, fingerprint: str, digests: np.ndarray, values: np.ndarray) -> None:
         """Record finite outputs (non-finite ones are skipped) in one transaction.
@@ -146,6 +163,10 @@ class ForwardCache:
         ]
         if not rows:
             return
+        with self._guard():
+            self._insert(rows)
+
+    def _insert(self, rows: list[tuple[str, bytes, float]]) -> None:
         for attempt in range(5):
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -174,10 +195,11 @@ class ForwardCache:
         int
             The number of cached outputs.
         """
-        if fingerprint is None:
-            return int(self._db.execute("SELECT COUNT(*) FROM forward").fetchone()[0])
-        sql = "SELECT COUNT(*) FROM forward WHERE fingerprint = ?"
-        return int(self._db.execute(sql, (fingerprint,)).fetchone()[0])
+        sql, args = "SELECT COUNT(*) FROM forward", ()
+        if fingerprint is not None:
+            sql, args = sql + " WHERE fingerprint = ?", (fingerprint,)
+        with self._guard():
+            return int(self._db.execute(sql, args).fetchone()[0])
 
     def prune(self, keep: str) -> int:
         """Delete the outputs of every model but fingerprint ``keep``; returns rows deleted.
@@ -192,7 +214,8 @@ class ForwardCache:
         int
             The number of rows deleted.
         """
-        cur = self._db.execute("DELETE FROM forward WHERE fingerprint != ?", (keep,))
+        with self._guard():
+            cur = self._db.execute("DELETE FROM forward WHERE fingerprint != ?", (keep,))
         return int(cur.rowcount)
 
 
