@@ -21,6 +21,7 @@ from .deepbind import read_deepbind
 from .forwardcache import ForwardCache
 from .ledgerfile import RunLock
 from .models import Model, ModelProbe, ModelSource, Output, wrap_callable
+from .outputs import OutputSet, as_outputs
 from .profiles import expected_counts, js_distance, profile_probability
 from .salvage import SalvageReport, salvage_ledger, set_aside
 from .simulator import DEFAULT_CHUNK, SimulationResult, design_fingerprint, simulate
@@ -35,12 +36,14 @@ __all__ = [
     "ModelSource",
     "OnnxCallable",
     "Output",
+    "OutputSet",
     "RunLock",
     "RunStore",
     "SalvageReport",
     "SimulationResult",
     "TorchCallable",
     "as_model",
+    "as_outputs",
     "design_fingerprint",
     "expected_counts",
     "from_import_path",

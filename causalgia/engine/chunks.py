@@ -245,7 +245,7 @@ def _evaluate(
     log: list[str],
     timer: ForwardTimer | None = None,
 ) -> np.ndarray:
-    out = np.empty(len(codes), dtype=np.float64)
+    out = np.empty((len(codes), *model.output_shape), dtype=np.float64)
     for number, start in enumerate(range(0, len(codes), size)):
         here = f"{where} batch {number} (rows {start}..{min(start + size, len(codes)) - 1})"
         batch = codes[start : start + size]
@@ -271,7 +271,7 @@ def _probe(
     """
     if len(codes) < _PROBE_WARMUP + 2 * (PROBE_SIZES[0] + PROBE_SIZES[1]):
         return _evaluate(model, codes, model.batch_size, retries, where, log, timer), None
-    out = np.empty(len(codes), dtype=np.float64)
+    out = np.empty((len(codes), *model.output_shape), dtype=np.float64)
     warm = codes[:_PROBE_WARMUP]
     out[:_PROBE_WARMUP] = _forward(model, warm, retries, f"{where} probe", log, timer)
     per_row: dict[int, float] = {}
@@ -361,18 +361,22 @@ def compute_chunk(
     y, n_cached, log, probe = _score(
         model, stacked, size, retries, where, cache, fingerprint, timer
     )
+    rows = y.reshape(len(y), -1)  # one row per sequence, one column per output
     if design.kind == "paired":
-        values = np.empty((len(design.arms) + 1, len(ids)), dtype=np.float64)
+        values = np.empty((len(design.arms) + 1, len(ids), *model.output_shape))
         values[:] = y[: len(ids)]  # every arm starts from the shared control f(x)
         values[1:][changed] = y[len(ids) :]
         edited = len(unit_of)
-        moved = int(np.count_nonzero(y[len(ids) :] != y[: len(ids)][unit_of]))
+        moved = int(np.any(rows[len(ids) :] != rows[: len(ids)][unit_of], axis=1).sum())
     else:
         values = np.vstack([assign.astype(np.float64), y])
         edited = int(np.count_nonzero(assign >= 0))
         moved = int(np.count_nonzero(y != y[0])) if len(y) else 0
-    bad = np.flatnonzero(~np.isfinite(y))
-    nonfinite = tuple((int(owner[r]), int(unit[r]), float(y[r])) for r in bad)
+    finite = np.isfinite(rows)
+    bad = np.flatnonzero(~finite.all(axis=1))  # a unit is non-finite if any output is
+    nonfinite = tuple(
+        (int(owner[r]), int(unit[r]), float(rows[r][~finite[r]][0])) for r in bad
+    )
     record = ChunkRecord(
         number,
         first,

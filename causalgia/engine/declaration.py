@@ -11,7 +11,7 @@ alphabet takes backgrounds of the other (an RNA model fed DNA letters, T read as
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from ..errors import OptionError
 from ..sequences.alphabet import Alphabet, Layout, get_alphabet
 from .adapters import keras_model, onnx_model, torch_model
 from .models import Model, ModelSource, Output, wrap_callable
+from .outputs import OutputSet, as_outputs
 
 
 def _framework_adapter(fn: object) -> Callable[..., Model] | None:
@@ -54,6 +55,8 @@ def as_model(
     n_value: float = 0.0,
     length: int | None = None,
     also_accepts: str | Alphabet | None = None,
+    outputs: Mapping[str, Any] | Sequence[Any] | str | OutputSet | None = None,
+    task_names: Sequence[str] | None = None,
 ) -> Model:
     """Wrap a callable (float32 one-hot in, array out) as a causalgia :class:`Model`.
 
@@ -103,6 +106,16 @@ def as_model(
         also_accepts="dna"`` runs an RNA model on DNA-letter backgrounds (T read as U). It is
         recorded in the model's declaration, so it is part of its fingerprint (only when set).
         Default: only backgrounds of ``alphabet``.
+    outputs : mapping, sequence, "tasks" or OutputSet, optional
+        Several named output functionals instead of ``output``, all computed from each forward
+        pass: ``{"counts": Output(head=1), "centre": Output(head=0, counts_head=1,
+        reduce="expected_counts", window=(450, 550))}``, a list of Outputs (named by their
+        task, else ``output_0``, ...), or ``"tasks"`` for every column of an ``(N, T)`` output.
+        :func:`~causalgia.engine.simulate` then stores one value per output and its table has
+        an ``output`` column (:class:`~causalgia.engine.outputs.OutputSet`).
+    task_names : sequence of str, optional
+        Names of the model's tasks (default: a ``task_names`` attribute of ``fn``), for
+        ``outputs="tasks"`` and for outputs that pick a task by name.
 
     Returns
     -------
@@ -124,6 +137,8 @@ def as_model(
             "output": output,
             "name": name,
             "also_accepts": also_accepts,
+            "outputs": outputs,
+            "task_names": task_names,
         }
         clash = [key for key, value in given.items() if value is not None]
         if clash:
@@ -165,7 +180,21 @@ def as_model(
             n_value=n_value,
             length=length,
         )
-    return model if also_accepts is None else _also_accepting(model, also_accepts)
+    model = model if also_accepts is None else _also_accepting(model, also_accepts)
+    return model if outputs is None else _with_outputs(model, outputs, output, task_names)
+
+
+def _with_outputs(
+    model: Model,
+    outputs: Mapping[str, Any] | Sequence[Any] | str | OutputSet,
+    output: Any,
+    task_names: Sequence[str] | None,
+) -> Model:
+    """``model`` with several named output functionals (``output`` must not be given too)."""
+    if output is not None:
+        raise OptionError("declare output= (one functional) or outputs= (several), not both")
+    names = task_names if task_names is not None else getattr(model.fn, "task_names", None)
+    return replace(model, outputs=as_outputs(outputs, names))
 
 
 def _also_accepting(model: Model, also_accepts: str | Alphabet) -> Model:

@@ -87,11 +87,17 @@ def decode_values(blob: bytes) -> np.ndarray:
 
 
 def shape_problem(
-    shape: tuple[int, ...], first: int, stop: int, kind: str | None, n_arms: int | None
+    shape: tuple[int, ...],
+    first: int,
+    stop: int,
+    kind: str | None,
+    n_arms: int | None,
+    n_outputs: int | None = None,
 ) -> str | None:
     """Why chunk outputs of ``shape`` do not fit backgrounds ``first..stop - 1`` of a design.
 
-    A paired design stores 1 + (number of arms) rows, a randomized one 2; None when it fits.
+    A paired design stores 1 + (number of arms) rows, a randomized one 2; a model with
+    ``n_outputs`` declared outputs adds a last axis of that length. None when it fits.
 
     Examples
     --------
@@ -101,8 +107,12 @@ def shape_problem(
     'outputs of shape (2, 10), but the design needs (3, 10)'
     """
     rows = 2 if kind == "randomized" else (None if n_arms is None else 1 + n_arms)
-    if len(shape) != 2 or shape[1] != stop - first or (rows is not None and shape[0] != rows):
-        return f"outputs of shape {shape}, but the design needs ({rows}, {stop - first})"
+    want = (rows, stop - first) if n_outputs is None else (rows, stop - first, n_outputs)
+    fits = len(shape) == len(want) and all(
+        w is None or s == w for s, w in zip(shape, want, strict=True)
+    )
+    if not fits:
+        return f"outputs of shape {shape}, but the design needs {want}"
     return None
 
 

@@ -30,7 +30,7 @@ from .._options import check_int, check_option
 from .._rng import uniforms, unit_keys
 from ..errors import CausalgiaError, ModelCallError, ModelOutputError, OptionError
 from ..sequences.alphabet import LAYOUTS, Alphabet, Layout, get_alphabet, one_hot
-from .outputs import Output, as_output
+from .outputs import Output, OutputSet, as_output
 
 DEFAULT_BATCH_SIZE = 256
 PROBE_COUNT = 16
@@ -275,7 +275,8 @@ class Model:
     picks one by a short probe. ``source`` (set by :func:`from_import_path`) lets Dask workers build
     the model once each instead of receiving it pickled. ``length`` is the input length the model
     was declared for (None: any length); :func:`~causalgia.engine.simulate` refuses a design of
-    another length.
+    another length. ``outputs`` (``as_model(..., outputs=...)``) declares several named output
+    functionals computed from each forward pass; f is then ``(N, T)`` and ``output`` unused.
 
     Examples
     --------
@@ -295,11 +296,13 @@ class Model:
     source: ModelSource | None = None
     length: int | None = None
     also_accepts: Alphabet | None = None
+    outputs: OutputSet | None = None
     """A second alphabet whose backgrounds the model was declared to take (T read as U, or U
     as T: one code); None refuses backgrounds of any other alphabet than ``alphabet``."""
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
-        """One forward pass on a one-hot batch, validated and reduced to f, shape ``(N,)``.
+        """One forward pass on a one-hot batch, validated and reduced to f, shape ``(N,)``
+        (``(N, T)`` for a model declared with T ``outputs``).
 
         Parameters
         ----------
@@ -318,13 +321,24 @@ class Model:
                 f"{len(batch)} sequences; a model callable returns a numeric array with "
                 f"{len(batch)} rows (or several, a tuple or dict, picked by Output(head=...))"
             )
-        picked, counts = self.output._select(raw, f"model {self.name!r}")
-        head = self.output.head
+        if self.outputs is None:
+            return self._functional(self.output, raw, batch)
+        return np.column_stack([self._functional(f, raw, batch) for f in self.outputs.functionals])
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of f for one sequence: ``()``, or ``(T,)`` for T declared outputs."""
+        return () if self.outputs is None else (len(self.outputs),)
+
+    def _functional(self, output: Output, raw: Any, batch: np.ndarray) -> np.ndarray:
+        """One output functional of a batch's raw outputs, checked, shape ``(N,)``."""
+        picked, counts = output._select(raw, f"model {self.name!r}")
+        head = output.head
         arr = self._rows(picked, batch, "" if head is None else f" as head {head!r}")
         if counts is None:
-            return self.output._functional(arr.astype(np.float64, copy=False))
-        counts = self._rows(counts, batch, f" as counts_head {self.output.counts_head!r}")
-        return self.output._functional(
+            return output._functional(arr.astype(np.float64, copy=False))
+        counts = self._rows(counts, batch, f" as counts_head {output.counts_head!r}")
+        return output._functional(
             arr.astype(np.float64, copy=False), counts.astype(np.float64, copy=False)
         )
 
@@ -357,7 +371,7 @@ class Model:
         Returns
         -------
         ndarray
-            f for each row, float64, shape ``(N,)``.
+            f for each row, float64, shape ``(N,)`` (``(N, T)`` with T declared outputs).
 
         Examples
         --------
@@ -367,7 +381,7 @@ class Model:
         [2.0, 0.0]
         """
         out = self._scores(codes, batch_size)
-        bad = np.flatnonzero(~np.isfinite(out))
+        bad = np.flatnonzero(~np.isfinite(out.reshape(len(out), -1)).all(axis=1))
         if bad.size:
             err = ModelOutputError(
                 f"model {self.name!r} returned non-finite f for {bad.size} row(s), first rows "
@@ -385,7 +399,7 @@ class Model:
             else check_int("batch_size", batch_size, minimum=1)
         )
         codes = np.asarray(codes)
-        out = np.empty(len(codes), dtype=np.float64)
+        out = np.empty((len(codes), *self.output_shape), dtype=np.float64)
         for start in range(0, len(codes), size):
             batch = one_hot(codes[start : start + size], self.layout, n_value=self.n_value)
             out[start : start + size] = self.forward(batch)
@@ -443,12 +457,14 @@ class Model:
     def _probe(self, length: int) -> ModelProbe:
         keys = unit_keys(0, np.arange(PROBE_COUNT), "fingerprint")
         probe = np.floor(uniforms(keys, length) * 4).astype(np.uint8)
-        values = _probe_outputs(self._scores(probe))
+        values = _probe_outputs(self._scores(probe).reshape(-1))  # outputs side by side
         fields: tuple[Any, ...] = (
             self.name, self.layout, self.alphabet.name, self.output, self.n_value
         )  # fmt: skip
         if self.also_accepts is not None:  # only when declared: other fingerprints unchanged
             fields += (("also_accepts", self.also_accepts.name),)
+        if self.outputs is not None:
+            fields += (("outputs", repr(self.outputs)),)
         declared = repr(fields)
         h = hashlib.sha256(declared.encode())
         declaration = h.hexdigest()[:16]

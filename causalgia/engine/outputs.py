@@ -10,8 +10,8 @@ the predicted profile and the expected counts in a window) and transforms the re
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -357,3 +357,100 @@ def as_output(output: int | Mapping[str, Any] | Output | None) -> Output:
             values["task_names"] = tuple(values["task_names"])
         return Output(**values)
     return Output(index=check_int("output", output, minimum=0))
+
+
+@dataclass(frozen=True)
+class OutputSet:
+    """Several named output functionals of one model, all computed from one forward pass.
+
+    A model declared with ``as_model(..., outputs=...)`` returns one column per functional, and
+    :func:`~causalgia.engine.simulate` stores them side by side, so T outputs cost the forward
+    passes of one; the unit table gets an ``output`` column (docs/formats.md).
+
+    Parameters
+    ----------
+    names : tuple of str
+        One unique, non-empty name per functional.
+    functionals : tuple of Output
+        The functionals, in the order of ``names``.
+
+    Examples
+    --------
+    >>> OutputSet(("a", "b"), (Output(index=0), Output(index=1))).names
+    ('a', 'b')
+    """
+
+    names: tuple[str, ...]
+    functionals: tuple[Output, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.functionals) or not self.names:
+            raise OptionError("outputs: give one or more names, one per output functional")
+        bad = [n for n in self.names if not isinstance(n, str) or not n]
+        if bad:
+            raise OptionError(f"output names must be non-empty strings, got {bad[0]!r}")
+        twice = sorted({n for n in self.names if self.names.count(n) > 1})
+        if twice:
+            raise OptionError(f"output names must be unique; {twice} appear more than once")
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __repr__(self) -> str:
+        pairs = zip(self.names, self.functionals, strict=True)
+        return "OutputSet({" + ", ".join(f"{n!r}: {f!r}" for n, f in pairs) + "})"
+
+
+def as_outputs(
+    outputs: Mapping[str, Any] | Sequence[Any] | str | OutputSet,
+    task_names: Sequence[str] | None = None,
+) -> OutputSet:
+    """Normalise a declaration of several outputs.
+
+    Parameters
+    ----------
+    outputs : mapping, sequence, "tasks" or OutputSet
+        ``{name: Output or int or mapping}``; a sequence of those (named by their task, else
+        ``"output_0"``, ``"output_1"``, ...); or ``"tasks"``: every column of an ``(N, T)``
+        output, named by ``task_names``.
+    task_names : sequence of str, optional
+        The model's task names (for ``"tasks"`` and for outputs that pick a task by name).
+
+    Returns
+    -------
+    OutputSet
+
+    Examples
+    --------
+    >>> as_outputs("tasks", ["HepG2", "K562"]).names
+    ('HepG2', 'K562')
+    >>> as_outputs({"counts": {"head": 1}}).functionals[0].head
+    1
+    """
+    if isinstance(outputs, OutputSet):
+        return outputs
+    names_given = None if task_names is None else tuple(str(t) for t in task_names)
+    if isinstance(outputs, str):
+        if outputs != "tasks":
+            raise OptionError(f"outputs={outputs!r}: give a mapping, a list, or 'tasks'")
+        if not names_given:
+            raise OptionError(
+                "outputs='tasks' needs the task names: as_model(..., task_names=[...]) or a "
+                "task_names attribute on the model"
+            )
+        return OutputSet(names_given, tuple(Output(index=i) for i in range(len(names_given))))
+    if isinstance(outputs, Mapping):
+        pairs = [(str(k), as_output(v)) for k, v in outputs.items()]
+    else:
+        items = [as_output(v) for v in outputs]
+        pairs = [(f.task or f"output_{i}", f) for i, f in enumerate(items)]
+    if names_given is not None:
+        pairs = [
+            (n, f if f.task is None or f.task_names else _with_names(f, names_given))
+            for n, f in pairs
+        ]
+    return OutputSet(tuple(n for n, _ in pairs), tuple(f for _, f in pairs))
+
+
+def _with_names(output: Output, names: tuple[str, ...]) -> Output:
+    return replace(output, task_names=names)

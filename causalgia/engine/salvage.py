@@ -226,7 +226,11 @@ def _verify(row: tuple[Any, ...], number: int, meta: dict[str, Any]) -> str | No
         return f"its outputs do not decode ({err})"
     arms = meta.get("arms")
     kind = meta["identity"].get("kind")
-    return shape_problem(shape, first, stop, kind, None if arms is None else len(arms))
+    names = meta.get("model_outputs")
+    return shape_problem(
+        shape, first, stop, kind, None if arms is None else len(arms),
+        None if names is None else len(names),
+    )  # fmt: skip
 
 
 def _chunks(db: sqlite3.Connection, meta: dict[str, Any]) -> tuple[list, list, str | None]:

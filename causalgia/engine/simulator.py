@@ -86,7 +86,10 @@ class SimulationResult:
     ``units`` (under ``on_nonfinite="drop"`` only) has one row per arm: experiment, label, its
     parameters, ``n_units`` (units the design gave it) and ``n_dropped`` (units dropped, a
     dropped control included); :func:`~causalgia.stats.estimate_ace` reads it to keep an arm
-    whose units were all dropped as a row and to give every row a ``status``.
+    whose units were all dropped as a row and to give every row a ``status``. ``outputs``
+    names the model's declared outputs (``as_model(..., outputs=...)``), None for one output
+    functional; the table then has an ``output`` column after ``label``, its rows output by
+    output.
     """
 
     table: pd.DataFrame
@@ -100,6 +103,7 @@ class SimulationResult:
     nonfinite: pd.DataFrame | None = None
     store: Path | None = None
     units: pd.DataFrame | None = None
+    outputs: tuple[str, ...] | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of the unit table.
@@ -337,6 +341,7 @@ def simulate(
         raise OptionError("collect=False keeps the table only in a store: pass store=RUN_DIR")
     if client is not None and cache is not None:
         raise OptionError("cache= works with serial runs only; drop client= or cache=")
+    _check_outputs(model, design, cache, on_nonfinite)
     run, owned = _open_store(store)
     forward_cache = open_cache(cache)
     try:
@@ -413,6 +418,7 @@ def _simulate(
             "arms": [[a.experiment, a.label] for a in design.arms],
             "status": "running",
             "model_probe": probe.record(),
+            **({} if model.outputs is None else {"model_outputs": list(model.outputs.names)}),
         }
         run.begin(identity, info)
         per = int(run.get("per_chunk", per))
@@ -544,7 +550,8 @@ def _simulate(
         for number in sorted(bad):
             nonfinite_units += bad[number]
     ids = design.background_ids if collect else np.empty(0, dtype=np.int64)
-    table = assemble_table(design, [parts[k] for k in sorted(parts)], ids)
+    names = None if model.outputs is None else model.outputs.names
+    table = assemble_table(design, [parts[k] for k in sorted(parts)], ids, names)
     if nonfinite_units:
         table = drop_nonfinite(table)
     dropped = [(int(a), int(b), float(v)) for a, b, v in nonfinite_units]
@@ -560,6 +567,7 @@ def _simulate(
         nonfinite=nonfinite_frame(design, dropped),
         store=None if run is None else run.path,
         units=arm_units(design, dropped) if on_nonfinite == "drop" else None,
+        outputs=names,
     )
 
 
@@ -606,6 +614,23 @@ def _ledger_fingerprint(run: RunStore, probe: ModelProbe, identity: dict[str, ob
         f"(weights, layout, output or N value: {why}), so its completed chunks cannot be "
         f"reused; use a new run directory (or delete {run.db_path})"
     )
+
+
+def _check_outputs(model: Model, design: Design, cache: object, on_nonfinite: str) -> None:
+    """Refuse what several declared outputs do not support yet, before any forward pass."""
+    if model.outputs is None:
+        return
+    unsupported = [
+        (design.kind != "paired", "a completely randomized design (use a paired one)"),
+        (cache is not None, "a forward cache (it keeps one value per sequence)"),
+        (on_nonfinite == "drop", 'on_nonfinite="drop" (units are dropped per output later)'),
+    ]
+    for refused, what in unsupported:
+        if refused:
+            raise OptionError(
+                f"model {model.name!r} declares {len(model.outputs)} outputs, which do not "
+                f"support {what} yet"
+            )
 
 
 def _check_alphabet(model: Model, design: Design) -> None:

@@ -179,7 +179,7 @@ class RunStore:
         self.readonly = readonly
         self._lock: RunLock | None = None
         self._db: sqlite3.Connection | None = None
-        self._layout: tuple[str | None, int | None] | None = None  # (kind, arms): chunk shape
+        self._layout: tuple[str | None, int | None, int | None] | None = None  # chunk shape
         if not readonly:
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
@@ -462,7 +462,10 @@ class RunStore:
         if self._layout is None:
             arms = self.get("arms")
             kind = (self.get("identity") or {}).get("kind")
-            self._layout = (kind, None if arms is None else len(arms))
+            names = self.get("model_outputs")
+            self._layout = (
+                kind, None if arms is None else len(arms), None if names is None else len(names)
+            )
         problem = shape_problem(values.shape, first, stop, *self._layout)
         if problem is not None:
             raise LedgerError(
@@ -623,7 +626,8 @@ class RunStore:
         """
         for number in sorted(self.completed()):
             first, stop = self.completed_range(number)
-            yield chunk_table(design, np.arange(first, stop), self.chunk_values(number))
+            values = self.chunk_values(number)
+            yield chunk_table(design, np.arange(first, stop), values, self.outputs())
 
     def arm_frames(self, design: Design, rows: int = ARM_BLOCK_ROWS) -> Iterator[pd.DataFrame]:
         """The paired ICE table in blocks of whole arms, about ``rows`` rows each, in arm order.
@@ -663,8 +667,11 @@ class RunStore:
         pandas.DataFrame
             Those arms' rows, as in the whole table.
         """
-        if design.kind != "paired":
-            raise OptionError("arm blocks are for paired designs (a randomized table is n rows)")
+        if design.kind != "paired" or self.outputs() is not None:
+            raise OptionError(
+                "arm blocks are for paired designs of one output functional (a randomized "
+                "table is n rows; a model with several outputs is read with iter_frames)"
+            )
         wanted = np.asarray(list(arms), dtype=np.int64)
         numbers = sorted(self.completed())
         if not numbers:
@@ -676,6 +683,17 @@ class RunStore:
             ids.append(np.arange(first, stop, dtype=np.int64))
         stacked = np.concatenate(values, axis=1)
         return arm_table(design, wanted, stacked[0], stacked[1:], np.concatenate(ids))
+
+    def outputs(self) -> tuple[str, ...] | None:
+        """Names of the run's declared outputs (``as_model(..., outputs=...)``), or None.
+
+        Returns
+        -------
+        tuple of str or None
+            None for a model with one output functional.
+        """
+        names = self.get("model_outputs")
+        return None if names is None else tuple(names)
 
     def completed_range(self, number: int) -> tuple[int, int]:
         """``(first_id, stop_id)`` of a completed chunk.

@@ -118,9 +118,12 @@ def drop_nonfinite(table: pd.DataFrame) -> pd.DataFrame:
     return table if keep.all() else table[keep].reset_index(drop=True)
 
 
-def chunk_table(design: Design, ids: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+def chunk_table(
+    design: Design, ids: np.ndarray, values: np.ndarray, outputs: tuple[str, ...] | None = None
+) -> pd.DataFrame:
     """The unit table of stored chunk ``values`` (see :class:`~causalgia.engine.store.ChunkRecord`)
-    for backgrounds ``ids``, without non-finite units.
+    for backgrounds ``ids``, without non-finite units (``outputs``: the names of a model's
+    declared outputs, the last axis of ``values``).
 
     Examples
     --------
@@ -131,16 +134,58 @@ def chunk_table(design: Design, ids: np.ndarray, values: np.ndarray) -> pd.DataF
     [0.5, 0.0]
     """
     ids = np.asarray(ids, dtype=np.int64)
-    if design.kind == "paired":
+    if outputs is not None:
+        table = _per_output(design, values, ids, outputs)
+    elif design.kind == "paired":
         table = _paired_table(design, values[0], list(values[1:]), ids)
     else:
         table = _randomized_table(design, ids, values[0].astype(np.int64), values[1])
     return drop_nonfinite(table)
 
 
-def assemble_table(design: Design, parts: list[np.ndarray], ids: np.ndarray) -> pd.DataFrame:
+def _per_output(
+    design: Design, values: np.ndarray, ids: np.ndarray, outputs: tuple[str, ...]
+) -> pd.DataFrame:
+    """The paired table of ``values`` ``(arms + 1, n, T)``: one block of rows per output, an
+    ``output`` column after ``label``."""
+    blocks = []
+    for t, name in enumerate(outputs):
+        block = _paired_table(design, values[0, :, t], list(values[1:, :, t]), ids)
+        block.insert(2, "output", name)
+        blocks.append(block)
+    return pd.concat(blocks, ignore_index=True)
+
+
+def assemble_table(
+    design: Design,
+    parts: list[np.ndarray],
+    ids: np.ndarray,
+    outputs: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """The unit table of a run from its chunks' values, in chunk order.
+
+    Parameters
+    ----------
+    design : Design
+        The design the run evaluates.
+    parts : list of ndarray
+        The chunks' stored values, in order.
+    ids : ndarray of int
+        The background ids of all chunks.
+    outputs : tuple of str, optional
+        Names of the model's declared outputs (values then have a last axis of that length).
+
+    Returns
+    -------
+    DataFrame
+        The paired ICE table or the randomized outcome table.
+    """
     if design.kind == "paired":
-        stacked = np.concatenate(parts, axis=1) if parts else np.empty((len(design.arms) + 1, 0))
+        width = () if outputs is None else (len(outputs),)
+        empty = np.empty((len(design.arms) + 1, 0, *width))
+        stacked = np.concatenate(parts, axis=1) if parts else empty
+        if outputs is not None:
+            return _per_output(design, stacked, ids, outputs)
         return _paired_table(design, stacked[0], list(stacked[1:]), ids)
     stacked = np.concatenate(parts, axis=1) if parts else np.empty((2, 0))
     return _randomized_table(design, ids, stacked[0].astype(np.int64), stacked[1])

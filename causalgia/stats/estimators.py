@@ -51,8 +51,9 @@ _KEYED = {
 ADJUSTMENTS: tuple[str, ...] = ("fdr_bh", "fdr_by", "bonferroni", "holm", "none")
 KINDS: tuple[str, ...] = ("paired", "randomized")
 RESERVED: frozenset[str] = frozenset(
-    {"experiment", "label", "background_id", "y_control", "y_do", "ice", "y", "unit_seed", "arm"}
-)
+    {"experiment", "label", "output", "background_id", "y_control", "y_do", "ice", "y",
+     "unit_seed", "arm"}
+)  # fmt: skip
 _BOOT_METHOD = {"bootstrap_percentile": "percentile", "bootstrap_bca": "BCa"}
 Estimate = dict[str, float | int]
 
@@ -611,8 +612,11 @@ def estimate_ace(
     -------
     AceEstimates
         Groups in order of first appearance; design-parameter columns (every non-reserved
-        column) carry the first value of the group. A group whose outcomes are constant gets
-        ``se = 0``, a point interval and ``p_value = 1`` if ``ace == 0`` else ``0``.
+        column) carry the first value of the group. A table with an ``output`` column (a
+        model with several declared outputs) is estimated output by output, q-values within
+        each output and experiment, and keeps the column after ``label``. A group whose
+        outcomes are constant gets ``se = 0``, a point interval and ``p_value = 1`` if
+        ``ace == 0`` else ``0``.
 
     Raises
     ------
@@ -638,6 +642,8 @@ def estimate_ace(
     ci = check_probability("ci", ci)
     n_resamples = check_int("n_resamples", n_resamples, minimum=1)
     table, kind = _resolve(data)
+    if "output" in table.columns:  # a model with several outputs: each its own study
+        return _per_output(table, method, ci, rng, n_resamples, multiple_testing)
     if kind == "randomized" and method == "cluster":
         raise OptionError(
             "method='cluster' clusters the units of a paired table by background_id; a "
@@ -664,6 +670,26 @@ def estimate_ace(
     else:
         est = _estimate(kept, kind, method, ci, rng, n_resamples, multiple_testing)
     return AceEstimates(with_status(est.table, units, kind, method, params), method, ci)
+
+
+def _per_output(
+    table: pd.DataFrame,
+    method: Method,
+    ci: float,
+    rng: RngLike,
+    n_resamples: int,
+    multiple_testing: Adjustment,
+) -> AceEstimates:
+    """:func:`estimate_ace` of each output's rows, its ``output`` column after ``label``."""
+    parts = []
+    for name, sub in table.groupby("output", sort=False, dropna=False):
+        est = estimate_ace(
+            sub.drop(columns="output"), method=method, ci=ci, rng=rng,
+            n_resamples=n_resamples, multiple_testing=multiple_testing,
+        ).table  # fmt: skip
+        est.insert(2, "output", name)
+        parts.append(est)
+    return AceEstimates(pd.concat(parts, ignore_index=True), method, ci)
 
 
 def _estimate(
