@@ -139,3 +139,48 @@ def test_the_fingerprint_of_one_output_is_unchanged_and_outputs_change_it():
     multi = as_model(net, layout="NCL", outputs={"HepG2": 0})
     assert single.fingerprint(LENGTH) != multi.fingerprint(LENGTH)
     assert multi.predict(encode(["A" * LENGTH])).shape == (1, 1)
+
+
+def _profile_model(x: np.ndarray):
+    """A two-head profile model on NCL one-hot: strand-shifted G peaks and a G count."""
+    g = x[:, 2, :].astype(np.float64)
+    logits = np.stack([np.roll(g, -2, axis=1) * 2.0, np.roll(g, 2, axis=1) * 2.0], axis=1)
+    return logits, g.sum(axis=1, keepdims=True)
+
+
+def test_shape_change_is_the_js_distance_of_each_edit_to_its_own_control():
+    from scipy.spatial.distance import jensenshannon
+    from scipy.special import softmax
+
+    from causalgia.engine.outputs import ShapeChange
+    from causalgia.sequences.alphabet import one_hot
+
+    model = as_model(_profile_model, layout="NCL", outputs={
+        "counts": {"head": 1}, "shape": ShapeChange(head=0, window=(5, 35))})  # fmt: skip
+    d = design(iid(40), sweep_positions("GGGG", [10, 20]), n=25, rng=3)
+    result = simulate(model, d, progress=False)
+    shape = result.table[result.table["output"] == "shape"]
+    assert (shape["y_control"] == 0.0).all()
+    for arm in d.arms:
+        rows = shape[shape["label"] == arm.label].sort_values("background_id")
+        ids = rows["background_id"].to_numpy()
+        control = d.background.generate(ids, d.seed)
+        edited = arm.intervention.apply_keyed(control, arm.keys(d.seed, ids))
+        expected = []
+        for a, b in zip(edited, control, strict=True):
+            p, q = (softmax(_profile_model(one_hot(s[None], "NCL"))[0][0].ravel()).reshape(2, 40)
+                    .sum(axis=0)[5:35] for s in (a, b))  # fmt: skip
+            expected.append(jensenshannon(p, q, base=2))
+        np.testing.assert_allclose(rows["ice"].to_numpy(), expected, rtol=1e-9, atol=1e-12)
+    ace = estimate_ace(result).to_frame()
+    assert set(ace["output"]) == {"counts", "shape"} and (ace["ace"] > 0).all()
+
+
+def test_shape_change_needs_a_window():
+    from causalgia.engine.outputs import ShapeChange
+
+    with pytest.raises(OptionError, match="window"):
+        ShapeChange(head=0)
+    with pytest.raises(OptionError, match="head and window"):
+        as_model(_profile_model, layout="NCL",
+                 outputs={"s": {"reduce": "shape_change", "head": 0, "transform": "log"}})

@@ -21,7 +21,7 @@ from .deepbind import read_deepbind
 from .forwardcache import ForwardCache
 from .ledgerfile import RunLock
 from .models import Model, ModelProbe, ModelSource, Output, wrap_callable
-from .outputs import OutputSet, as_outputs
+from .outputs import OutputSet, ShapeChange, as_outputs
 from .profiles import expected_counts, js_distance, profile_probability
 from .salvage import SalvageReport, salvage_ledger, set_aside
 from .simulator import DEFAULT_CHUNK, SimulationResult, design_fingerprint, simulate
@@ -40,6 +40,7 @@ __all__ = [
     "RunLock",
     "RunStore",
     "SalvageReport",
+    "ShapeChange",
     "SimulationResult",
     "TorchCallable",
     "as_model",

@@ -28,6 +28,7 @@ from ..errors import ModelCallError, ModelOutputError, OptionError, SimulationEr
 from ..experiment.designs import Design, FixedGroup, arm_keys
 from ..sequences.alphabet import one_hot
 from .models import Model
+from .outputs import pair_profiles
 from .store import ChunkRecord, ForwardCache
 from .store import sequence_digests as _digests
 
@@ -245,7 +246,7 @@ def _evaluate(
     log: list[str],
     timer: ForwardTimer | None = None,
 ) -> np.ndarray:
-    out = np.empty((len(codes), *model.output_shape), dtype=np.float64)
+    out = np.empty((len(codes), *model.feature_shape), dtype=np.float64)
     for number, start in enumerate(range(0, len(codes), size)):
         here = f"{where} batch {number} (rows {start}..{min(start + size, len(codes)) - 1})"
         batch = codes[start : start + size]
@@ -271,7 +272,7 @@ def _probe(
     """
     if len(codes) < _PROBE_WARMUP + 2 * (PROBE_SIZES[0] + PROBE_SIZES[1]):
         return _evaluate(model, codes, model.batch_size, retries, where, log, timer), None
-    out = np.empty((len(codes), *model.output_shape), dtype=np.float64)
+    out = np.empty((len(codes), *model.feature_shape), dtype=np.float64)
     warm = codes[:_PROBE_WARMUP]
     out[:_PROBE_WARMUP] = _forward(model, warm, retries, f"{where} probe", log, timer)
     per_row: dict[int, float] = {}
@@ -361,6 +362,8 @@ def compute_chunk(
     y, n_cached, log, probe = _score(
         model, stacked, size, retries, where, cache, fingerprint, timer
     )
+    if model.outputs is not None and model.outputs.pairs:  # each edit against its control
+        y = pair_profiles(model.outputs.functionals, y, len(ids), unit_of)
     rows = y.reshape(len(y), -1)  # one row per sequence, one column per output
     if design.kind == "paired":
         values = np.empty((len(design.arms) + 1, len(ids), *model.output_shape))

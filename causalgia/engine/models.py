@@ -30,7 +30,7 @@ from .._options import check_int, check_option
 from .._rng import uniforms, unit_keys
 from ..errors import CausalgiaError, ModelCallError, ModelOutputError, OptionError
 from ..sequences.alphabet import LAYOUTS, Alphabet, Layout, get_alphabet, one_hot
-from .outputs import Output, OutputSet, as_output
+from .outputs import Output, OutputSet, ShapeChange, as_output
 
 DEFAULT_BATCH_SIZE = 256
 PROBE_COUNT = 16
@@ -323,12 +323,25 @@ class Model:
             )
         if self.outputs is None:
             return self._functional(self.output, raw, batch)
-        return np.column_stack([self._functional(f, raw, batch) for f in self.outputs.functionals])
+        who = f"model {self.name!r}"
+        return np.column_stack([
+            f.profile(raw, who) if isinstance(f, ShapeChange) else self._functional(f, raw, batch)
+            for f in self.outputs.functionals
+        ])  # fmt: skip
 
     @property
     def output_shape(self) -> tuple[int, ...]:
         """Shape of f for one sequence: ``()``, or ``(T,)`` for T declared outputs."""
         return () if self.outputs is None else (len(self.outputs),)
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """Shape of one sequence's forward result: :attr:`output_shape`, except that a
+        :class:`~causalgia.engine.outputs.ShapeChange` output takes its window's profile."""
+        if self.outputs is None:
+            return ()
+        widths = [getattr(f, "width", 1) for f in self.outputs.functionals]
+        return (sum(widths),)
 
     def _functional(self, output: Output, raw: Any, batch: np.ndarray) -> np.ndarray:
         """One output functional of a batch's raw outputs, checked, shape ``(N,)``."""
@@ -399,7 +412,7 @@ class Model:
             else check_int("batch_size", batch_size, minimum=1)
         )
         codes = np.asarray(codes)
-        out = np.empty((len(codes), *self.output_shape), dtype=np.float64)
+        out = np.empty((len(codes), *self.feature_shape), dtype=np.float64)
         for start in range(0, len(codes), size):
             batch = one_hot(codes[start : start + size], self.layout, n_value=self.n_value)
             out[start : start + size] = self.forward(batch)

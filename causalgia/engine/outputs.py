@@ -18,7 +18,7 @@ import numpy as np
 
 from .._options import check_int, check_option
 from ..errors import ModelOutputError, OptionError
-from .profiles import check_window, expected_counts, profile_probability
+from .profiles import check_window, expected_counts, js_distance, profile_probability
 
 Transform = Literal["identity", "log", "logit", "sigmoid", "exp"]
 Reduce = Literal["none", "sum", "mean", "max", "probability", "expected_counts"]
@@ -381,7 +381,7 @@ class OutputSet:
     """
 
     names: tuple[str, ...]
-    functionals: tuple[Output, ...]
+    functionals: tuple[Output | ShapeChange, ...]
 
     def __post_init__(self) -> None:
         if len(self.names) != len(self.functionals) or not self.names:
@@ -395,6 +395,12 @@ class OutputSet:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    @property
+    def pairs(self) -> bool:
+        """Whether some output compares each edited sequence with its control
+        (:class:`ShapeChange`)."""
+        return any(isinstance(f, ShapeChange) for f in self.functionals)
 
     def __repr__(self) -> str:
         pairs = zip(self.names, self.functionals, strict=True)
@@ -410,9 +416,10 @@ def as_outputs(
     Parameters
     ----------
     outputs : mapping, sequence, "tasks" or OutputSet
-        ``{name: Output or int or mapping}``; a sequence of those (named by their task, else
-        ``"output_0"``, ``"output_1"``, ...); or ``"tasks"``: every column of an ``(N, T)``
-        output, named by ``task_names``.
+        ``{name: Output, ShapeChange, int or mapping}`` (a mapping with ``reduce =
+        "shape_change"`` is a :class:`ShapeChange`); a sequence of those (named by their task,
+        else ``"output_0"``, ``"output_1"``, ...); or ``"tasks"``: every column of an
+        ``(N, T)`` output, named by ``task_names``.
     task_names : sequence of str, optional
         The model's task names (for ``"tasks"`` and for outputs that pick a task by name).
 
@@ -440,17 +447,143 @@ def as_outputs(
             )
         return OutputSet(names_given, tuple(Output(index=i) for i in range(len(names_given))))
     if isinstance(outputs, Mapping):
-        pairs = [(str(k), as_output(v)) for k, v in outputs.items()]
+        pairs = [(str(k), _functional(v)) for k, v in outputs.items()]
     else:
-        items = [as_output(v) for v in outputs]
-        pairs = [(f.task or f"output_{i}", f) for i, f in enumerate(items)]
+        items = [_functional(v) for v in outputs]
+        pairs = [(getattr(f, "task", None) or f"output_{i}", f) for i, f in enumerate(items)]
     if names_given is not None:
         pairs = [
-            (n, f if f.task is None or f.task_names else _with_names(f, names_given))
+            (n, _with_names(f, names_given) if getattr(f, "task", None) and not f.task_names
+             else f)
             for n, f in pairs
-        ]
+        ]  # fmt: skip
     return OutputSet(tuple(n for n, _ in pairs), tuple(f for _, f in pairs))
+
+
+def _functional(value: Any) -> Output | ShapeChange:
+    """One declared output: an Output, a ShapeChange, a task index or a mapping of fields
+    (``reduce = "shape_change"`` with ``head`` and ``window`` declares a ShapeChange)."""
+    if isinstance(value, ShapeChange):
+        return value
+    if isinstance(value, Mapping) and value.get("reduce") == "shape_change":
+        unknown = set(value) - {"reduce", "head", "window"}
+        if unknown:
+            raise OptionError(f"a shape_change output takes head and window, not {sorted(unknown)}")
+        return ShapeChange(head=value.get("head"), window=value.get("window"))
+    return as_output(value)
 
 
 def _with_names(output: Output, names: tuple[str, ...]) -> Output:
     return replace(output, task_names=names)
+
+
+@dataclass(frozen=True)
+class ShapeChange:
+    """The change of a profile's shape: Jensen-Shannon distance between do and control.
+
+    A per-background ICE, not a difference of two functionals: for background x and arm a,
+    ``ICE = JS(p(do_a(x)), p(x))``, the base-2 Jensen-Shannon distance
+    (:func:`~causalgia.engine.profiles.js_distance`) between the profile probabilities of the
+    edited and the control sequence, both restricted to ``window`` and renormalised. The profile
+    is :func:`~causalgia.engine.profiles.profile_probability` of the picked head's logits
+    (``(N, strands, positions)`` or ``(N, positions)``): one softmax jointly over strands and
+    positions, strands summed (``strands="sum"``). Each forward pass gives the window's profile
+    of every sequence, and :func:`~causalgia.engine.simulate` pairs every edited sequence with its
+    own background's control; in the unit table ``y_control`` is 0 and ``y_do`` the distance.
+
+    Parameters
+    ----------
+    head : int or str, optional
+        The profile-logits head of a tuple, list or dict output (None: the whole output).
+    window : (int, int)
+        Half-open positions of the profile compared; required (it fixes the profile's width).
+
+    Examples
+    --------
+    >>> ShapeChange(head=0, window=(400, 600)).width
+    200
+    """
+
+    head: int | str | None = None
+    window: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.window is None:
+            raise OptionError("ShapeChange needs window=(start, stop) on the profile")
+        start, stop = (check_int("window start", w, minimum=0) for w in self.window)
+        if stop <= start:
+            raise OptionError(f"ShapeChange window {self.window}: stop must exceed start")
+        object.__setattr__(self, "window", (start, stop))
+
+    @property
+    def width(self) -> int:
+        """Positions compared (the window's length)."""
+        start, stop = self.window  # type: ignore[misc]
+        return stop - start
+
+    def profile(self, raw: Any, who: str) -> np.ndarray:
+        """The window's profile probabilities of each sequence of a batch, ``(N, width)``.
+
+        Parameters
+        ----------
+        raw : array, tuple, list or dict
+            What the model returned for a batch.
+        who : str
+            Names the model in errors.
+
+        Returns
+        -------
+        ndarray
+            Strand-summed profile probabilities in the window (not renormalised).
+        """
+        picked, _ = Output(head=self.head)._select(raw, who)
+        probs = profile_probability(np.asarray(picked, dtype=np.float64), strands="sum")
+        start, stop = check_window(self.window, probs.shape[1])
+        return probs[:, start:stop]
+
+
+def pair_profiles(
+    outputs: Sequence[Output | ShapeChange], features: np.ndarray, n: int, unit_of: np.ndarray
+) -> np.ndarray:
+    """Per-sequence values of a chunk from its forward features: ShapeChange outputs paired.
+
+    ``features`` holds, for the ``n`` controls and then the edited sequences, each output's
+    columns side by side (one for an Output, ``width`` for a ShapeChange); ``unit_of[k]`` is the
+    control row of edited sequence k. A ShapeChange column becomes 0 for the controls and the
+    distance to the own control for the edited sequences.
+
+    Parameters
+    ----------
+    outputs : sequence of Output or ShapeChange
+        The functionals, in column order.
+    features : ndarray
+        ``(S, W)`` forward features of the chunk's sequences.
+    n : int
+        Number of controls (the first rows).
+    unit_of : ndarray of int
+        Control row of each edited sequence.
+
+    Returns
+    -------
+    ndarray
+        ``(S, T)`` values, one column per output.
+
+    Examples
+    --------
+    >>> feats = np.array([[1.0, 0.5, 0.5], [2.0, 1.0, 0.0]])  # a control, then its edit
+    >>> pair_profiles([Output(), ShapeChange(window=(0, 2))], feats, 1, np.array([0]))
+    array([[1.        , 0.        ],
+           [2.        , 0.55792305]])
+    """
+    columns, start = [], 0
+    for out in outputs:
+        if isinstance(out, ShapeChange):
+            block = features[:, start : start + out.width]
+            column = np.zeros(len(features))
+            column[n:] = js_distance(block[n:], block[:n][unit_of])
+            start += out.width
+        else:
+            column = features[:, start]
+            start += 1
+        columns.append(column)
+    return np.column_stack(columns)
