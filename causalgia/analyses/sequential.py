@@ -11,6 +11,12 @@ paired design must give every arm the n its noisiest arm needs.
 Backgrounds of round r are the unit ids following those of round r − 1, drawn from the same
 keyed streams as a fixed design with the same seed: the rows of every arm are exactly the
 rows :func:`causalgia.engine.simulate` would give for ``design(background, arms, n=N)``.
+
+A model with several declared outputs (``as_model(..., outputs=...)``) is run once per round
+(T outputs cost the forward passes of one) and the rule watches one ICE stream per
+(arm, output): each stream stops on its own criterion, exactly as the stream of a
+single-output run would, and an arm is evaluated until every one of its outputs has stopped.
+The run ends when every (arm, output) interval is narrow enough (or the budget is spent).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from ..errors import OptionError
 from ..experiment.backgrounds import Background
 from ..experiment.designs import Arm, design
 from ..stats.estimators import AceEstimates, adjust_pvalues
+from ..stats.outputs import OUTPUT
 from ..stats.stopping import (
     MixtureRule,
     TwoStageRule,
@@ -107,9 +114,10 @@ def simulate_range(
     Returns
     -------
     table : DataFrame
-        The paired ICE table of ids ``start..stop-1``.
+        The paired ICE table of ids ``start..stop-1`` (with an ``output`` column for a model
+        with several declared outputs).
     n_forward : int
-        Forward passes used.
+        Forward passes used (once per sequence, whatever the number of outputs).
 
     Raises
     ------
@@ -153,16 +161,21 @@ class SequentialResult:
         ``se``, ``ci_low, ci_high`` (valid at the arm's stopping round), ``n``, ``p_value``
         (exact t with n0 − 1 df for two-stage; anytime-valid for the mixture), ``q_value`` (BH
         within experiment), ``half_width``, ``target`` and ``stopped`` (``"target"`` or
-        ``"budget"``).
+        ``"budget"``). With several outputs, one row per (arm, output), output by output, an
+        ``output`` column after ``label``, each row from the first ``n`` ICEs of its arm and
+        output (those up to its own stopping round), q-values within output and experiment.
     table : pandas.DataFrame
-        The paired ICE table of every evaluated unit (arms stopped early have fewer rows).
+        The paired ICE table of every evaluated unit (arms stopped early have fewer rows);
+        with several outputs, output by output, every output of every evaluated unit (an arm
+        runs until its last output stops).
     rounds : pandas.DataFrame
-        ``round, n_backgrounds, active_arms, n_forward, max_half_width`` after each round.
+        ``round, n_backgrounds, active_arms, n_forward, max_half_width`` after each round
+        (``max_half_width`` over the (arm, output) streams still running before the round).
     n_forward : int
-        Forward passes used.
+        Forward passes used (once per sequence, whatever the number of outputs).
     n_fixed : int
-        Backgrounds a fixed-n paired design needs for every arm's t interval (at the same
-        ``ci``) to reach its target, at the arms' final SD estimates.
+        Backgrounds a fixed-n paired design needs for every arm's (and output's) t interval
+        (at the same ``ci``) to reach its target, at the final SD estimates.
     n_forward_fixed : int
         Forward passes of that fixed design.
     seed : int
@@ -268,7 +281,7 @@ def simulate_until(
     rng: RngLike = None,
     batch_size: int | None = None,
 ) -> SequentialResult:
-    """Run a paired design in rounds until every arm's interval is narrow enough.
+    """Run a paired design in rounds until every arm's (and output's) interval is narrow enough.
 
     Round 0 draws ``first`` backgrounds (default ``batch``), each later round up to ``batch``
     more. With ``rule="two_stage"`` round 0 fixes each arm's total n (Stein's rule, see the
@@ -279,6 +292,11 @@ def simulate_until(
     backgrounds were drawn, or the next round would exceed ``max_forward`` forward passes
     (counting every arm as changing every sequence); arms cut short say ``"budget"`` and keep
     valid (wider) intervals.
+
+    For a model with several declared outputs the rule is applied to every (arm, output)
+    stream with the arm's target: an arm is evaluated (one forward pass for all outputs) until
+    each of its outputs has stopped, and the run ends when all have. Each output's estimates
+    use the ICEs up to its own stopping round, as a single-output run of that output would.
 
     Parameters
     ----------
@@ -312,8 +330,9 @@ def simulate_until(
     Returns
     -------
     SequentialResult
-        Estimates with valid intervals at the stopping round, the ICE table, the rounds, and
-        the forward passes used against a fixed-n design of equal width.
+        Estimates with valid intervals at the stopping round (one per arm and output), the
+        ICE table, the rounds, and the forward passes used against a fixed-n design of equal
+        width.
 
     Raises
     ------
@@ -344,15 +363,18 @@ def simulate_until(
     t_star = float(np.sqrt(first * max_n)) if t_star is None else float(t_star)
     if not t_star > 0:
         raise OptionError(f"t_star must be > 0, got {t_star}")
-    stopper = (
-        TwoStageRule(targets, ci, first, max_n)
-        if rule == "two_stage"
-        else MixtureRule(targets, ci, mixture_rho2(1.0 - ci, t_star))
-    )
     seed = root_seed(rng)
     model = as_model(model)
-    ice: list[list[np.ndarray]] = [[] for _ in arms]
-    active = np.ones(len(arms), dtype=bool)
+    outputs = None if model.outputs is None else model.outputs.names
+    streams = _Streams(arms, outputs)  # one ICE stream per (arm, output), output-major
+    goals = np.tile(targets, streams.n_outputs)
+    stopper = (
+        TwoStageRule(goals, ci, first, max_n)
+        if rule == "two_stage"
+        else MixtureRule(goals, ci, mixture_rho2(1.0 - ci, t_star))
+    )
+    ice: list[list[np.ndarray]] = [[] for _ in goals]
+    active = np.ones(len(goals), dtype=bool)  # per stream
     tables: list[pd.DataFrame] = []
     rounds: list[dict[str, Any]] = []
     used, n = 0, 0
@@ -361,65 +383,104 @@ def simulate_until(
         size = min(size, max_n - n)
         if size < 2:
             break
-        if max_forward is not None and used + size * (1 + int(active.sum())) > max_forward:
+        running = streams.arms_running(active)
+        if max_forward is not None and used + size * (1 + int(running.sum())) > max_forward:
             if n == 0:
                 raise OptionError(
                     f"max_forward={max_forward} does not cover the first round "
                     f"({size} backgrounds x {1 + len(arms)} sequences)"
                 )
             break
-        live = [a for a, on in zip(arms, active, strict=True) if on]
+        live = [a for a, on in zip(arms, running, strict=True) if on]
         table, passes = simulate_range(
             model, background, live, start=n, stop=n + size, rng=seed, batch_size=batch_size
         )
         used, n = used + passes, n + size
         tables.append(table)
-        for j in np.flatnonzero(active):
-            mine = (table["experiment"] == arms[j].experiment) & (table["label"] == arms[j].label)
-            ice[j].append(table.loc[mine, "ice"].to_numpy(dtype=float))
+        for k in np.flatnonzero(active):
+            ice[k].append(table.loc[streams.rows(table, k), "ice"].to_numpy(dtype=float))
         widths = stopper.update(ice, active)
         rounds.append(
             {
                 "round": len(rounds),
                 "n_backgrounds": n,
-                "active_arms": int(active.sum()),
+                "active_arms": int(streams.arms_running(active).sum()),
                 "n_forward": used,
                 "max_half_width": float(np.nanmax(widths)),
             }
         )
     x = [np.concatenate(parts) for parts in ice]
-    rows = [stopper.estimate(j, xj) for j, xj in enumerate(x)]
-    sds = [float(np.std(xj, ddof=1)) for xj in x]
-    fixed = max(fixed_n_for_width(sd, t, ci) for sd, t in zip(sds, targets, strict=True))
-    return _result(arms, rows, targets, ci, stopper.method, tables, rounds, used, fixed, seed)
+    rows = [stopper.estimate(k, xk) for k, xk in enumerate(x)]
+    sds = [float(np.std(xk, ddof=1)) for xk in x]
+    fixed = max(fixed_n_for_width(sd, t, ci) for sd, t in zip(sds, goals, strict=True))
+    return _result(
+        streams, rows, goals, ci, stopper.method, streams.order(tables), rounds, used, fixed, seed
+    )
+
+
+class _Streams:
+    """The ICE streams of a sequential run: one per arm, or per (arm, output), output-major
+    (stream ``k`` is arm ``k % len(arms)`` of output ``k // len(arms)``)."""
+
+    def __init__(self, arms: list[Arm], outputs: tuple[str, ...] | None) -> None:
+        self.arms, self.outputs = arms, outputs
+        self.n_outputs = 1 if outputs is None else len(outputs)
+
+    def arm(self, k: int) -> Arm:
+        return self.arms[k % len(self.arms)]
+
+    def output(self, k: int) -> str | None:
+        return None if self.outputs is None else self.outputs[k // len(self.arms)]
+
+    def arms_running(self, active: np.ndarray) -> np.ndarray:
+        """Arms with at least one output still running (evaluated in the next round)."""
+        return active.reshape(self.n_outputs, len(self.arms)).any(axis=0)
+
+    def rows(self, table: pd.DataFrame, k: int) -> pd.Series:
+        """The rows of stream ``k`` in a round's unit table."""
+        arm, output = self.arm(k), self.output(k)
+        mine = (table["experiment"] == arm.experiment) & (table["label"] == arm.label)
+        return mine if output is None else mine & (table[OUTPUT] == output)
+
+    def order(self, tables: list[pd.DataFrame]) -> pd.DataFrame:
+        """The rounds' unit tables, output by output (each output's rounds in order)."""
+        if self.outputs is None:
+            return pd.concat(tables, ignore_index=True)
+        return pd.concat(
+            [t[t[OUTPUT] == name] for name in self.outputs for t in tables], ignore_index=True
+        )
 
 
 def _result(
-    arms: list[Arm],
+    streams: _Streams,
     rows: list[dict[str, Any]],
     targets: np.ndarray,
     ci: float,
     method: str,
-    tables: list[pd.DataFrame],
+    table: pd.DataFrame,
     rounds: list[dict[str, Any]],
     used: int,
     n_fixed: int,
     seed: int,
 ) -> SequentialResult:
     frame_rows = []
-    for arm, row, target in zip(arms, rows, targets, strict=True):
-        head = {"experiment": arm.experiment, "label": arm.label, **arm.params, "method": method}
-        estimate = {k: v for k, v in row.items() if k != "stopped"}
+    for k, (row, target) in enumerate(zip(rows, targets, strict=True)):
+        arm, output = streams.arm(k), streams.output(k)
+        head = {"experiment": arm.experiment, "label": arm.label}
+        head |= {} if output is None else {OUTPUT: output}
+        head |= {**arm.params, "method": method}
+        estimate = {key: v for key, v in row.items() if key != "stopped"}
         frame_rows.append(head | estimate | {"target": float(target), "stopped": row["stopped"]})
     frame = pd.DataFrame(frame_rows)
     q = np.empty(len(frame))
-    for idx in frame.groupby("experiment", sort=False).indices.values():
+    within = ["experiment"] if streams.outputs is None else [OUTPUT, "experiment"]
+    for idx in frame.groupby(within, sort=False).indices.values():
         q[idx] = adjust_pvalues(frame["p_value"].to_numpy()[idx], "fdr_bh")
     frame.insert(frame.columns.get_loc("p_value") + 1, "q_value", q)
     per_background = rounds[0]["n_forward"] / rounds[0]["n_backgrounds"]
     return SequentialResult(
         AceEstimates(frame, method, ci),
-        pd.concat(tables, ignore_index=True),
+        table,
         pd.DataFrame(rounds),
         int(used),
         int(n_fixed),

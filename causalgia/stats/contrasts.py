@@ -12,6 +12,12 @@ uncertainty is that of a one-sample t on ``c_i`` — the same superpopulation (w
 backgrounds were sampled) uncertainty as :func:`causalgia.stats.estimators.estimate_ace`. Curves are
 tested by projecting every background's ICE curve on a fixed basis and testing the mean of
 the coefficients with Hotelling's T² (``statsmodels.stats.multivariate.test_mvmean``).
+
+The ICE table of a model with several declared outputs (an ``output`` column) is analysed
+output by output, each output exactly as its own single-output study
+(:mod:`causalgia.stats.outputs`): every result table gets an ``output`` column after its key
+columns (``contrast``; ``label`` of a curve; ``parameter`` of a fit) and q-values are adjusted
+within each output. Every output has every arm, so each contrast exists in every output.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from .estimators import (
     estimate_ace,
     paired_t,
 )
+from .outputs import OUTPUT, has_outputs, per_output, stack_outputs
 
 COLUMNS = ["contrast", "estimate", "se", "ci_low", "ci_high", "n", "statistic", "p_value"]
 
@@ -52,7 +59,8 @@ class ContrastResult:
     table : pandas.DataFrame
         ``contrast, estimate, se, ci_low, ci_high, n, statistic, p_value, q_value, method``
         plus test-specific columns (e.g. ``period, phase`` for periodicity). ``q_value`` is
-        the BH adjustment over the rows of the table.
+        the BH adjustment over the rows of the table. A table with several outputs has an
+        ``output`` column after ``contrast`` and q-values adjusted within each output.
     ci : float
         Confidence level of the intervals.
 
@@ -89,17 +97,18 @@ class ContrastResult:
         str
             A header line, then one line per contrast.
         """
-        lines = [f"ContrastResult: {len(self)} contrast(s), {self.ci:.0%} CI"]
+        lines = [f"ContrastResult: {len(self)} contrast(s){_over(self.table)}, {self.ci:.0%} CI"]
         for row in self.table.itertuples(index=False):
             lines.append(
-                f"  {row.contrast}: {row.estimate:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]"
+                f"  {_which(row._asdict())}{row.contrast}: {row.estimate:.4g} "
+                f"[{row.ci_low:.4g}, {row.ci_high:.4g}]"
                 f"  p={row.p_value:.3g}  q={row.q_value:.3g}  ({row.method})"
             )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         t = self.table
-        head = f"ContrastResult: {len(self)} contrast(s), {100 * self.ci:g}% CI"
+        head = f"ContrastResult: {len(self)} contrast(s){_over(t)}, {100 * self.ci:g}% CI"
         if "q_value" in t.columns and len(t):
             head += f"; {int((t['q_value'] < 0.05).sum())} with q < 0.05"
         est = pd.to_numeric(t["estimate"], errors="coerce").abs() if "estimate" in t else None
@@ -107,7 +116,7 @@ class ContrastResult:
             return repr_lines(head)
         row = t.iloc[int(np.nanargmax(est.to_numpy(dtype=float)))]
         top = (
-            f"  largest |estimate|: {row.get('contrast')} = {row['estimate']:+.4g}"
+            f"  largest |estimate|: {_which(row)}{row.get('contrast')} = {row['estimate']:+.4g}"
             f" [{row.get('ci_low', np.nan):+.4g}, {row.get('ci_high', np.nan):+.4g}]"
             f", p={row.get('p_value', np.nan):.3g}"
         )
@@ -115,6 +124,22 @@ class ContrastResult:
 
     def _repr_html_(self) -> str:
         return html_block(repr(self), html_table(self.table, bar="estimate"))
+
+
+def _over(table: pd.DataFrame) -> str:
+    """`` over 2 outputs`` for a table with an ``output`` column, else nothing."""
+    return f" over {table[OUTPUT].nunique(dropna=False)} outputs" if has_outputs(table) else ""
+
+
+def _which(row: Any) -> str:
+    """``[HepG2] `` for a row of a table with an ``output`` column, else nothing."""
+    return f"[{row[OUTPUT]}] " if OUTPUT in row else ""
+
+
+def _stack_contrasts(parts: list[tuple[Any, ContrastResult]]) -> ContrastResult:
+    """The contrasts of every output, an ``output`` column after ``contrast``."""
+    table = stack_outputs([(name, r.table) for name, r in parts], after="contrast")
+    return ContrastResult(table, parts[0][1].ci)
 
 
 def _finish(rows: list[dict[str, Any]], ci: float, adjust: Adjustment = "fdr_bh") -> ContrastResult:
@@ -147,13 +172,43 @@ def _paired_table(data: pd.DataFrame | _HasTable, experiment: str | None) -> pd.
 
 
 def ice_matrix(
-    data: pd.DataFrame | _HasTable, labels: Sequence[str], *, experiment: str | None = None
+    data: pd.DataFrame | _HasTable,
+    labels: Sequence[str],
+    *,
+    experiment: str | None = None,
+    output: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Background ids and the ``(n, len(labels))`` matrix of ICEs, one row per background.
 
     Several rows of one (label, background) — e.g. several motif instances — are averaged.
     Every label must be observed on the same backgrounds; a label or background that is
     missing raises, naming it (nothing is dropped silently).
+
+    Parameters
+    ----------
+    data : DataFrame or SimulationResult
+        A paired ICE table (``experiment, label, background_id, ice``).
+    labels : sequence of str
+        The arms, one column each, in this order.
+    experiment : str, optional
+        Use only the rows of this experiment.
+    output : str, optional
+        The output whose ICEs to use; required for a table with an ``output`` column (the
+        ICEs of different outputs are never averaged), refused for a table without one.
+
+    Returns
+    -------
+    ids : ndarray
+        Background ids, sorted.
+    matrix : ndarray
+        ICEs ``(len(ids), len(labels))``.
+
+    Raises
+    ------
+    EstimationError
+        On a missing column, label, background or output, or a non-finite ICE.
+    OptionError
+        On repeated labels, a randomized table, or ``output`` for a table without outputs.
 
     Examples
     --------
@@ -163,7 +218,7 @@ def ice_matrix(
     >>> m.tolist()
     [[3.0, 1.0], [4.0, 2.0]]
     """
-    table = _paired_table(data, experiment)
+    table = _one_output(_paired_table(data, experiment), output)
     labels = list(labels)
     if len(set(labels)) != len(labels):
         raise OptionError(f"labels must be distinct, got {labels}")
@@ -185,6 +240,22 @@ def ice_matrix(
             "need every arm on the same backgrounds"
         )
     return wide.index.to_numpy(), wide.to_numpy(dtype=float)
+
+
+def _one_output(table: pd.DataFrame, output: Any) -> pd.DataFrame:
+    """The rows of ``output`` without the ``output`` column (``table`` if it has none)."""
+    if not has_outputs(table):
+        if output is not None:
+            raise OptionError(f"output={output!r}: the table has no output column")
+        return table
+    names = table[OUTPUT].drop_duplicates().tolist()
+    if output is None:
+        raise EstimationError(
+            f"the table holds the ICEs of {len(names)} outputs {names}; pick one with output="
+        )
+    if output not in names:
+        raise EstimationError(f"output {output!r} not found; outputs are {names}")
+    return table[table[OUTPUT] == output].drop(columns=OUTPUT)
 
 
 def combine(m: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -245,7 +316,8 @@ def contrast(
     Parameters
     ----------
     data : DataFrame or SimulationResult
-        A paired ICE table (``experiment, label, background_id, ice``).
+        A paired ICE table (``experiment, label, background_id, ice``); one with an ``output``
+        column gives one contrast per output.
     weights : mapping of str to float
         Weight of each arm label (at least one).
     experiment : str, optional
@@ -258,7 +330,7 @@ def contrast(
     Returns
     -------
     ContrastResult
-        One row.
+        One row (per output, an ``output`` column after ``contrast``).
 
     Raises
     ------
@@ -274,6 +346,13 @@ def contrast(
     >>> round(float(contrast(t, {"b": 1, "a": -1}).table["estimate"].iloc[0]), 3)
     0.333
     """
+    table, _ = _resolve(data)
+    if has_outputs(table):  # several outputs: each its own study
+        return _stack_contrasts(
+            per_output(
+                table, lambda part: contrast(part, weights, experiment=experiment, name=name, ci=ci)
+            )
+        )
     ci = check_probability("ci", ci)
     if not weights:
         raise OptionError("a contrast needs at least one weighted label")
@@ -302,7 +381,8 @@ def interaction(
     Parameters
     ----------
     data : DataFrame or SimulationResult
-        A paired ICE table (``experiment, label, background_id, ice``).
+        A paired ICE table (``experiment, label, background_id, ice``); one with an ``output``
+        column gives one interaction per output.
     a, b : str
         Labels of the single-edit arms.
     ab : str
@@ -315,7 +395,7 @@ def interaction(
     Returns
     -------
     ContrastResult
-        One row, named ``"<ab> − <a> − <b>"``.
+        One row (per output), named ``"<ab> − <a> − <b>"``.
 
     Raises
     ------
@@ -359,7 +439,9 @@ def _labels_by(table: pd.DataFrame, column: str, experiment: str) -> dict[Any, s
 class AdditivityResult:
     """Count additivity: ``curve`` (ACE per count), ``contrasts`` (ACE(k) − k·ACE(1)) and
     ``fit`` (saturation model ``ACE(k) = amplitude·(1 − exp(−k/scale))`` with bootstrap
-    percentile intervals over backgrounds).
+    percentile intervals over backgrounds). With several outputs each table has an ``output``
+    column (after ``label``, ``contrast`` and ``parameter``): one curve, set of contrasts and
+    fit per output.
 
     Examples
     --------
@@ -394,28 +476,37 @@ class AdditivityResult:
         Returns
         -------
         str
-            The contrasts' :meth:`ContrastResult.summary`, then one line with the fit.
+            The contrasts' :meth:`ContrastResult.summary`, then one line with the fit (one per
+            output).
         """
-        fit = ", ".join(
-            f"{r.parameter}={r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]"
-            for r in self.fit.itertuples()
-        )
-        return f"{self.contrasts.summary()}\n  saturation fit: {fit}"
+        fits = self._fit_lines(".3g")
+        return "\n".join([self.contrasts.summary(), *(f"  saturation fit: {f}" for f in fits)])
+
+    def _fit_lines(self, spec: str) -> list[str]:
+        """One line of the saturation fit per output (one line without outputs)."""
+        lines: dict[Any, list[str]] = {}
+        for r in self.fit.to_dict("records"):
+            lines.setdefault(r.get(OUTPUT), []).append(
+                f"{r['parameter']}={r['estimate']:{spec}} "
+                f"[{r['ci_low']:{spec}}, {r['ci_high']:{spec}}]"
+            )
+        return [
+            ("" if name is None else f"[{name}] ") + ", ".join(parts)
+            for name, parts in lines.items()
+        ]
 
     def __repr__(self) -> str:
+        counts = self.curve["count"].nunique() if "count" in self.curve else len(self.curve)
         head = (
-            f"AdditivityResult: {len(self.curve)} counts, {len(self.contrasts)} contrast(s) "
-            f"ACE(k) − k·ACE(1), {100 * self.contrasts.ci:g}% CI"
+            f"AdditivityResult: {counts} counts{_over(self.curve)}, {len(self.contrasts)} "
+            f"contrast(s) ACE(k) − k·ACE(1), {100 * self.contrasts.ci:g}% CI"
         )
         worst = ""
         t = self.contrasts.table
         if len(t) and "p_value" in t.columns:
             worst = f"  smallest p: {t['p_value'].min():.3g}"
-        fit = ", ".join(
-            f"{r.parameter}={r.estimate:.4g} [{r.ci_low:.4g}, {r.ci_high:.4g}]"
-            for r in self.fit.itertuples()
-        )
-        return repr_lines(head, worst, f"  saturation fit: {fit}" if fit else "")
+        fits = [f"  saturation fit: {f}" for f in self._fit_lines(".4g") if f]
+        return repr_lines(head, worst, *fits)
 
     def _repr_html_(self) -> str:
         return html_block(
@@ -462,6 +553,9 @@ def additivity(
     (``n_resamples`` resamples of whole backgrounds, keyed by ``rng``). A scale at the upper
     bound (1000) means the curve is indistinguishable from a straight line.
 
+    A table with an ``output`` column gets one analysis per output, all with the one root
+    seed that ``rng`` resolves to (each output equals its single-output study with that seed).
+
     Parameters
     ----------
     data : DataFrame or SimulationResult
@@ -498,6 +592,20 @@ def additivity(
     >>> round(float(r.contrasts.table["estimate"].iloc[0]), 3)
     -0.433
     """
+    table, _ = _resolve(data)
+    if has_outputs(table):  # several outputs: each its own study, one bootstrap seed
+        seed = root_seed(rng)
+        parts = per_output(
+            table,
+            lambda part: additivity(
+                part, experiment=experiment, count=count, ci=ci, n_resamples=n_resamples, rng=seed
+            ),
+        )
+        return AdditivityResult(
+            stack_outputs([(name, r.curve) for name, r in parts], after="label"),
+            _stack_contrasts([(name, r.contrasts) for name, r in parts]),
+            stack_outputs([(name, r.fit) for name, r in parts], after="parameter"),
+        )
     ci = check_probability("ci", ci)
     n_resamples = check_int("n_resamples", n_resamples, minimum=1)
     table = _paired_table(data, experiment)
@@ -570,7 +678,8 @@ def spacing_penalty(
     Negative with a small p-value: two sites that close interfere (steric hindrance). The
     p-value is one-sided by default (``alternative="less"``: a *penalty*; a close-spacing
     bonus, e.g. from new sites created at the junction of two adjacent motifs, does not
-    count); the interval is two-sided.
+    count); the interval is two-sided. A table with an ``output`` column gives one row per
+    output.
 
     Examples
     --------
@@ -580,6 +689,17 @@ def spacing_penalty(
     >>> round(float(spacing_penalty(t, close=0).table["estimate"].iloc[0]), 3)
     -0.533
     """
+    table, _ = _resolve(data)
+    if has_outputs(table):  # several outputs: each its own study
+        return _stack_contrasts(
+            per_output(
+                table,
+                lambda part: spacing_penalty(
+                    part, close=close, far=far, experiment=experiment, spacing=spacing,
+                    alternative=alternative, ci=ci,
+                ),
+            )
+        )  # fmt: skip
     ci = check_probability("ci", ci)
     s, m = _spacing_matrix(data, experiment, spacing)
     far = close + 1 if far is None else far
@@ -619,7 +739,8 @@ def periodicity(
     the amplitude of the mean sinusoid with a delta-method interval (approximate; biased
     upward near 0 — use the p-value to decide whether there is periodicity), ``phase`` its
     phase in radians. Exclude close spacings with ``min_spacing`` when a close-spacing penalty
-    would otherwise leak into the sinusoid.
+    would otherwise leak into the sinusoid. A table with an ``output`` column gives one row per
+    output.
 
     Examples
     --------
@@ -635,6 +756,17 @@ def periodicity(
     """
     from statsmodels.stats.multivariate import test_mvmean
 
+    table, _ = _resolve(data)
+    if has_outputs(table):  # several outputs: each its own study
+        return _stack_contrasts(
+            per_output(
+                table,
+                lambda part: periodicity(
+                    part, period=period, experiment=experiment, spacing=spacing,
+                    min_spacing=min_spacing, trend=trend, ci=ci,
+                ),
+            )
+        )  # fmt: skip
     ci = check_probability("ci", ci)
     trend = check_int("trend", trend, minimum=0)
     if not period > 0:
@@ -687,6 +819,9 @@ def periodicity(
 class CurveResult:
     """An effect curve (ACE per value of a design parameter) and tests of its shape.
 
+    With several outputs, ``curve`` has an ``output`` column after ``label`` (one curve per
+    output, each sorted by ``x``) and ``tests`` one after ``contrast`` (q-values within output).
+
     Examples
     --------
     >>> t = pd.DataFrame({"experiment": "position", "label": ["p0"] * 3 + ["p5"] * 3,
@@ -719,18 +854,27 @@ class CurveResult:
             A line with the number of points and the ACE range, then the tests' summary.
         """
         head = (
-            f"CurveResult over {self.x}: {len(self.curve)} points, ACE from "
+            f"CurveResult over {self.x}: {self._points()} points{_over(self.curve)}, ACE from "
             f"{self.curve['ace'].min():.4g} to {self.curve['ace'].max():.4g}"
         )
         return f"{head}\n{self.tests.summary()}"
 
+    def _points(self) -> int:
+        """Points of one curve (the values of ``x``)."""
+        if has_outputs(self.curve) and self.x in self.curve:
+            return int(self.curve[self.x].nunique(dropna=False))
+        return len(self.curve)
+
     def __repr__(self) -> str:
         ace = pd.to_numeric(self.curve["ace"], errors="coerce") if "ace" in self.curve else None
-        head = f"CurveResult over {self.x}: {len(self.curve)} points"
+        head = f"CurveResult over {self.x}: {self._points()} points{_over(self.curve)}"
         if ace is not None and ace.notna().any():
             head += f", ACE from {ace.min():.4g} to {ace.max():.4g}"
         t = self.tests.table
-        tests = "; ".join(f"{r.contrast} p={r.p_value:.3g}" for r in t.itertuples(index=False))
+        tests = "; ".join(
+            f"{_which(r._asdict())}{r.contrast} p={r.p_value:.3g}"
+            for r in t.itertuples(index=False)
+        )
         return repr_lines(head, f"  tests ({len(t)}): {tests}" if len(t) else "")
 
     def _repr_html_(self) -> str:
@@ -739,6 +883,13 @@ class CurveResult:
             html_table(self.curve, caption=f"ACE per {self.x}", bar="ace"),
             html_table(self.tests.table, caption="tests of the curve's shape"),
         )
+
+
+def _stack_curves(parts: list[tuple[Any, CurveResult]]) -> CurveResult:
+    """The curves and tests of every output, each with an ``output`` column."""
+    curve = stack_outputs([(name, r.curve) for name, r in parts], after="label")
+    tests = _stack_contrasts([(name, r.tests) for name, r in parts])
+    return CurveResult(curve, tests, parts[0][1].x)
 
 
 def _curve(
@@ -758,7 +909,8 @@ def heterogeneity(
     ci: float = 0.95,
 ) -> ContrastResult:
     """Do the ACEs differ across the values of ``by``? Hotelling's T² on the paired
-    differences ICE_j − ICE_first (H0: every ACE equal); ``estimate`` is max − min ACE.
+    differences ICE_j − ICE_first (H0: every ACE equal); ``estimate`` is max − min ACE. A
+    table with an ``output`` column gives one row per output.
 
     Examples
     --------
@@ -770,6 +922,11 @@ def heterogeneity(
     """
     from statsmodels.stats.multivariate import test_mvmean
 
+    table, _ = _resolve(data)
+    if has_outputs(table):  # several outputs: each its own study
+        return _stack_contrasts(
+            per_output(table, lambda part: heterogeneity(part, experiment=experiment, by=by, ci=ci))
+        )
     ci = check_probability("ci", ci)
     table = _paired_table(data, experiment)
     by_x = _labels_by(table, by, experiment)
@@ -815,7 +972,7 @@ def positional_curve(
     """ACE per position with intervals, and a test that the effect depends on position.
 
     The test is Hotelling's T² on the paired differences between positions (H0: every ACE
-    equal).
+    equal). A table with an ``output`` column gives one curve and one test per output.
 
     Parameters
     ----------
@@ -833,7 +990,8 @@ def positional_curve(
     Returns
     -------
     CurveResult
-        ``curve``: one ACE row per position, sorted; ``tests``: the heterogeneity test.
+        ``curve``: one ACE row per position, sorted; ``tests``: the heterogeneity test (per
+        output, with an ``output`` column).
 
     Raises
     ------
@@ -851,6 +1009,16 @@ def positional_curve(
     >>> positional_curve(t).tests.table["contrast"].tolist()
     ['ACE differs across position']
     """
+    table, _ = _resolve(data)
+    if has_outputs(table):  # several outputs: each its own study
+        return _stack_curves(
+            per_output(
+                table,
+                lambda part: positional_curve(
+                    part, experiment=experiment, position=position, method=method, ci=ci
+                ),
+            )
+        )
     curve = _curve(data, experiment, position, method, ci)
     tests = heterogeneity(data, experiment=experiment, by=position, ci=ci)
     return CurveResult(curve.table, tests, position)
@@ -871,7 +1039,8 @@ def spacing_curve(
 
     ``tests`` holds :func:`spacing_penalty` (spacings ≤ ``close`` against the rest) and
     :func:`periodicity` at ``period`` over spacings > ``close`` (or ≥ ``min_spacing``), with
-    BH q-values over the two.
+    BH q-values over the two. A table with an ``output`` column gives one curve and two tests
+    per output (q-values over the two of each output).
 
     Parameters
     ----------
@@ -915,6 +1084,17 @@ def spacing_curve(
     >>> spacing_curve(t).tests.table["contrast"].tolist()
     ['close-spacing penalty (<= 2 vs >= 3)', 'periodicity at 10.5']
     """
+    table, _ = _resolve(data)
+    if has_outputs(table):  # several outputs: each its own study
+        return _stack_curves(
+            per_output(
+                table,
+                lambda part: spacing_curve(
+                    part, experiment=experiment, spacing=spacing, close=close, period=period,
+                    min_spacing=min_spacing, method=method, ci=ci,
+                ),
+            )
+        )  # fmt: skip
     curve = _curve(data, experiment, spacing, method, ci)
     low = close + 1 if min_spacing is None else min_spacing
     rows = [
@@ -943,7 +1123,8 @@ def fit_factorial(
     clustered by background (statsmodels ``cov_type="cluster"``, t on G − 1 df): the arms of
     one background share its control. A main effect is the effect of adding the factor alone;
     an interaction ``A:B`` is ACE(A+B) − ACE(A) − ACE(B) when the other factors are absent.
-    In a fraction, aliased terms are detected and named.
+    In a fraction, aliased terms are detected and named. A table with an ``output`` column
+    gives one regression per output.
 
     Parameters
     ----------
@@ -961,7 +1142,8 @@ def fit_factorial(
     Returns
     -------
     ContrastResult
-        One row per term (factors, then ``"A:B"`` interactions), method ``"ols_cluster"``.
+        One row per term (factors, then ``"A:B"`` interactions), method ``"ols_cluster"``;
+        with several outputs, the terms of each output, an ``output`` column after ``contrast``.
 
     Raises
     ------
@@ -983,6 +1165,16 @@ def fit_factorial(
     """
     from statsmodels.regression.linear_model import OLS
 
+    table, _ = _resolve(data)
+    if has_outputs(table):  # several outputs: each its own study
+        return _stack_contrasts(
+            per_output(
+                table,
+                lambda part: fit_factorial(
+                    part, factors, experiment=experiment, interactions=interactions, ci=ci
+                ),
+            )
+        )
     ci = check_probability("ci", ci)
     table = _paired_table(data, experiment)
     factors = list(factors)

@@ -27,6 +27,7 @@ from .._options import check_int, check_option, check_probability
 from .._rng import RngLike, generator, root_seed, unit_keys
 from ..errors import EstimationError, OptionError
 from .display import html_block, html_table, repr_lines
+from .outputs import per_output, stack_outputs
 from .status import too_few, with_status
 
 Method = Literal[
@@ -114,8 +115,9 @@ class AceEstimates:
         head = f"AceEstimates: {len(self)} effects, method={self.method}, {self.ci:.0%} CI"
         lines = [head]
         for row in self.table.itertuples(index=False):
+            where = f" [{row.output}]" if "output" in self.table.columns else ""
             lines.append(
-                f"  {row.experiment} / {row.label}: ace={row.ace:.4g} "
+                f"  {row.experiment} / {row.label}{where}: ace={row.ace:.4g} "
                 f"[{row.ci_low:.4g}, {row.ci_high:.4g}]  p={row.p_value:.3g}  q={row.q_value:.3g}"
             )
         return "\n".join(lines)
@@ -129,8 +131,10 @@ class AceEstimates:
         if ace is None or not ace.notna().any():
             return repr_lines(head)
         row = t.iloc[int(np.nanargmax(ace.to_numpy(dtype=float)))]
+        where = f" [{row['output']}]" if "output" in t.columns else ""
         top = (
-            f"  largest |ACE|: {row.get('experiment')} / {row.get('label')} = {row['ace']:+.4g}"
+            f"  largest |ACE|: {row.get('experiment')} / {row.get('label')}{where} = "
+            f"{row['ace']:+.4g}"
             f" [{row.get('ci_low', np.nan):+.4g}, {row.get('ci_high', np.nan):+.4g}]"
         )
         return repr_lines(head, top)
@@ -680,16 +684,14 @@ def _per_output(
     n_resamples: int,
     multiple_testing: Adjustment,
 ) -> AceEstimates:
-    """:func:`estimate_ace` of each output's rows, its ``output`` column after ``label``."""
-    parts = []
-    for name, sub in table.groupby("output", sort=False, dropna=False):
-        est = estimate_ace(
-            sub.drop(columns="output"), method=method, ci=ci, rng=rng,
-            n_resamples=n_resamples, multiple_testing=multiple_testing,
-        ).table  # fmt: skip
-        est.insert(2, "output", name)
-        parts.append(est)
-    return AceEstimates(pd.concat(parts, ignore_index=True), method, ci)
+    """:func:`estimate_ace` of each output's rows, its ``output`` column after ``label`` (one
+    root seed for every output: each equals its single-output study with that seed)."""
+    seed = root_seed(rng) if method in _KEYED else rng
+    parts = per_output(table, lambda sub: estimate_ace(
+        sub, method=method, ci=ci, rng=seed, n_resamples=n_resamples,
+        multiple_testing=multiple_testing,
+    ).table)  # fmt: skip
+    return AceEstimates(stack_outputs(parts, after="label"), method, ci)
 
 
 def _estimate(

@@ -7,6 +7,10 @@ ICEs with a one-sample t, so the required n follows from the SD of the ICEs alon
 the SDs of both outcomes (``TTestIndPower``) and usually many more forward passes — the plan
 reports both. With ``assurance`` the pilot SD is replaced by its one-sided upper confidence
 bound, so the target is met with that probability despite the pilot's own noise.
+
+A pilot of a model with several declared outputs (an ``output`` column) is planned output by
+output; the recommended n is the largest over outputs (every output of one forward pass comes
+at the cost of one, so the design with that n meets every output's targets).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from scipy import stats
 from .._options import check_probability
 from ..errors import EstimationError, OptionError
 from .estimators import _HasTable, _resolve
+from .outputs import OUTPUT, has_outputs, per_output, stack_outputs
 from .stopping import fixed_n_for_width
 
 
@@ -34,14 +39,20 @@ class SamplePlan:
         One row per (experiment, label): ``n_pilot, ace_pilot, sd_ice, sd_plan, sd_y_do,
         sd_y_control, changes, n_paired, n_per_group_unpaired`` and the target columns
         (``half_width`` or ``mde`` and ``power``); ``changes`` is whether any pilot ICE is
-        non-zero (the arm costs forward passes).
+        non-zero (the arm costs forward passes). With several outputs, one row per
+        (experiment, label, output), an ``output`` column after ``label``.
     n : int
-        Backgrounds for one paired design that meets every effect's target (the max).
+        Backgrounds for one paired design that meets every effect's target (the max; with
+        several outputs the max over every arm and output).
     n_forward : int
-        Forward passes of that design (control plus every arm that changes the sequence).
+        Forward passes of that design (control plus every arm that changes the sequence; with
+        several outputs an arm that changes any output, once: one forward pass computes every
+        output).
     n_forward_unpaired : int
         Forward passes of a completely randomized design meeting the same targets (control
         group plus one group per arm, equal allocation).
+    outputs : tuple of str or None
+        The outputs planned for (None for a model with one output).
 
     Examples
     --------
@@ -57,6 +68,7 @@ class SamplePlan:
     n: int
     n_forward: int
     n_forward_unpaired: int
+    outputs: tuple[str, ...] | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of the per-effect table.
@@ -75,18 +87,28 @@ class SamplePlan:
         -------
         str
             A line with the paired design's size and forward passes against the completely
-            randomized design's, then one line per effect (SD of its ICEs and its n).
+            randomized design's, then one line per effect (SD of its ICEs and its n); with
+            several outputs, a line with each output's n (the design's n is their max).
         """
         ratio = self.n_forward_unpaired / max(self.n_forward, 1)
-        return (
+        lines = [
             f"SamplePlan: n = {self.n:,} backgrounds ({self.n_forward:,} forward passes, paired);"
             f" a completely randomized design needs {self.n_forward_unpaired:,} "
-            f"({ratio:.1f}x)\n"
-            + "\n".join(
-                f"  {r.experiment} / {r.label}: sd(ICE)={r.sd_ice:.3g} -> n={r.n_paired}"
-                for r in self.table.itertuples()
+            f"({ratio:.1f}x)"
+        ]
+        if self.outputs is not None:
+            each = self.table.groupby(OUTPUT, sort=False)["n_paired"].max()
+            lines.append(
+                f"  n is the largest over {len(each)} outputs: "
+                + ", ".join(f"{name} n={n:,}" for name, n in each.items())
             )
-        )
+        for r in self.table.to_dict("records"):
+            which = f" [{r[OUTPUT]}]" if OUTPUT in r else ""
+            lines.append(
+                f"  {r['experiment']} / {r['label']}{which}: sd(ICE)={r['sd_ice']:.3g} "
+                f"-> n={r['n_paired']}"
+            )
+        return "\n".join(lines)
 
 
 def sd_upper(sd: float, n: int, assurance: float) -> float:
@@ -187,6 +209,10 @@ def plan_sample_size(
     test at two-sided ``alpha`` detects an ACE of this size with ``power``). σ is the pilot's
     SD of the ICEs, or with ``assurance`` (e.g. 0.9) its upper confidence bound.
 
+    A pilot with an ``output`` column (a model with several declared outputs) is planned
+    output by output, each exactly as its single-output pilot; the plan's table gets an
+    ``output`` column after ``label`` and its ``n`` is the largest over outputs.
+
     Parameters
     ----------
     pilot : DataFrame or SimulationResult
@@ -208,6 +234,7 @@ def plan_sample_size(
     Returns
     -------
     SamplePlan
+        The per-effect table and the size of the design that meets every target.
 
     Raises
     ------
@@ -236,6 +263,16 @@ def plan_sample_size(
     table, kind = _resolve(pilot)
     if kind != "paired":
         raise OptionError("plan_sample_size needs a paired pilot (y_control, y_do, ice)")
+    if has_outputs(table):  # several outputs: each its own plan, n the largest
+        return _per_output_plan(
+            per_output(
+                table,
+                lambda part: plan_sample_size(
+                    part, half_width=half_width, mde=mde, power=power, alpha=alpha, ci=ci,
+                    assurance=assurance,
+                ),
+            )
+        )  # fmt: skip
     rows: list[dict[str, Any]] = []
     for (experiment, label), sub in table.groupby(["experiment", "label"], sort=False):
         m = len(sub)
@@ -278,3 +315,14 @@ def plan_sample_size(
     n_forward = n * (1 + int(frame["changes"].sum()))
     n_unpaired = int(frame["n_per_group_unpaired"].max()) * (1 + len(frame))
     return SamplePlan(frame, n, n_forward, n_unpaired)
+
+
+def _per_output_plan(parts: list[tuple[Any, SamplePlan]]) -> SamplePlan:
+    """One plan for every output: its n the largest, forward passes counted once per sequence."""
+    frame = stack_outputs([(name, plan.table) for name, plan in parts], after="label")
+    n = max(plan.n for _, plan in parts)
+    arms = frame.groupby(["experiment", "label"], sort=False)
+    changes = int(arms["changes"].any().sum())
+    n_unpaired = int(frame["n_per_group_unpaired"].max()) * (1 + arms.ngroups)
+    names = tuple(str(name) for name, _ in parts)
+    return SamplePlan(frame, n, n * (1 + changes), n_unpaired, names)

@@ -29,6 +29,12 @@ sequences", Ann. Statist. 49(2)). Its validity is asymptotic in the first look (
 good estimate by then), so the first round should have a few dozen backgrounds. The price of
 anytime validity is a wider interval at a given n (≈1.5× the t interval near t*) and coverage
 well above 1 − α at any single stopping time (docs/validation.md measures both rules).
+
+The rules see ICE *streams* and decide per stream; "arm" below means one stream. For a model
+with several declared outputs :func:`~causalgia.analyses.simulate_until` gives them one stream
+per (arm, output), so the criterion is evaluated per (arm, output) and the run stops when it
+holds for all of them (an arm is evaluated while any of its outputs runs; one forward pass
+serves every output).
 """
 
 from __future__ import annotations
