@@ -234,7 +234,7 @@ def _run(tmp_path: Path, case: Case, capsys: pytest.CaptureFixture[str], monkeyp
 # -- spec keys: generated from the typed spec --------------------------------------------------
 _MOTIF_ARGS = {
     "motif": "UGCAUG", "positions": [0, 10], "counts": [1, 2], "spacings": [0, 2],
-    "start": 2, "position": 5, "base": "A", "stop": 10,
+    "start": 2, "position": 5, "base": "A", "stop": 10, "motifs": "motifs.meme",
 }  # fmt: skip
 
 

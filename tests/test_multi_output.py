@@ -184,3 +184,10 @@ def test_shape_change_needs_a_window():
     with pytest.raises(OptionError, match="head and window"):
         as_model(_profile_model, layout="NCL",
                  outputs={"s": {"reduce": "shape_change", "head": 0, "transform": "log"}})
+
+
+def test_summary_and_repr_name_the_output(study):
+    _, _, _, result = study
+    ace = estimate_ace(result)
+    assert "position / GATA@3+ [K562]: ace=" in ace.summary()
+    assert "largest |ACE|: position / " in repr(ace) and "] = +" in repr(ace)

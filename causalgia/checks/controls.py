@@ -29,7 +29,7 @@ shows.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,9 @@ class CheckResult:
         One-line explanation, with the numbers.
     metadata : mapping
         Extra numbers (e.g. the null mean and SD, the minimum detectable effect).
+    output : str or None
+        The model output the check ran on, for a model with several declared outputs
+        (:func:`evaluate_controls` runs each check per output); None for one output.
 
     Examples
     --------
@@ -78,9 +81,12 @@ class CheckResult:
     table: pd.DataFrame
     text: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    output: str | None = None
 
     def __repr__(self) -> str:
         head = f"CheckResult {self.check_name}: {_MARK[self.passed]}"
+        if self.output is not None:
+            head += f" (output {self.output!r})"
         if isinstance(self.table, pd.DataFrame):
             head += f", {len(self.table)}-row table"
         return repr_lines(head, f"  {self.text}")
@@ -109,11 +115,18 @@ class ControlReport:
     def __len__(self) -> int:
         return len(self.results)
 
-    def __getitem__(self, name: str) -> CheckResult:
+    def __getitem__(self, name: str | tuple[str, str]) -> CheckResult:
+        check, output = (name, None) if isinstance(name, str) else name
         for result in self.results:
-            if result.check_name == name:
+            if result.check_name == check and (output is None or result.output == output):
                 return result
         raise KeyError(f"no control named {name!r}; have {[r.check_name for r in self]}")
+
+    @property
+    def outputs(self) -> tuple[str, ...] | None:
+        """The model outputs the checks ran on (several declared outputs), else None."""
+        names = [r.output for r in self.results if r.output is not None]
+        return tuple(dict.fromkeys(names)) if names else None
 
     @property
     def passed(self) -> bool | None:
@@ -128,15 +141,19 @@ class ControlReport:
         -------
         pandas.DataFrame
             One row per check, in the order run; ``passed`` is object dtype (True, False or
-            None).
+            None). Checks of a model with several outputs have an ``output`` column after
+            ``check_name``: one verdict per check × output (empty for a check of all outputs).
         """
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 "check_name": [r.check_name for r in self.results],
                 "passed": pd.Series([r.passed for r in self.results], dtype=object),
                 "text": [r.text for r in self.results],
             }
         )
+        if self.outputs is not None:
+            frame.insert(1, "output", [r.output for r in self.results])
+        return frame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Each check's full table by check name (``controls/<name>.csv`` in a run).
@@ -144,9 +161,13 @@ class ControlReport:
         Returns
         -------
         dict of str to pandas.DataFrame
-            The ``table`` of every check, keyed by ``check_name``.
+            The ``table`` of every check, keyed by ``check_name``; a check run per model
+            output has one table of all outputs, with an ``output`` column after ``label``.
         """
-        return {r.check_name: r.table for r in self.results}
+        parts: dict[str, list[CheckResult]] = {}
+        for r in self.results:
+            parts.setdefault(r.check_name, []).append(r)
+        return {name: _joined(results) for name, results in parts.items()}
 
     def summary(self) -> str:
         """One line per check: PASS / FAIL / INFO and its explanation.
@@ -157,7 +178,9 @@ class ControlReport:
             One line per check, in the order run.
         """
         mark = {True: "PASS", False: "FAIL", None: "INFO"}
-        return "\n".join(f"{mark[r.passed]:>4}  {r.check_name}: {r.text}" for r in self.results)
+        return "\n".join(
+            f"{mark[r.passed]:>4}  {r.check_name}{_where(r)}: {r.text}" for r in self.results
+        )
 
     def __repr__(self) -> str:
         marks = [_MARK[r.passed] for r in self.results]
@@ -166,18 +189,39 @@ class ControlReport:
             f"ControlReport: {len(self)} checks, {marks.count('PASS')} PASS, "
             f"{marks.count('FAIL')} FAIL, {marks.count('INFO')} INFO -> {overall[self.passed]}"
         )
-        each = ", ".join(f"{r.check_name} {m}" for r, m in zip(self.results, marks, strict=True))
+        each = ", ".join(
+            f"{r.check_name}{_where(r)} {m}" for r, m in zip(self.results, marks, strict=True)
+        )
         return repr_lines(head, f"  {each}" if each else "")
 
     def _repr_html_(self) -> str:
         frame = pd.DataFrame(
             {
-                "check": [r.check_name for r in self.results],
+                "check": [f"{r.check_name}{_where(r)}" for r in self.results],
                 "verdict": [_MARK[r.passed] for r in self.results],
                 "text": [r.text for r in self.results],
             }
         )
         return html_block(repr(self), html_table(frame, verdict="verdict"))
+
+
+def _where(result: CheckResult) -> str:
+    """`` [output]`` for a check of one of several model outputs."""
+    return "" if result.output is None else f" [{result.output}]"
+
+
+def _joined(results: list[CheckResult]) -> pd.DataFrame:
+    """The tables of one check over the model outputs, an ``output`` column after ``label``."""
+    if len(results) == 1 and results[0].output is None:
+        return results[0].table
+    frames = []
+    for r in results:
+        table = r.table.copy()
+        if r.output is not None and "output" not in table.columns:
+            at = list(table.columns).index("label") + 1 if "label" in table.columns else 0
+            table.insert(at, "output", r.output)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
 
 
 # -- control arms ---------------------------------------------------------------------------------
@@ -365,7 +409,7 @@ def _select(ace: pd.DataFrame, experiments: Sequence[str], what: str) -> pd.Data
 
 
 def _cols(frame: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
-    base = ["experiment", "label", "ace", "se", "ci_low", "ci_high", "p_value", *extra]
+    base = ["experiment", "label", "output", "ace", "se", "ci_low", "ci_high", "p_value", *extra]
     return [c for c in base if c in frame.columns]
 
 
@@ -381,9 +425,10 @@ def check_placebo(ice: pd.DataFrame, experiments: Sequence[str]) -> CheckResult:
     sub = ice[ice["experiment"].isin(list(experiments))]
     if sub.empty:
         raise OptionError(f"placebo: no ICE rows for experiment(s) {list(experiments)}")
+    keys = ["experiment", "label", *(["output"] if "output" in sub.columns else [])]
     table = (
         sub.assign(abs_ice=sub["ice"].abs())
-        .groupby(["experiment", "label"], sort=False)
+        .groupby(keys, sort=False)
         .agg(n=("ice", "size"), max_abs_ice=("abs_ice", "max"), n_nonzero=("ice", np.count_nonzero))
         .reset_index()
     )
@@ -808,6 +853,11 @@ def evaluate_controls(
     Returns
     -------
     ControlReport
+        For an ACE table with an ``output`` column (a model with several declared outputs),
+        every check runs on each output's rows of ``ace`` and ``ice`` (and ``truth`` when it
+        has an ``output`` column): one :class:`CheckResult` per check × output, grouped by
+        check, its ``output`` set. ``sensitivity`` is included once; ``randomized`` is
+        refused (not supported per output yet).
 
     Examples
     --------
@@ -818,6 +868,17 @@ def evaluate_controls(
     True
     """
     table = ace if isinstance(ace, pd.DataFrame) else ace.to_frame()
+    if "output" in table.columns:  # a model with several outputs: every check per output
+        if randomized is not None:
+            raise OptionError(
+                "randomized weights: not supported yet for an ACE table of several model "
+                "outputs (an output column)"
+            )
+        return _per_output(
+            table, ice=ice, truth=truth, positive=positive, negative=negative,
+            placebo=placebo, gc=gc, null=null, calibrate=calibrate, sensitivity=sensitivity,
+            alpha=alpha, power=power, min_effect=min_effect,
+        )  # fmt: skip
     results = []
     if positive:
         results.append(check_positive(table, positive, truth=truth))
@@ -843,3 +904,31 @@ def evaluate_controls(
     if not results:
         raise OptionError("evaluate_controls: name at least one control experiment")
     return ControlReport(tuple(results))
+
+
+def _per_output(
+    table: pd.DataFrame,
+    *,
+    ice: pd.DataFrame | None,
+    truth: pd.DataFrame | None,
+    sensitivity: CheckResult | None,
+    **checks: Any,
+) -> ControlReport:
+    """:func:`evaluate_controls` of each model output's rows: one result per check × output,
+    grouped by check (in the order run), the outputs in the order of the table."""
+
+    def rows(frame: pd.DataFrame | None, name: Any) -> pd.DataFrame | None:
+        if frame is None or "output" not in frame.columns:
+            return frame
+        return frame[frame["output"] == name].reset_index(drop=True)
+
+    runs = []
+    for name, sub in table.groupby("output", sort=False):
+        report = evaluate_controls(
+            sub.drop(columns="output").reset_index(drop=True), ice=rows(ice, name),
+            truth=rows(truth, name), **checks,
+        )  # fmt: skip
+        runs.append([replace(r, output=str(name)) for r in report])
+    order = [r.check_name for r in runs[0]]
+    results = [r for check in order for run in runs for r in run if r.check_name == check]
+    return ControlReport((*results, *([sensitivity] if sensitivity is not None else [])))

@@ -232,11 +232,13 @@ def from_import_path(
     n_value: float = 0.0,
     length: int | None = None,
     also_accepts: str | Alphabet | None = None,
+    outputs: Mapping[str, Any] | Sequence[Any] | str | OutputSet | None = None,
+    task_names: Sequence[str] | None = None,
 ) -> Model:
     """A :class:`Model` built from an import path, which Dask workers rebuild once each.
 
-    The declaration (layout, alphabet, output, batch size, N value, length, also_accepts) is as
-    in :func:`as_model`.
+    The declaration (layout, alphabet, output, batch size, N value, length, also_accepts,
+    outputs, task_names) is as in :func:`as_model`.
     A factory may also return a ready :class:`Model`, whose declaration is then kept.
 
     Parameters
@@ -250,6 +252,8 @@ def from_import_path(
         A folder put on ``sys.path`` while importing ``target``.
     layout, alphabet, output, batch_size, name, n_value, length, also_accepts
         As in :func:`as_model`.
+    outputs, task_names
+        Several named output functionals, as in :func:`as_model`.
 
     Returns
     -------
@@ -275,5 +279,7 @@ def from_import_path(
         n_value=n_value,
         length=length,
         also_accepts=also_accepts,
+        outputs=outputs,
+        task_names=task_names,
     )
     return replace(model, source=source)

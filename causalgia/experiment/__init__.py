@@ -24,6 +24,7 @@ from .designs import (
 from .genome import genomic
 from .hairpin import Hairpin, fold, motif_context
 from .interventions import Ablate, Compose, Identity, Insert, Intervention, Mutate, Substitute
+from .screens import select_motifs, sweep_motifs
 
 # users write backgrounds.genomic(...); genome.py imports backgrounds, so backgrounds.py cannot
 # import it back without an import cycle: the package puts it in that namespace instead
@@ -56,7 +57,9 @@ __all__ = [
     "orientation_spacing_grid",
     "profile",
     "real",
+    "select_motifs",
     "sweep_counts",
+    "sweep_motifs",
     "sweep_positions",
     "sweep_spacing",
 ]

@@ -219,7 +219,10 @@ def build_effect_model(
         A paired ICE table or an ACE table with ``ace`` and ``se`` (see
         :func:`~causalgia.pooling.effectstats.effect_statistics`).
     by : sequence of str
-        Columns defining a condition (one pooled effect theta_j each).
+        Columns defining a condition (one pooled effect theta_j each). A table of a model
+        with several outputs (an ``output`` column) gets ``output`` added to ``by`` (unless
+        ``by`` or ``within`` names it): one condition per arm × output, so that
+        ``groups=["output"]`` (or crossed, ``["motif", "output"]``) pools effects by output.
     within : sequence of str
         Cell levels below a condition, each with its own SD: e.g. ``("replicate",)`` separates
         model-to-model variation from Monte-Carlo error.

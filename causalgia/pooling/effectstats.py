@@ -382,6 +382,8 @@ def _structure(
     check_option("likelihood", likelihood, LIKELIHOODS)
     check_option("parameterization", parameterization, PARAMETERIZATIONS)
     by, within = list(by), list(within)
+    if "output" in _as_table(data).columns and "output" not in [*by, *within]:
+        by.append("output")  # several model outputs: one condition per arm × output
     cells = effect_statistics(data, by=by, within=within, se=se)
     cond_names, cell_condition = _factor(cells, by)
     first = ~pd.Series(cell_condition).duplicated().to_numpy()

@@ -50,6 +50,8 @@ from .rundir import (
     _with_coverage,
     ci_level,
 )
+from .screenmaps import MAX_MOTIFS as MAX_SCREEN_ROWS
+from .screenmaps import plot_screen_map, screen_map_specs, screen_ranking
 
 HTML_NAME = "report.html"
 MAX_LOGOS = 60
@@ -105,6 +107,9 @@ def _effects(table: pd.DataFrame, level: float) -> str:
     if "method" in table.columns and table["method"].nunique() > 1:
         params.append("method")
     columns: list[Column] = [("experiment", _col("experiment")), ("label", _col("label"))]
+    if "output" in params:  # several model outputs: the output right after the label
+        params.remove("output")
+        columns.append(("output", _col("output")))
     columns += [("ACE", _col("ace")), (f"{level:.0%} CI", _interval("ci_low", "ci_high"))]
     stats = (("SE", "se"), ("n", "n"), ("p", "p_value"), ("q", "q_value"),
              ("true ACE", "true_ace"), ("covered", "covered"), ("status", "status"))  # fmt: skip
@@ -138,6 +143,12 @@ def _figures(figures: Mapping[str, Path], omitted: str | None) -> str:
         if stem.startswith("curve_") or stem == "forest":
             caption = "all other effects" if stem == "forest" else f"effect curve: {stem[6:]}"
             items.append(_img(path.read_bytes(), stem, escape(caption)))
+        elif stem.startswith("outputs_"):  # several model outputs: arm × output heatmap
+            caption = (
+                f"ACE of each arm (rows) × model output (columns) of {stem[8:]}: white 0, red "
+                "above, blue below; a dot marks q < 0.05 (BH within output and experiment)"
+            )
+            items.append(_img(path.read_bytes(), f"output heatmap {stem[8:]}", escape(caption)))
     body = [f'<div class="figs">{"".join(items)}</div>' if items else "<p>No figures.</p>"]
     return _section("figures", "Effect curves and forest plot", body)
 
@@ -160,6 +171,8 @@ def _pooled(run: LoadedRun, figures: Mapping[str, Path]) -> str | None:
     params = [c for c in CURVE_COLUMNS if c in table.columns and table[c].notna().any()]
     threshold = _text(info.get("min_effect", 0.0))
     columns: list[Column] = [("experiment", _col("experiment")), ("label", _col("label"))]
+    if "output" in table.columns:  # several model outputs: a condition per arm × output
+        columns.append(("output", _col("output")))
     columns += [(c, _col(c)) for c in params]
     columns += [("raw ACE", _col("ace")), ("SE", _col("se")), ("pooled mean", _col("post_mean"))]
     columns += [(f"{level:.0%} HDI", _interval("hdi_low", "hdi_high"))]
@@ -191,10 +204,14 @@ def _controls(run: LoadedRun, root: Path) -> str | None:
     body = []
     if controls is not None and not controls.empty:
         rows = []
+        outputs = "output" in controls.columns  # several model outputs: a verdict per output
         for r in controls.itertuples(index=False):
             verdict = {"True": "pass", "False": "fail"}.get(str(r.passed), "info")
+            check = r.check_name if not outputs or pd.isna(r.output) else (
+                f"{r.check_name} [{r.output}]"
+            )  # fmt: skip
             rows.append(
-                f'<tr><td class="mono">{_e(r.check_name)}</td><td><span class="badge {verdict}">'
+                f'<tr><td class="mono">{_e(check)}</td><td><span class="badge {verdict}">'
                 f'{verdict.upper()}</span></td><td class="wrap">{_e(r.text)}</td></tr>'
             )
         body.append(
@@ -258,18 +275,58 @@ def _ice_maps(run: LoadedRun, draw: bool) -> str | None:
     items = []
     total = run.manifest.get("n_backgrounds")  # ice may hold a sample of the backgrounds
     for spec in specs:
-        ax = plot_ice_map(run.ice, experiment=spec.experiment, x=spec.x, total=total)
+        ax = plot_ice_map(run.ice, experiment=spec.experiment, x=spec.x, total=total,
+                          output=spec.output)  # fmt: skip
         caption = (
             f"{escape(spec.experiment)}: ICE of each background (rows; a subsample of "
             f"{total or spec.n_backgrounds}) at each {escape(spec.x)} (columns); white 0, red "
             "above, blue below"
         )
+        if spec.output is not None:  # several model outputs: the first one is mapped
+            caption += (
+                f"; model output <code>{escape(spec.output)}</code> (the first of the "
+                "model's outputs; the others are in ice.parquet)"
+            )
         items.append(_img(_png(ax.figure), f"ICE map {spec.experiment}", caption))
     for experiment in mutations:
         ax = plot_mutation_map(run.ace, experiment=experiment)
         caption = f"{escape(experiment)}: ACE of setting each position to each base"
         items.append(_img(_png(ax.figure), f"mutation map {experiment}", caption))
     return _section("icemaps", "ICE maps", [f'<div class="figs">{"".join(items)}</div>'])
+
+
+def _screens(run: LoadedRun, omitted: str | None) -> str | None:
+    """Motif screens (>= 2 motifs at >= 2 positions): a heatmap and the motifs by mean ACE."""
+    specs = screen_map_specs(run.ace)
+    if not specs:
+        return None
+    body = [
+        "<p>One effect per motif × position. Rows are motifs ordered by their mean ACE over "
+        "the positions (largest first), columns the positions. The intervals of each motif's "
+        "mean over positions need the ICE table: <code>causalgia.analyses.rank_motifs(ace, "
+        "ice)</code>.</p>"
+    ]
+    if omitted is not None:
+        body.append(_omitted(omitted))
+    for spec in specs:
+        title = escape(spec.title)
+        if omitted is None:
+            ax = plot_screen_map(run.ace, experiment=spec.experiment, output=spec.output)
+            caption = (
+                f"{title}: ACE of {spec.n_motifs} motifs (rows, by mean ACE over positions; "
+                f"at most {MAX_SCREEN_ROWS}, those with the largest |mean ACE|) at "
+                f"{spec.n_positions} positions (columns); white 0, red above, blue below; a "
+                "dot marks q &lt; 0.05 (BH within the experiment)"
+            )
+            alt = f"motif screen heatmap {spec.title}"
+            body.append(f'<div class="figs">{_img(_png(ax.figure), alt, caption)}</div>')
+        ranking = screen_ranking(run.ace, experiment=spec.experiment, output=spec.output)
+        body.append(
+            f"<details><summary>Motifs of <code>{title}</code> by mean ACE over positions "
+            f"({spec.n_motifs} motifs × {spec.n_positions} positions)</summary>"
+            f"{_table(ranking, [(str(c), _col(c)) for c in ranking.columns])}</details>"
+        )
+    return _section("screens", "Motif screens", body)
 
 
 def _forced(forced: Sequence[str]) -> str:
@@ -414,6 +471,7 @@ def render_html(
         _dropped(manifest),
         _figures(figures, omitted),
         _pooled(run, figures),
+        _screens(run, omitted),
         _controls(run, root),
         _motifs(used, draw, _logomaker_missing() if draw else omitted),
         _ice_maps(run, draw),
@@ -423,7 +481,7 @@ def render_html(
     present = [s for s in sections if s]
     names = {"study": "Study", "estimand": "Estimand", "effects": "Effects",
              "dropped": "Dropped units", "figures": "Figures", "pooled": "Pooled",
-             "controls": "Controls",
+             "screens": "Motif screens", "controls": "Controls",
              "motifs": "Motifs", "icemaps": "ICE maps", "notes": "Notes",
              "provenance": "Provenance"}  # fmt: skip
     anchors = [a for a in names if any(s.startswith(f'<section id="{a}"') for s in present)]

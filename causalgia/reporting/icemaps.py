@@ -45,6 +45,8 @@ class IceMapSpec:
     x: str
     n_columns: int
     n_backgrounds: int
+    output: str | None = None
+    """The model output mapped (the first of several declared outputs), None for one."""
 
 
 def ice_map_specs(
@@ -55,6 +57,8 @@ def ice_map_specs(
     An experiment qualifies when its effects form one curve (a numeric ``position``,
     ``count`` or ``spacing`` with at least ``min_columns`` values and no second line such as
     orientation) and the ICE table has paired units (``ice`` and ``background_id`` columns).
+    Tables of a model with several outputs (an ``output`` column) are mapped for their first
+    output only (:attr:`IceMapSpec.output`): one map per experiment, whatever the outputs.
 
     Examples
     --------
@@ -65,6 +69,11 @@ def ice_map_specs(
     """
     if not {"ice", "background_id", "experiment"} <= set(ice.columns):
         return []
+    first = None
+    if "output" in ace.columns and len(ace):  # several model outputs: map the first
+        first = str(ace["output"].iloc[0])
+        ace = ace[ace["output"] == first]
+        ice = ice[ice["output"] == first] if "output" in ice.columns else ice
     specs = []
     for experiment, sub in ace.groupby("experiment", sort=False):
         curve = _curve_spec(sub)
@@ -73,7 +82,9 @@ def ice_map_specs(
         n_columns = int(sub[curve[0]].nunique())
         units = ice.loc[ice["experiment"] == experiment, "background_id"]
         if n_columns >= min_columns and units.nunique() >= 2:
-            specs.append(IceMapSpec(str(experiment), curve[0], n_columns, int(units.nunique())))
+            specs.append(
+                IceMapSpec(str(experiment), curve[0], n_columns, int(units.nunique()), first)
+            )
     return specs
 
 
@@ -138,6 +149,7 @@ def plot_ice_map(
     max_backgrounds: int = MAX_BACKGROUNDS,
     ax: Axes | None = None,
     total: int | None = None,
+    output: str | None = None,
 ) -> Axes:
     """Heatmap of the ICE of one sweep: backgrounds (rows) × swept values (columns).
 
@@ -156,6 +168,8 @@ def plot_ice_map(
     total : int, optional
         Backgrounds of the study, when ``ice`` holds only a sample of them (default: the
         backgrounds in ``ice``); the axis label says how many of them are shown.
+    output : str, optional
+        The model output to map, for a table of several outputs (an ``output`` column).
 
     Returns
     -------
@@ -168,6 +182,8 @@ def plot_ice_map(
     >>> plot_ice_map(ice, experiment="p", x="position").get_xlabel()  # doctest: +SKIP
     'position'
     """
+    if output is not None:
+        ice = ice[ice["output"] == output]
     table = ice_matrix(ice, experiment=experiment, x=x, max_backgrounds=max_backgrounds)
     if total is None:
         total = int(ice.loc[ice["experiment"] == experiment, "background_id"].nunique())
@@ -188,7 +204,8 @@ def plot_ice_map(
         ax.set_yticks([])
     ax.set_xlabel(x)
     ax.set_ylabel(f"background ({len(table)} of {total}, by mean ICE)")
-    ax.set_title(f"{experiment}: ICE per background × {x}", fontsize="medium")
+    shown = experiment if output is None else f"{experiment} ({output})"
+    ax.set_title(f"{shown}: ICE per background × {x}", fontsize="medium")
     ax.figure.colorbar(image, ax=ax, label=ICE_AXIS_LABEL, shrink=0.9)
     return ax
 

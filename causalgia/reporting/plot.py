@@ -178,6 +178,8 @@ def _row_names(data: pd.DataFrame) -> list[str]:
     labels = data["label"].astype(str)
     if "experiment" in data.columns and data["experiment"].nunique() > 1:
         labels = data["experiment"].astype(str) + ": " + labels
+    if "output" in data.columns and data["output"].nunique() > 1:  # several model outputs
+        labels = labels + " [" + data["output"].astype(str) + "]"
     return labels.tolist()
 
 

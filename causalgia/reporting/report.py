@@ -38,6 +38,7 @@ from ..errors import OptionError, StoreError
 from .htmlreport import HTML_NAME, write_html
 from .icemaps import sample_backgrounds
 from .logos import MOTIF_FILE, write_motifs
+from .outputmaps import output_map_experiments, plot_output_map
 from .plot import _with_truth, plot_effect_curve, plot_forest
 from .rundir import (
     _STUDY_FIELDS,
@@ -45,6 +46,7 @@ from .rundir import (
     DEFAULT_COVERS,
     HUE_COLUMNS,  # noqa: F401  (re-exported: report.py was their home)
     MANIFEST_NAME,
+    MAX_LINES,
     RESERVED_COLUMNS,
     LoadedRun,
     RunDirectory,
@@ -226,6 +228,33 @@ def _write_parquet_blocks(
     finally:
         if writer is not None:
             writer.close()
+
+
+def _output_curves(
+    sub: pd.DataFrame,
+    experiment: str,
+    truth: pd.DataFrame | None,
+    folder: Path,
+    taken: set[str],
+    rest: list[pd.DataFrame],
+) -> dict[str, Path]:
+    """One curve per model output of an experiment whose curve has a line per other column
+    (orientation, strand); the experiment goes to the forest plot when they are not curves."""
+    from matplotlib.figure import Figure
+
+    parts = [(str(o), g, _curve_spec(g)) for o, g in sub.groupby("output", sort=False)]
+    if any(spec is None for _, _, spec in parts) or len(parts) > MAX_LINES:
+        rest.append(sub)
+        return {}
+    drawn = {}
+    for output, group, spec in parts:
+        assert spec is not None
+        fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+        plot_effect_curve(group, x=spec[0], experiment=experiment, hue=spec[1], truth=truth,
+                          ax=fig.add_subplot(), title=f"{experiment} ({output})")  # fmt: skip
+        name = f"figures/curve_{_safe_name(f'{experiment}_{output}', taken)}.png"
+        drawn[name] = _save_figure(fig, folder.parent / name)
+    return drawn
 
 
 def _save_figure(fig: Any, path: Path) -> Path:
@@ -481,6 +510,9 @@ def _safe_name(name: str, taken: set[str]) -> str:
     return unique
 
 
+FOREST_ROWS = 80  #: an experiment with more effects is left out of forest.png (too tall to read)
+
+
 def _draw_figures(ace: pd.DataFrame, truth: pd.DataFrame | None, folder: Path) -> dict[str, Path]:
     # Figure objects without pyplot: no backend switch for the caller, nothing left open
     from matplotlib.figure import Figure
@@ -491,6 +523,11 @@ def _draw_figures(ace: pd.DataFrame, truth: pd.DataFrame | None, folder: Path) -
     rest = []
     for experiment, sub in ace.groupby("experiment", sort=False):
         spec = _curve_spec(sub)
+        if spec is None and "output" in sub.columns and sub["output"].nunique() > 1:
+            drawn.update(_output_curves(sub, str(experiment), truth, folder, taken, rest))
+            continue
+        if spec is not None and spec[1] == "output" and sub["output"].nunique() > MAX_LINES:
+            continue  # too many lines to read: the output map shows them
         if spec is None:
             rest.append(sub)
             continue
@@ -500,6 +537,12 @@ def _draw_figures(ace: pd.DataFrame, truth: pd.DataFrame | None, folder: Path) -
         )
         name = f"figures/curve_{_safe_name(experiment, taken)}.png"
         drawn[name] = _save_figure(fig, folder.parent / name)
+    mapped: set[str] = set()
+    for experiment in output_map_experiments(ace):  # several model outputs: arm × output
+        ax = plot_output_map(ace, experiment=experiment)
+        name = f"figures/outputs_{_safe_name(experiment, mapped)}.png"
+        drawn[name] = _save_figure(ax.figure, folder.parent / name)
+    rest = [sub for sub in rest if len(sub) <= FOREST_ROWS]  # a screen's map shows the rest
     if rest:
         table = pd.concat(rest)
         fig = Figure(figsize=(6.4, max(2.4, 0.3 * len(table) + 1.2)), layout="constrained")
@@ -631,9 +674,13 @@ def _controls_lines(controls: pd.DataFrame | None) -> list[str]:
         return []
     mark = {"True": "PASS", "False": "FAIL"}
     lines = ["## Controls", "", "| check | result | explanation |", "|---|---|---|"]
+    outputs = "output" in controls.columns  # several model outputs: a verdict per output
     for r in controls.itertuples(index=False):
         verdict = mark.get(str(r.passed), "info")
-        lines.append(f"| {_fmt(r.check_name)} | {verdict} | {_fmt(r.text)} |")
+        check = _fmt(r.check_name)
+        if outputs and not pd.isna(r.output):
+            check += f" [{_fmt(r.output)}]"
+        lines.append(f"| {check} | {verdict} | {_fmt(r.text)} |")
     return [*lines, ""]
 
 
@@ -649,6 +696,8 @@ def _pooled_lines(
         lines += [f"{_fmt(info.get('description', ''))}", ""]
     table = _with_truth(pooled, truth)
     params = [c for c in CURVE_COLUMNS if c in table.columns and table[c].notna().any()]
+    if "output" in table.columns:  # several model outputs: a condition per arm × output
+        params.insert(0, "output")
     extra = ["true_ace"] if "true_ace" in table.columns else []
     meaningful = f"P(\\|θ\\| > {_fmt(info.get('min_effect', 0.0))})"
     head = ["label", *params, "raw ACE ± SE", "pooled mean", f"{level:.0%} HDI", "P(θ > 0)",
@@ -675,14 +724,18 @@ def _draw_pooled(
                          ci_high=pooled["hdi_high"])  # fmt: skip
     for experiment, sub in band.groupby("experiment", sort=False):
         spec = _curve_spec(sub)
-        if spec is None or spec[1] is not None:
+        several = spec is not None and spec[1] == "output"  # a line per model output
+        if spec is None or (spec[1] is not None and not several):
+            continue
+        if several and sub["output"].nunique() > MAX_LINES:
             continue
         x = spec[0]
         fig = Figure(figsize=(6.4, 4.0), layout="constrained")
         ax = fig.add_subplot()
-        plot_effect_curve(sub, x=x, experiment=experiment, truth=truth, ax=ax,
+        plot_effect_curve(sub, x=x, experiment=experiment, truth=truth, ax=ax, hue=spec[1],
                           title=f"{experiment}: pooled (posterior mean, HDI band)")  # fmt: skip
-        ax.lines[0].set_label("pooled posterior mean, HDI")
+        if not several:
+            ax.lines[0].set_label("pooled posterior mean, HDI")
         raw = ace[ace["experiment"] == experiment].sort_values(x)
         err = [raw["ace"] - raw["ci_low"], raw["ci_high"] - raw["ace"]]
         ax.errorbar(raw[x], raw["ace"], yerr=err, fmt="s", ms=3, color="0.35", lw=0.8,

@@ -26,7 +26,10 @@ _RESERVED = (
 )
 RESERVED_COLUMNS = frozenset(_RESERVED.split())
 CURVE_COLUMNS = ("position", "count", "spacing")
-HUE_COLUMNS = ("orientation", "strand")
+HUE_COLUMNS = ("orientation", "strand", "output")
+MAX_LINES = 10
+"""Most lines of one effect curve (model outputs); an experiment of more outputs is read
+from its output map (reporting/outputmaps.py)."""
 DEFAULT_COVERS = "Monte-Carlo sampling of backgrounds (deterministic model)"
 MANIFEST_NAME = "manifest.json"
 _STRING_COLUMNS = {"experiment": "str", "label": "str"}

@@ -19,7 +19,14 @@ from typing import Any
 from .._rng import root_seed
 from ..engine.declaration import as_model, from_import_path
 from ..engine.models import Model, ModelSource
-from ..errors import CausalgiaError, ConfigError, InvalidSequenceError, OptionError
+from ..errors import (
+    CausalgiaError,
+    ConfigError,
+    InterventionError,
+    InvalidSequenceError,
+    MotifError,
+    OptionError,
+)
 from ..experiment import backgrounds as bgs
 from ..experiment.designs import (
     Arm,
@@ -30,6 +37,7 @@ from ..experiment.designs import (
     sweep_spacing,
 )
 from ..experiment.interventions import Ablate, Identity, Mutate, Substitute
+from ..experiment.screens import select_motifs, sweep_motifs
 from ..sequences.alphabet import get_alphabet
 from ..sequences.io import read_fasta
 from ..sequences.motifs import Motif, coerce_motif, read_motifs
@@ -140,6 +148,7 @@ def build_model(spec: StudySpec) -> Model:
         "batch_size": m.batch_size,  # None: simulate picks it by a probe
         "n_value": float(m.n_value),
         "also_accepts": m.also_accepts,
+        **_declared_outputs(m),
     }
     if m.factory is not None:  # built once per Dask worker from its import path
         try:
@@ -174,6 +183,15 @@ def build_model(spec: StudySpec) -> Model:
         source = ModelSource(m.callable, "callable", str(spec.base_dir.resolve()))
         model = replace(model, source=source)
     return model
+
+
+def _declared_outputs(m: ModelSection) -> dict[str, Any]:
+    """``outputs=`` / ``task_names=`` of :func:`as_model` for ``[model] outputs`` (none when
+    the spec declares one output functional, so one-output models are built as before)."""
+    if m.outputs is None:
+        return {}
+    outputs = m.outputs if isinstance(m.outputs, str) else dict(m.outputs)
+    return {"outputs": outputs, "task_names": m.task_names}
 
 
 def build_background(
@@ -288,8 +306,43 @@ def _spec_motif(value: str | MotifFile, spec: StudySpec, where: str) -> str | Mo
     )
 
 
+def _screen_arms(exp: ExperimentSpec, spec: StudySpec, where: str) -> list[Arm]:
+    """The arms of a ``motif_screen``: the file's motifs (or ``names``) × ``positions``.
+
+    Every error names the key: a missing or malformed file, an unknown name (with close
+    names), and, when the spec gives the background's length, a motif that does not fit at a
+    position (otherwise :func:`~causalgia.experiment.design` names the arm, before any forward
+    pass).
+    """
+    assert exp.motifs is not None  # parse_spec: required
+    path = input_file(spec, f"{where}.motifs", exp.motifs)
+    with _located(f"{where}.motifs = {exp.motifs!r}"):
+        pool = read_motifs(path, alphabet=None)
+    try:
+        motifs = select_motifs(
+            pool, names=exp.names or None, max_motifs=exp.max_motifs, source=str(path)
+        )
+    except MotifError as err:
+        key = f"{where}.names" if exp.names else f"{where}.motifs = {exp.motifs!r}"
+        raise ConfigError(f"{key}: {err}") from None
+    wanted = spec.model.alphabet
+    if wanted is not None:
+        motifs = [m if m.alphabet.name == wanted else replace(m, alphabet=get_alphabet(wanted))
+                  for m in motifs]  # fmt: skip
+    length = spec.background.length  # None unless the spec gives it (iid, markov)
+    try:
+        return sweep_motifs(motifs, exp.positions, strand=exp.strand, instance=exp.instance,
+                            experiment=exp.name, length=length)  # fmt: skip
+    except InterventionError as err:
+        raise ConfigError(
+            f"{where}.positions: {err} (motifs of {exp.motifs}; background.length = {length})"
+        ) from None
+
+
 def _arms_of(exp: ExperimentSpec, spec: StudySpec, seed: int, where: str) -> list[Arm]:
     kind, name = exp.type, exp.name
+    if kind == "motif_screen":
+        return _screen_arms(exp, spec, where)
     motif = None if exp.motif is None else _spec_motif(exp.motif, spec, f"{where}.motif")
     if kind == "positions":
         return sweep_positions(motif, exp.positions, strand=exp.strand, experiment=name)

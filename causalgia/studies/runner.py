@@ -66,9 +66,11 @@ class StudyOutcome:
         lines = []
         has_truth = "true_ace" in self.ace
         level = f"{self.manifest['ci']:.0%}"
+        outputs = "output" in self.ace.columns  # a model with several outputs
         for row in self.ace.itertuples(index=False):
+            label = f"{row.label} [{row.output}]" if outputs else row.label
             line = (
-                f"{row.experiment:>16}  {row.label:<32} ACE {row.ace:+.4f}  "
+                f"{row.experiment:>16}  {label:<32} ACE {row.ace:+.4f}  "
                 f"{level} CI [{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
             )
             if has_truth:
@@ -107,6 +109,11 @@ def _truth(
 ) -> pd.DataFrame | None:
     if not spec.study.truth:
         return None
+    if model.outputs is not None:  # parse_spec refuses it too; a hand-built spec gets here
+        raise ConfigError(
+            "study.truth = true computes the true ACEs of one output functional; the model "
+            f"declares {len(model.outputs)} outputs (model.outputs)"
+        )
     oracle = model.fn
     if isinstance(oracle, AdditiveOracle) and hasattr(background, "composition"):
         values = [oracle.true_ace(arm.intervention, background) for arm in arms]
@@ -236,6 +243,7 @@ def _run_locked(
     run_id = begin_outputs(ledger)
     shown = Progress(progress)
     shown.say(f"{st.name}: {d.n:,} backgrounds x {len(arms)} arms into {ledger.path}")
+    streamed = streams(d, model.outputs)  # several outputs: in memory
     with _dask_client(st.dask) as client:
         result = simulate(
             model,
@@ -249,9 +257,9 @@ def _run_locked(
             retries=st.retries,
             on_nonfinite=st.on_nonfinite,
             timeout=st.timeout,
-            collect=not streams(d),
+            collect=not streamed,
         )
-    units = UnitTable(result, ledger, streamed=streams(d))
+    units = UnitTable(result, ledger, streamed=streamed)
     if recorded is not None and recorded != record:  # corrected, or found in another folder
         ledger.record("spec", record, "spec", f"spec recorded again (hash {spec.spec_hash})")
     method = st.method
@@ -274,7 +282,8 @@ def _run_locked(
         "seed": seed,
         "spec_hash": spec.spec_hash,
         "model": model.name,
-        "output": repr(model.output),
+        "output": repr(model.output if model.outputs is None else model.outputs),
+        **_outputs_manifest(model),
         "layout": model.layout,
         "model_fingerprint": result.model_fingerprint,
         "background": background.describe(),
@@ -317,6 +326,18 @@ def _run_locked(
             truth[["experiment", "label", "true_ace"]], on=["experiment", "label"], how="left"
         )
     return StudyOutcome(run, ace, result, manifest, controls, pooled)
+
+
+def _outputs_manifest(model: Model) -> dict[str, Any]:
+    """``outputs`` (the names) and ``output_functionals`` (name: repr) of a model with several
+    declared outputs; nothing for one output functional (its manifest stays as it was)."""
+    if model.outputs is None:
+        return {}
+    pairs = zip(model.outputs.names, model.outputs.functionals, strict=True)
+    return {
+        "outputs": list(model.outputs.names),
+        "output_functionals": {name: repr(f) for name, f in pairs},
+    }
 
 
 def _controls(

@@ -34,6 +34,7 @@ EXPERIMENT_TYPES: tuple[str, ...] = (
     "ablate",
     "identity",
     "random_kmers",
+    "motif_screen",
 )
 REQUIRED: dict[str, tuple[str, ...]] = {
     "positions": ("motif", "positions"),
@@ -45,6 +46,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "ablate": ("start", "stop"),
     "identity": (),
     "random_kmers": ("motif", "position"),
+    "motif_screen": ("motifs", "positions"),
 }
 ARMS: dict[str, str] = {
     "positions": "one per position",
@@ -56,6 +58,8 @@ ARMS: dict[str, str] = {
     "ablate": "one",
     "identity": "the placebo",
     "random_kmers": "GC-matched random k-mers and motif scrambles at the position (null)",
+    "motif_screen": "one per motif × position: every motif of a MEME/JASPAR file (or `names`) "
+    "at every position, sharing the backgrounds",
 }
 MODEL_SOURCES: tuple[str, ...] = ("builtin", "callable", "factory", "deepbind")
 BUILTINS: tuple[str, ...] = ("rbp_oracle", "additive_oracle")
@@ -235,6 +239,18 @@ class ModelSection:
         "the half-open `window = [a, b]` on the last axis)",
         toml=(int, dict), default_doc="the model's own, else the identity",
     )  # fmt: skip
+    outputs: tuple[tuple[str, Output], ...] | str | None = spec_key(
+        None, "several named output functionals instead of `output`, all computed from each "
+        "forward pass: `{name = {head = 1}, other = {head = 0, counts_head = 1, reduce = "
+        '"expected_counts", window = [450, 550]}}` (each value as `output`: a task index or a '
+        'table of its keys), or `"tasks"` for every column of an (N, T) output, named by '
+        "`task_names`; the unit, ACE, control and pooled tables then have an `output` column",
+        toml=(str, dict), default_doc="one output functional (`output`)",
+    )  # fmt: skip
+    task_names: tuple[str, ...] | None = spec_key(
+        None, 'names of the model\'s tasks, for `outputs = "tasks"` and for outputs that pick '
+        "a `task` by name", toml=(list,), items=(str,), default_doc="the model's own",
+    )  # fmt: skip
     batch_size: int | None = spec_key(
         None, "forward-pass batch size", toml=(int,), minimum=1,
         default_doc="picked by a probe (256 when it cannot be)",
@@ -338,14 +354,14 @@ class ExperimentSpec:
     )
     positions: tuple[int, ...] = spec_key(
         (), "0-based start positions", toml=(list,), items=(int,), minimum=0,
-        kinds=("positions", "counts"),
+        kinds=("positions", "counts", "motif_screen"),
     )  # fmt: skip
     position: int | None = spec_key(
         None, "0-based start position", toml=(int,), minimum=0, kinds=POSITION_TYPES
     )
     strand: str = spec_key(
         "+", "strand of the motif", toml=(str,), choices=("+", "-"),
-        kinds=("positions", "substitute", "scrambled"),
+        kinds=("positions", "substitute", "scrambled", "motif_screen"),
     )  # fmt: skip
     counts: tuple[int, ...] = spec_key(
         (), "numbers of copies", toml=(list,), items=(int,), minimum=1, kinds=("counts",)
@@ -381,7 +397,7 @@ class ExperimentSpec:
     )  # fmt: skip
     instance: str = spec_key(
         "sample", "a sampled instance per unit, or the consensus", toml=(str,),
-        choices=("sample", "consensus"), kinds=("substitute", "scrambled"),
+        choices=("sample", "consensus"), kinds=("substitute", "scrambled", "motif_screen"),
     )  # fmt: skip
     n_kmers: int = spec_key(20, "random k-mers", toml=(int,), minimum=1, kinds=("random_kmers",))
     n_scrambles: int = spec_key(
@@ -390,6 +406,18 @@ class ExperimentSpec:
     min_distance: int = spec_key(
         2, "mismatches a k-mer keeps from the motif and its reverse complement", toml=(int,),
         minimum=0, kinds=("random_kmers",),
+    )  # fmt: skip
+    motifs: str | None = spec_key(
+        None, "a MEME or JASPAR file (plain or gzip) whose motifs are screened",
+        toml=(str,), kinds=("motif_screen",),
+    )  # fmt: skip
+    names: tuple[str, ...] = spec_key(
+        (), "motifs to screen, by name or alt name (a JASPAR ID or factor name), in this order",
+        toml=(list,), items=(str,), kinds=("motif_screen",), default_doc="every motif of the file",
+    )  # fmt: skip
+    max_motifs: int | None = spec_key(
+        None, "screen at most this many motifs (the first ones, after `names`)", toml=(int,),
+        minimum=1, kinds=("motif_screen",), default_doc="no limit",
     )  # fmt: skip
 
 

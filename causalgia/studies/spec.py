@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.models import Output
+from ..engine.outputs import as_outputs
 from ..errors import ConfigError, OptionError
 from .sections import (
     CURVES,
@@ -66,6 +67,7 @@ _CURVE_OF = {
     "ablate": ("start",),
     "identity": (),
     "random_kmers": ("position",),
+    "motif_screen": ("position",),
 }
 
 
@@ -120,6 +122,11 @@ def _study(values: dict[str, Any], model: ModelSection) -> StudySection:
         )
     if values.get("truth") and model.builtin is None:
         raise ConfigError("study.truth = true needs a builtin oracle model (model.builtin)")
+    if values.get("truth") and model.outputs is not None:
+        raise ConfigError(
+            "study.truth = true computes the true ACEs of one output functional (the oracles "
+            "have one); model.outputs declares several: drop study.truth or model.outputs"
+        )
     if "dask" in values:
         dask_workers(values["dask"])
     if values.get("design_table") == "parquet" and importlib.util.find_spec("pyarrow") is None:
@@ -130,33 +137,59 @@ def _study(values: dict[str, Any], model: ModelSection) -> StudySection:
     return StudySection(**values)
 
 
-def _output(value: Any) -> Output:
-    """``model.output``: a task index or a table of :class:`Output` fields (``_OUTPUT_KEYS``)."""
+def _output(value: Any, where: str = "model.output") -> Output:
+    """``model.output`` (or one entry ``where`` of ``model.outputs``): a task index or a table
+    of :class:`Output` fields (``_OUTPUT_KEYS``)."""
+    if isinstance(value, bool) or not isinstance(value, int | dict):
+        raise ConfigError(f"{where} = {value!r} must be a task index or a table")
     if isinstance(value, int):
         if value < 0:
-            raise ConfigError(f"model.output = {value} must be a task index >= 0")
+            raise ConfigError(f"{where} = {value} must be a task index >= 0")
         return Output(index=value)
     for key, item in value.items():
         if key not in _OUTPUT_KEYS:
-            raise unknown_key("model.output", key, _OUTPUT_KEYS)
+            raise unknown_key(where, key, _OUTPUT_KEYS)
         types = _OUTPUT_KEYS[key]
         if isinstance(item, bool) or not isinstance(item, types):
             kinds = " or ".join(t.__name__ for t in types)
-            raise ConfigError(f"model.output.{key} = {item!r} must be {kinds}")
+            raise ConfigError(f"{where}.{key} = {item!r} must be {kinds}")
     names = value.get("task_names")
     if names is not None and not all(isinstance(n, str) for n in names):
-        raise ConfigError(f"model.output.task_names = {names!r} must be a list of str")
+        raise ConfigError(f"{where}.task_names = {names!r} must be a list of str")
     window = value.get("window")
     if window is not None and not (
         len(window) == 2
         and all(isinstance(w, int) and not isinstance(w, bool) for w in window)
         and 0 <= window[0] < window[1]
     ):
-        raise ConfigError(f"model.output.window = {window!r} must be [a, b] with 0 <= a < b")
+        raise ConfigError(f"{where}.window = {window!r} must be [a, b] with 0 <= a < b")
     try:
         return Output(**{k: tuple(v) if k == "task_names" else v for k, v in value.items()})
     except OptionError as err:  # Output's own checks (transform, reduce, heads, task names)
-        raise ConfigError(f"model.output: {err}") from None
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def _outputs(
+    value: Any, task_names: tuple[str, ...] | None
+) -> tuple[tuple[str, Output], ...] | str:
+    """``model.outputs``: ``"tasks"`` or a table of named functionals, each as ``model.output``."""
+    if isinstance(value, str):
+        if value != "tasks":
+            raise ConfigError(
+                f"model.outputs = {value!r}: give 'tasks' (every column of an (N, T) output) "
+                "or a table of named outputs ({ name = { head = 1 }, ... })"
+            )
+        parsed: tuple[tuple[str, Output], ...] | str = value
+    else:
+        if not value:
+            raise ConfigError("model.outputs is an empty table: name one or more outputs")
+        parsed = tuple((name, _output(v, f"model.outputs.{name}")) for name, v in value.items())
+    try:  # names unique and non-empty, tasks by name known (else the model's own, at build)
+        if parsed != "tasks" or task_names is not None:
+            as_outputs(dict(parsed) if isinstance(parsed, tuple) else parsed, task_names)
+    except OptionError as err:
+        raise ConfigError(f"model.outputs: {err}") from None
+    return parsed
 
 
 def _model(table: Any) -> ModelSection:
@@ -186,8 +219,20 @@ def _model(table: Any) -> ModelSection:
                 f"model.motif = {values['motif']!r} is longer than model.length = "
                 f"{values['length']}"
             )
+    if "output" in values and "outputs" in values:
+        raise ConfigError(
+            "model.output and model.outputs are both given: declare one output functional "
+            "(model.output) or several named ones (model.outputs), not both"
+        )
     if "output" in values:
         values["output"] = _output(values["output"])
+    if "outputs" in values:
+        values["outputs"] = _outputs(values["outputs"], values.get("task_names"))
+    elif "task_names" in values:
+        raise ConfigError(
+            "model.task_names names the tasks of model.outputs; for one output give "
+            "model.output.task_names"
+        )
     layouts = spec_fields(ModelSection)["layout"].metadata["by"]
     for source, layout in layouts.items():
         if source in values:
@@ -217,6 +262,13 @@ def _controls(table: Any, names: set[str], model: ModelSection) -> ControlsSecti
         raise ConfigError("controls.sensitivity_experiments needs controls.sensitivity_backgrounds")
     controls = ControlsSection(**values)
     _check_randomized_weights(values, controls, model)
+    several = [k for k in ("sensitivity_backgrounds", "randomized_weights") if values.get(k)]
+    if model.outputs is not None and several:
+        raise ConfigError(
+            f"controls.{several[0]} is not supported yet for a model with several outputs "
+            "(model.outputs); the placebo, positive, negative, gc, null and calibrate checks "
+            "run per output"
+        )
     return controls
 
 

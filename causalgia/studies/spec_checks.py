@@ -35,6 +35,7 @@ _NONEMPTY = {
     "positions": ("positions",),
     "counts": ("counts",),
     "spacing": ("spacings", "orientations"),
+    "motif_screen": ("positions", "names"),
 }
 
 
@@ -362,6 +363,11 @@ def _check_layout(e: ExperimentSpec, where: str, length: int | None) -> None:
                 "(no k-mer differs from it in more positions)"
             )
         _fits(e.position, width, length, f"{where}.position", f"motif {e.motif!r}")
+    elif e.type == "motif_screen":
+        _repeats(e.positions, f"{where}.positions")
+        _repeats(e.names, f"{where}.names")
+        if not (e.motifs or "").strip():
+            raise ConfigError(f"{where}.motifs is empty: give a MEME or JASPAR file")
     elif e.type == "mutate" and e.position is not None:
         _fits(e.position, 1, length, f"{where}.position", "the mutated base")
     elif e.type == "ablate" and e.start is not None and e.stop is not None:

@@ -8,6 +8,11 @@ placebo controls and pooled fits read the arms of their experiments, ``ice.parqu
 written block by block, and the ICE maps see 40 evenly spaced backgrounds. Memory is then
 bounded by one block of :data:`~causalgia.engine.store.ARM_BLOCK_ROWS` rows instead of
 growing with n (a pooled fit still holds its own experiments' rows).
+
+Streaming is for models of one output functional only: a study of a model with several
+declared outputs (``[model] outputs``) keeps its unit table in memory, T blocks of
+backgrounds × arms rows (T outputs), because the ledger's arm blocks
+(:meth:`~causalgia.engine.store.RunStore.arm_frames`) hold one value per unit.
 """
 
 from __future__ import annotations
@@ -31,18 +36,22 @@ __all__ = ["STREAM_ROWS", "UnitTable", "streams"]
 STREAM_ROWS = ARM_BLOCK_ROWS  #: more unit rows: read in arm blocks of at most this many rows
 
 
-def streams(design: Design) -> bool:
+def streams(design: Design, outputs: object = None) -> bool:
     """Whether a study of ``design`` keeps its unit table in the ledger, not in memory.
 
     Parameters
     ----------
     design : Design
         The study's design.
+    outputs : OutputSet, optional
+        The model's declared outputs (``Model.outputs``); a model with several outputs never
+        streams (its table stays in memory).
 
     Returns
     -------
     bool
-        True for a paired design with more than :data:`STREAM_ROWS` unit rows.
+        True for a paired design with more than :data:`STREAM_ROWS` unit rows and a model of
+        one output functional.
 
     Examples
     --------
@@ -51,6 +60,8 @@ def streams(design: Design) -> bool:
     >>> streams(design(iid(20), sweep_positions("GATA", [3]), n=10, rng=1))
     False
     """
+    if outputs is not None:  # arm blocks hold one value per unit: one output functional
+        return False
     return design.kind == "paired" and design.n * len(design.arms) > STREAM_ROWS
 
 
