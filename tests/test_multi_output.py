@@ -191,3 +191,37 @@ def test_summary_and_repr_name_the_output(study):
     ace = estimate_ace(result)
     assert "position / GATA@3+ [K562]: ace=" in ace.summary()
     assert "largest |ACE|: position / " in repr(ace) and "] = +" in repr(ace)
+
+
+def test_an_onnx_graph_with_two_outputs_gives_named_outputs_from_one_pass(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import warnings
+
+    from causalgia.engine.adapters import onnx_model
+
+    class TwoHeads(torch.nn.Module):
+        def forward(self, x):
+            g = x[:, 2, :]
+            return torch.stack([torch.roll(g, -2, 1), torch.roll(g, 2, 1)], 1) * 2.0, g.sum(
+                1, keepdim=True)
+
+    path = tmp_path / "two.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(TwoHeads().eval(), torch.zeros(2, 4, 40), str(path), dynamo=False,
+                          input_names=["x"], output_names=["profile", "counts"],
+                          dynamic_axes={"x": {0: "n"}, "profile": {0: "n"}, "counts": {0: "n"}})
+    with pytest.raises(OptionError, match='output_name="all"'):
+        onnx_model(path, layout="NCL")
+    graph = onnx_model(path, layout="NCL", output_name="all")
+    model = as_model(graph, outputs={"counts": Output(head="counts"),
+                                     "centre": Output(head="profile", counts_head="counts",
+                                                      reduce="expected_counts", window=(15, 25))})
+    reference = as_model(_profile_model, layout="NCL", outputs={
+        "counts": Output(head=1),
+        "centre": Output(head=0, counts_head=1, reduce="expected_counts", window=(15, 25))})
+    d = design(iid(40), sweep_positions("GGGG", [10, 20]), n=20, rng=3)
+    got, want = simulate(model, d, progress=False), simulate(reference, d, progress=False)
+    assert got.n_forward == want.n_forward
+    np.testing.assert_allclose(got.table["ice"], want.table["ice"], rtol=1e-5, atol=1e-5)

@@ -219,7 +219,7 @@ class OnnxCallable:
     session: Any
     layout: Layout
     input_name: str
-    output_name: str
+    output_name: str | tuple[str, ...]
     dtype: Any
     fixed_batch: int | None = None
     name: str = "onnx"
@@ -254,25 +254,32 @@ class OnnxCallable:
         arr = np.ascontiguousarray(x, dtype=self.dtype)
         _check_layout_of(arr, self.layout, f"ONNX model {self.name!r}")
         if self.fixed_batch is None:
-            return self._run(arr)
+            return self._result(self._run(arr))
         b, parts = self.fixed_batch, []
         for start in range(0, len(arr), b):
             chunk = arr[start : start + b]
             k = len(chunk)
             if k < b:
                 chunk = np.concatenate([chunk, np.zeros((b - k, *chunk.shape[1:]), chunk.dtype)])
-            parts.append(self._run(chunk)[:k])
-        return np.concatenate(parts)
+            parts.append([out[:k] for out in self._run(chunk)])
+        return self._result([np.concatenate(outs) for outs in zip(*parts, strict=True)])
 
-    def _run(self, arr: np.ndarray) -> np.ndarray:
+    def _result(self, outs: list[np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
+        """One output as an array; several (``output_name="all"``) as a dict by name."""
+        if isinstance(self.output_name, str):
+            return outs[0]
+        return dict(zip(self.output_name, outs, strict=True))
+
+    def _run(self, arr: np.ndarray) -> list[np.ndarray]:
+        names = [self.output_name] if isinstance(self.output_name, str) else self.output_name
         try:
-            out = self.session.run([self.output_name], {self.input_name: arr})[0]
+            outs = self.session.run(list(names), {self.input_name: arr})
         except Exception as err:  # onnxruntime raises its own exception types
             raise LayoutError(
                 f"ONNX model {self.name!r} failed on an input of shape {arr.shape} in the "
                 f"declared layout {self.layout!r}: {err}"
             ) from err
-        return np.asarray(out, dtype=np.float64)
+        return [np.asarray(out, dtype=np.float64) for out in outs]
 
 
 def onnx_model(
@@ -299,6 +306,8 @@ def onnx_model(
         on the channel axis, a mismatch raises :class:`~causalgia.errors.LayoutError` here.
     input_name, output_name : str or None
         Needed when the graph has more than one input or output (never guessed).
+        ``output_name="all"`` returns every graph output as a dict by name, from which
+        ``Output(head="name")`` picks (a BPNet with profile and count outputs).
     providers : tuple of str, default ("CPUExecutionProvider",)
         onnxruntime execution providers used to open a ``.onnx`` file (ignored for a session).
     alphabet, output, batch_size, name, n_value
@@ -333,7 +342,10 @@ def onnx_model(
         source = None
     inputs, outputs = session.get_inputs(), session.get_outputs()
     inp = _pick(inputs, input_name, "input", label)
-    out = _pick(outputs, output_name, "output", label)
+    if output_name == "all":
+        out_names: str | tuple[str, ...] = tuple(o.name for o in outputs)
+    else:
+        out_names = _pick(outputs, output_name, "output", label).name
     if inp.type not in _ONNX_TYPES:
         raise OptionError(f"ONNX model {label!r}: input type {inp.type} is not a float tensor")
     shape = list(inp.shape)
@@ -347,7 +359,7 @@ def onnx_model(
         )
     fixed = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
     fn = OnnxCallable(
-        session, layout, inp.name, out.name, _ONNX_TYPES[inp.type], fixed, label, source
+        session, layout, inp.name, out_names, _ONNX_TYPES[inp.type], fixed, label, source
     )
     return wrap_callable(
         fn,
@@ -366,6 +378,7 @@ def _pick(items: list[Any], wanted: str | None, what: str, label: str) -> Any:
         if len(items) != 1:
             raise OptionError(
                 f"ONNX model {label!r} has {what}s {names}; declare {what}_name= to pick one"
+                + (' (or output_name="all" for all of them)' if what == "output" else "")
             )
         return items[0]
     if wanted not in names:

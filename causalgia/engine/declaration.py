@@ -131,14 +131,16 @@ def as_model(
     'dna'
     """
     if isinstance(fn, Model):
+        # a Model that declares no functional yet (an adapter's, e.g. onnx_model(...,
+        # output_name="all")) may get its named outputs here; nothing else is redeclared
+        open_outputs = fn.outputs is None and fn.output == Output()
         given = {
             "layout": layout,
             "alphabet": alphabet,
             "output": output,
             "name": name,
             "also_accepts": also_accepts,
-            "outputs": outputs,
-            "task_names": task_names,
+            **({} if open_outputs else {"outputs": outputs, "task_names": task_names}),
         }
         clash = [key for key, value in given.items() if value is not None]
         if clash:
@@ -148,6 +150,8 @@ def as_model(
             )
         if length is not None:
             fn = _with_length(fn, length)
+        if outputs is not None:
+            fn = _with_outputs(fn, outputs, None, task_names)
         if batch_size is None:
             return fn
         size = check_int("batch_size", batch_size, minimum=1)
