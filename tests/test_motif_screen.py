@@ -383,6 +383,12 @@ def test_spec_type_end_to_end_writes_the_heatmap(tmp_path: Path, meme: Path) -> 
     assert base64.b64decode(found.group(1)).startswith(b"\x89PNG\r\n\x1a\n")
     assert html.count('alt="motif screen heatmap') == 1  # the one-motif sweep gets none
     assert '<a href="#screens">Motif screens</a>' in html
+    # the screened matrices are written beside the tables and drawn as logos
+    from causalgia.sequences import read_motifs
+
+    written = {m.name for m in read_motifs(tmp_path / "run" / "motifs.meme")}
+    assert {"PLANT", "PARTIAL", "NULL0", "NULL1"} <= written
+    assert "not a sequence, and no motif file" not in html
     # the ranking read back from the run directory is the one of the run's own tables
     run = read_run(tmp_path / "run")
     back = rank_motifs(run.ace, run.ice, experiment="screen")

@@ -26,6 +26,7 @@ from ..errors import ConfigError, OptionError, StoreError
 from ..experiment import backgrounds as bgs
 from ..experiment.designs import Arm, Design, design
 from ..reporting.report import RunDirectory, write_report
+from ..sequences.motifs import Motif
 from ..testing import AdditiveOracle, reference_ace
 from .build import (
     build_arms,
@@ -319,6 +320,7 @@ def _run_locked(
             pooled=None if pooled is None else pooled.to_frame(),
             control_tables=None if controls is None else controls.tables(),
             attachments=None if pooled is None else {"posterior.nc": pooled.save},
+            motifs=_arm_motifs(arms),
         )
     finish_outputs(ledger, run_id)
     if truth is not None:
@@ -326,6 +328,16 @@ def _run_locked(
             truth[["experiment", "label", "true_ace"]], on=["experiment", "label"], how="left"
         )
     return StudyOutcome(run, ace, result, manifest, controls, pooled)
+
+
+def _arm_motifs(arms: list[Arm]) -> list[Motif]:
+    """The matrices the arms insert (a motif screen's), once each, for the report's logos."""
+    found: dict[str, Motif] = {}
+    for arm in arms:
+        motif = getattr(arm.intervention, "motif", None)
+        if isinstance(motif, Motif):
+            found.setdefault(motif.name, motif)
+    return list(found.values())
 
 
 def _outputs_manifest(model: Model) -> dict[str, Any]:
