@@ -109,7 +109,7 @@ def test_a_multi_output_run_resumes_from_its_ledger(tmp_path):
     again = simulate(model, d, progress=False, store=tmp_path, chunk_size=50)
     pd.testing.assert_frame_equal(first.table, again.table, check_exact=True)
     with RunStore(tmp_path) as ledger:
-        assert ledger.outputs() == ("a", "b")
+        assert ledger.outputs() == ("a", "b") and ledger.check() == []
         streamed = pd.concat(list(ledger.iter_frames(d)))
     assert len(streamed) == len(first.table) and set(streamed["output"]) == {"a", "b"}
 

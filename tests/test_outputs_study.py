@@ -221,6 +221,13 @@ def test_report_shows_outputs_heatmap_and_per_output_tables(outcome):
     md = (root / "report.md").read_text()
     assert "| label | output |" in md and "positive [GM12878]" in md
     assert "figures/outputs_gata.png" in md
+    # a fresh run into this directory deletes every figure it may have drawn
+    from fnmatch import fnmatch
+
+    from causalgia.reporting.report import FIGURE_FILES
+
+    for png in (root / "figures").glob("*.png"):
+        assert any(fnmatch(f"figures/{png.name}", p) for p in FIGURE_FILES), png.name
 
 
 # -- pooling ---------------------------------------------------------------------------------

@@ -177,9 +177,8 @@ class ControlReport:
         str
             One line per check, in the order run.
         """
-        mark = {True: "PASS", False: "FAIL", None: "INFO"}
         return "\n".join(
-            f"{mark[r.passed]:>4}  {r.check_name}{_where(r)}: {r.text}" for r in self.results
+            f"{_MARK[r.passed]:>4}  {r.check_name}{_where(r)}: {r.text}" for r in self.results
         )
 
     def __repr__(self) -> str:

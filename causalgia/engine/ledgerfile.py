@@ -18,7 +18,9 @@ import os
 import sqlite3
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +86,22 @@ def decode_values(blob: bytes) -> np.ndarray:
     (2, 2)
     """
     return np.load(io.BytesIO(blob), allow_pickle=False)
+
+
+def chunk_layout(meta: Mapping[str, Any]) -> tuple[str | None, int | None, int | None]:
+    """``(kind, arms, outputs)`` of a run's chunks from its ledger meta (None: not recorded).
+
+    Examples
+    --------
+    >>> chunk_layout({"identity": {"kind": "paired"}, "arms": [["e", "a"]]})
+    ('paired', 1, None)
+    """
+    arms, names = meta.get("arms"), meta.get("model_outputs")
+    return (
+        (meta.get("identity") or {}).get("kind"),
+        None if arms is None else len(arms),
+        None if names is None else len(names),
+    )
 
 
 def shape_problem(

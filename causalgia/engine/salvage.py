@@ -33,7 +33,14 @@ from typing import Any
 
 from .._files import temporary_name
 from ..errors import StoreError
-from .ledgerfile import SCHEMA_SQL, STORE_FILE, RunLock, decode_values, shape_problem
+from .ledgerfile import (
+    SCHEMA_SQL,
+    STORE_FILE,
+    RunLock,
+    chunk_layout,
+    decode_values,
+    shape_problem,
+)
 
 _CHUNK_SQL = (
     "SELECT first_id, stop_id, n_forward, n_cached, n_nonfinite, CAST(data AS BLOB), sha256, "
@@ -224,13 +231,7 @@ def _verify(row: tuple[Any, ...], number: int, meta: dict[str, Any]) -> str | No
         shape = decode_values(blob).shape
     except ValueError as err:
         return f"its outputs do not decode ({err})"
-    arms = meta.get("arms")
-    kind = meta["identity"].get("kind")
-    names = meta.get("model_outputs")
-    return shape_problem(
-        shape, first, stop, kind, None if arms is None else len(arms),
-        None if names is None else len(names),
-    )  # fmt: skip
+    return shape_problem(shape, first, stop, *chunk_layout(meta))
 
 
 def _chunks(db: sqlite3.Connection, meta: dict[str, Any]) -> tuple[list, list, str | None]:

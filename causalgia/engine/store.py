@@ -52,6 +52,7 @@ from .ledgerfile import (
     SCHEMA_VERSION,
     STORE_FILE,
     RunLock,
+    chunk_layout,
     connect_ledger,
     decode_values,
     encode_values,
@@ -179,7 +180,7 @@ class RunStore:
         self.readonly = readonly
         self._lock: RunLock | None = None
         self._db: sqlite3.Connection | None = None
-        self._layout: tuple[str | None, int | None, int | None] | None = None  # chunk shape
+        self._layout: tuple[str | None, int | None, int | None] | None = None  # _chunk_layout
         if not readonly:
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
@@ -459,14 +460,7 @@ class RunStore:
             )
         with self._guard():
             values = decode_values(blob)
-        if self._layout is None:
-            arms = self.get("arms")
-            kind = (self.get("identity") or {}).get("kind")
-            names = self.get("model_outputs")
-            self._layout = (
-                kind, None if arms is None else len(arms), None if names is None else len(names)
-            )
-        problem = shape_problem(values.shape, first, stop, *self._layout)
+        problem = shape_problem(values.shape, first, stop, *self._chunk_layout())
         if problem is not None:
             raise LedgerError(
                 f"run directory {self.path}: chunk {number} holds {problem} (damaged ledger); "
@@ -569,6 +563,14 @@ class RunStore:
                 "SELECT time, pid, kind, chunk, message FROM events ORDER BY id", db
             )
 
+    def _chunk_layout(self) -> tuple[str | None, int | None, int | None]:
+        """``(kind, arms, outputs)`` of this run's chunks, read once."""
+        if self._layout is None:
+            self._layout = chunk_layout(
+                {key: self.get(key) for key in ("identity", "arms", "model_outputs")}
+            )
+        return self._layout
+
     # -- checks and tables ------------------------------------------------------------------
     def check(self) -> list[str]:
         """Consistency problems of the ledger (an empty list when it is sound).
@@ -603,9 +605,11 @@ class RunStore:
                         problems.append(
                             f"chunk {number}: backgrounds {first}..{stop} != plan {want}"
                         )
-                shape = decode_values(blob).shape
-                if len(shape) != 2 or shape[1] != stop - first:
-                    problems.append(f"chunk {number}: outputs of shape {shape} for {stop - first}")
+                problem = shape_problem(
+                    decode_values(blob).shape, first, stop, *self._chunk_layout()
+                )
+                if problem is not None:
+                    problems.append(f"chunk {number}: {problem}")
         return problems
 
     def iter_frames(self, design: Design) -> Iterator[pd.DataFrame]:
@@ -624,10 +628,9 @@ class RunStore:
         pandas.DataFrame
             The unit table of one completed chunk, in chunk order.
         """
-        for number in sorted(self.completed()):
-            first, stop = self.completed_range(number)
-            values = self.chunk_values(number)
-            yield chunk_table(design, np.arange(first, stop), values, self.outputs())
+        names = self.outputs()
+        for number, (first, stop) in sorted(self.completed().items()):
+            yield chunk_table(design, np.arange(first, stop), self.chunk_values(number), names)
 
     def arm_frames(self, design: Design, rows: int = ARM_BLOCK_ROWS) -> Iterator[pd.DataFrame]:
         """The paired ICE table in blocks of whole arms, about ``rows`` rows each, in arm order.
@@ -673,13 +676,11 @@ class RunStore:
                 "table is n rows; a model with several outputs is read with iter_frames)"
             )
         wanted = np.asarray(list(arms), dtype=np.int64)
-        numbers = sorted(self.completed())
-        if not numbers:
-            return arm_table(design, wanted, np.empty(0), np.empty((len(wanted), 0)), np.empty(0))
-        values, ids = [], []
-        for number in numbers:
-            first, stop = self.completed_range(number)
-            values.append(self.chunk_values(number)[np.concatenate([[0], wanted + 1])])
+        rows = np.concatenate([[0], wanted + 1])  # the control, then the wanted arms
+        values = [np.empty((len(rows), 0))]
+        ids = [np.empty(0, dtype=np.int64)]
+        for number, (first, stop) in sorted(self.completed().items()):
+            values.append(self.chunk_values(number)[rows])
             ids.append(np.arange(first, stop, dtype=np.int64))
         stacked = np.concatenate(values, axis=1)
         return arm_table(design, wanted, stacked[0], stacked[1:], np.concatenate(ids))

@@ -48,13 +48,15 @@ def _paired_table(
     y_control: np.ndarray,
     y_do: list[np.ndarray],
     ids: np.ndarray | None = None,
+    arms: np.ndarray | None = None,
 ) -> pd.DataFrame:
+    """Rows of arms ``arms`` (default: every arm), arm-major, with ``y_do`` one array per arm."""
     ids = design.background_ids if ids is None else ids
-    n_arms = len(design.arms)
-    table = _param_frame(design, np.repeat(np.arange(n_arms), len(ids)))
-    table["background_id"] = np.tile(ids, n_arms)
-    table["y_control"] = np.tile(y_control, n_arms)
-    table["y_do"] = np.concatenate(y_do) if y_do else np.empty(0)
+    arms = np.arange(len(design.arms)) if arms is None else np.asarray(arms, dtype=np.int64)
+    table = _param_frame(design, np.repeat(arms, len(ids)))
+    table["background_id"] = np.tile(ids, len(arms))
+    table["y_control"] = np.tile(y_control, len(arms))
+    table["y_do"] = np.concatenate(y_do) if len(y_do) else np.empty(0)
     table["ice"] = table["y_do"].to_numpy() - table["y_control"].to_numpy()
     return table
 
@@ -95,12 +97,7 @@ def arm_table(
     ...           np.arange(2))[["label", "ice"]].values.tolist()
     [['GATA@9+', 0.5], ['GATA@9+', 0.0]]
     """
-    table = _param_frame(design, np.repeat(np.asarray(arms, dtype=np.int64), len(ids)))
-    table["background_id"] = np.tile(ids, len(arms))
-    table["y_control"] = np.tile(y_control, len(arms))
-    table["y_do"] = np.asarray(y_do, dtype=np.float64).reshape(-1)
-    table["ice"] = table["y_do"].to_numpy() - table["y_control"].to_numpy()
-    return drop_nonfinite(table)
+    return drop_nonfinite(_paired_table(design, y_control, list(y_do), ids, arms))
 
 
 def _randomized_table(

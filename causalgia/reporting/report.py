@@ -376,7 +376,9 @@ def write_report(
     text = json.dumps(full, indent=2, default=_json_default, ensure_ascii=False)
     write_text(out / MANIFEST_NAME, text + "\n")
     files = {name: out / name for name in [*written, MANIFEST_NAME]}
-    return RunDirectory(out, {**files, **render_report(out, figures=figures, ice=ice).files})
+    # the tables were just written and hashed: render without verifying them again
+    run = replace(read_run(out, design=False, ice=False), ice=ice)
+    return RunDirectory(out, {**files, **_render(out, run, figures).files})
 
 
 def render_report(
@@ -434,6 +436,13 @@ def render_report(
             f"what the run computed; `causalgia report --force {root}` renders it anyway, "
             "flagged at the top"
         )
+    return _render(root, run, figures, forced)
+
+
+def _render(
+    root: Path, run: LoadedRun, figures: bool, forced: Sequence[str] = ()
+) -> RunDirectory:
+    """Draw the figures and write report.md and report.html of a run read back (verified)."""
     _check_ace(run.ace)
     drawn: dict[str, Path] = {}
     omitted: str | None = "figures=False was requested"
@@ -510,6 +519,9 @@ def _safe_name(name: str, taken: set[str]) -> str:
     return unique
 
 
+FIGURE_FILES = (  # every figure _draw_figures writes (a fresh run deletes the old ones)
+    "figures/curve_*.png", "figures/forest.png", "figures/pooled_*.png", "figures/outputs_*.png"
+)
 FOREST_ROWS = 80  #: an experiment with more effects is left out of forest.png (too tall to read)
 
 

@@ -451,7 +451,7 @@ def design_output(d: Design, setting: str) -> dict[str, Any]:
     """
     if setting == "none":
         return {"design": None}
-    rows = d.n * (len(d.arms) + 1) if d.kind == "paired" else d.n
+    rows = d.n_forward
     fmt = setting
     if setting == "auto":
         big = rows > DESIGN_CSV_ROWS and importlib.util.find_spec("pyarrow") is not None

@@ -33,11 +33,11 @@ from ..engine.salvage import set_aside
 from ..engine.store import RunStore
 from ..errors import LedgerError, StoreError
 from ..reporting import RunDirectory, render_report
+from ..reporting.report import FIGURE_FILES
 from ..reporting.rundir import MANIFEST_NAME
 
 OUTPUTS_KEY = "outputs"
 REPORT_FILES = (MANIFEST_NAME, "report.md", "report.html")
-FIGURES = ("figures/curve_*.png", "figures/forest.png", "figures/pooled_*.png")
 
 
 def _now() -> str:
@@ -104,7 +104,7 @@ def clear_outputs(run_dir: str | Path) -> None:
             path = run_dir / name
             if path.is_file() and path.resolve().is_relative_to(root):
                 path.unlink()
-        for pattern in FIGURES:
+        for pattern in FIGURE_FILES:
             for path in run_dir.glob(pattern):
                 path.unlink()
         for folder in (run_dir, run_dir / "figures", run_dir / "controls"):
