@@ -225,3 +225,10 @@ def test_an_onnx_graph_with_two_outputs_gives_named_outputs_from_one_pass(tmp_pa
     got, want = simulate(model, d, progress=False), simulate(reference, d, progress=False)
     assert got.n_forward == want.n_forward
     np.testing.assert_allclose(got.table["ice"], want.table["ice"], rtol=1e-5, atol=1e-5)
+
+
+def test_a_torch_module_names_its_tasks_for_outputs_tasks():
+    net = _network(_weights())
+    net.task_names = TASKS  # the names on the network, as Output(task=...) reads them
+    model = as_model(net, layout="NCL", outputs="tasks")
+    assert model.outputs.names == tuple(TASKS)

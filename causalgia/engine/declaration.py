@@ -21,7 +21,7 @@ from .._options import check_int
 from ..errors import OptionError
 from ..sequences.alphabet import Alphabet, Layout, get_alphabet
 from .adapters import keras_model, onnx_model, torch_model
-from .models import Model, ModelSource, Output, wrap_callable
+from .models import Model, ModelSource, Output, task_names_of, wrap_callable
 from .outputs import OutputSet, as_outputs
 
 
@@ -197,7 +197,7 @@ def _with_outputs(
     """``model`` with several named output functionals (``output`` must not be given too)."""
     if output is not None:
         raise OptionError("declare output= (one functional) or outputs= (several), not both")
-    names = task_names if task_names is not None else getattr(model.fn, "task_names", None)
+    names = task_names if task_names is not None else task_names_of(model.fn)
     return replace(model, outputs=as_outputs(outputs, names))
 
 

@@ -548,12 +548,31 @@ def call_model(model: Model, batch: Any) -> Any:
         ) from err
 
 
-def _task_names(fn: Any, task: str) -> tuple[str, ...]:
-    """The ``task_names`` attribute of a model (or of the network an adapter wraps)."""
+def task_names_of(fn: Any) -> tuple[str, ...] | None:
+    """The ``task_names`` attribute of a model (or of the network an adapter wraps), or None.
+
+    Parameters
+    ----------
+    fn : object
+        A model callable, or an adapter (its ``module`` or ``model`` is looked at too).
+
+    Returns
+    -------
+    tuple of str or None
+        The names, when declared.
+    """
     for obj in (fn, getattr(fn, "module", None), getattr(fn, "model", None)):
         names = getattr(obj, "task_names", None)
         if names is not None and not isinstance(names, str):
             return tuple(names)
+    return None
+
+
+def _task_names(fn: Any, task: str) -> tuple[str, ...]:
+    """:func:`task_names_of` ``fn``, or an error naming the task that needs them."""
+    names = task_names_of(fn)
+    if names is not None:
+        return names
     raise OptionError(
         f"output task={task!r} needs the task names: declare Output(task_names=[...]) or give "
         "the model a task_names attribute"

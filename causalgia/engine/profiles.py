@@ -33,6 +33,8 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from scipy.spatial.distance import jensenshannon
+from scipy.special import logsumexp, softmax
 
 from .._options import check_option
 from ..errors import ModelOutputError, OptionError
@@ -101,14 +103,6 @@ def _stranded(logits: np.ndarray, what: str) -> np.ndarray:
     return arr
 
 
-def _logsumexp(values: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
-    top = np.max(values, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        total = np.log(np.sum(np.exp(values - top), axis=axis, keepdims=True)) + top
-    return np.squeeze(total, axis=axis)
-
-
 def profile_probability(logits: np.ndarray, *, strands: Strands = "sum") -> np.ndarray:
     """Profile probabilities from profile logits: a softmax over positions.
 
@@ -142,11 +136,7 @@ def profile_probability(logits: np.ndarray, *, strands: Strands = "sum") -> np.n
     check_option("strands", strands, ("sum", "each"))
     flat = np.asarray(logits).ndim == 2
     arr = _stranded(logits, "profile_probability")
-    axes = (1, 2) if strands == "sum" else (2,)
-    top = np.max(arr, axis=axes, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    weights = np.exp(arr - top)
-    probs = weights / np.sum(weights, axis=axes, keepdims=True)
+    probs = softmax(arr, axis=(1, 2) if strands == "sum" else 2)
     return probs.sum(axis=1) if strands == "sum" or flat else probs
 
 
@@ -196,7 +186,7 @@ def expected_counts(
             f"profiles, got {np.shape(log_counts)}"
         )
     start, stop = check_window(window, arr.shape[-1])
-    share = _logsumexp(arr[:, :, start:stop], (1, 2)) - _logsumexp(arr, (1, 2))
+    share = logsumexp(arr[:, :, start:stop], axis=(1, 2)) - logsumexp(arr, axis=(1, 2))
     return np.exp(counts + share)
 
 
@@ -204,9 +194,9 @@ def js_distance(p: np.ndarray, q: np.ndarray, *, strands: Strands = "sum") -> np
     """Jensen-Shannon distance (base 2) between two probability profiles, per sequence.
 
     ``sqrt(JSD)`` with ``JSD = (KL(p || m) + KL(q || m)) / 2``, ``m = (p + q) / 2`` and
-    logarithms base 2, so the distance lies in ``[0, 1]``; as in
-    :func:`scipy.spatial.distance.jensenshannon` (base 2), each profile is first divided by its
-    sum over positions, and ``0 log 0 = 0``. With ``strands="sum"`` the strands (axis 1 of a
+    logarithms base 2, so the distance lies in ``[0, 1]``, computed by
+    :func:`scipy.spatial.distance.jensenshannon` (base 2: each profile is first divided by its
+    sum over positions, and ``0 log 0 = 0``). With ``strands="sum"`` the strands (axis 1 of a
     ``(N, S, P)`` profile) are added first, one distance over both strands; with ``"each"`` the
     distance is computed per strand and averaged over strands. It compares the do and control
     profiles of one background (a per-background ICE of the profile shape), so it is not an
@@ -244,10 +234,5 @@ def js_distance(p: np.ndarray, q: np.ndarray, *, strands: Strands = "sum") -> np
     if a.ndim == 3 and strands == "sum":
         a, b = a.sum(axis=1), b.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        a = a / a.sum(axis=-1, keepdims=True)
-        b = b / b.sum(axis=-1, keepdims=True)
-        m = (a + b) / 2
-        left = np.where(a > 0, a * np.log2(a / m), 0.0).sum(axis=-1)
-        right = np.where(b > 0, b * np.log2(b / m), 0.0).sum(axis=-1)
-    distance = np.sqrt(np.maximum((left + right) / 2, 0.0))
+        distance = jensenshannon(a, b, base=2, axis=-1)
     return distance.mean(axis=1) if distance.ndim == 2 else distance

@@ -47,7 +47,7 @@ from ..errors import (
     StoreError,
 )
 from ..experiment.designs import Design, arm_keys
-from .chunks import ChunkResult, ForwardTimer, backgrounds_per_chunk, check_timeout, compute_chunk
+from .chunks import ChunkResult, ForwardTimer, backgrounds_per_chunk, compute_chunk
 from .declaration import as_model
 from .models import Model, ModelProbe
 from .progress import Progress
@@ -326,7 +326,7 @@ def simulate(
     check_int("retries", retries, minimum=0)
     check_option("on_nonfinite", on_nonfinite, ("raise", "drop"))
     check_option("on_degenerate", on_degenerate, ("raise", "warn"))
-    timer = None if timeout is None else ForwardTimer(check_timeout(timeout))
+    timer = None if timeout is None else ForwardTimer(timeout)
     length = design.background.length
     if model.length is not None and model.length != length:
         raise InvalidSequenceError(
