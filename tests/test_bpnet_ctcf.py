@@ -18,8 +18,10 @@ import json
 import runpy
 from pathlib import Path
 
+import bpnetlite  # noqa: F401  (installed by the README's test command, --no-deps)
 import numpy as np
 import pytest
+import torch
 
 import causalgia as cg
 from causalgia import backgrounds as bgs
@@ -29,9 +31,6 @@ from causalgia.experiment.interventions import Substitute
 from causalgia.sequences.alphabet import one_hot
 from causalgia.sequences.motifs import read_motifs
 from causalgia.stats import paired_t
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("bpnetlite", reason="bpnet-lite is not installed (pip install --no-deps)")
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBERS = ROOT / "docs" / "experiments" / "bpnet_ctcf" / "numbers.json"

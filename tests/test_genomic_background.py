@@ -24,8 +24,6 @@ from causalgia.experiment.genome import GCMatchWarning, Genomic
 from causalgia.sequences.alphabet import decode
 from causalgia.testing import AdditiveOracle
 
-pytest.importorskip("pyfaidx")
-
 CHROMS = {"chrA": 0.3, "chrB": 0.5, "chrC": 0.7}
 SIZE = 3000
 N_STRETCH = (1000, 1200)  # on chrC

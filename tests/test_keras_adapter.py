@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is first imported
-keras = pytest.importorskip("keras")
+import keras  # noqa: E402  (in the test extra)
 
 from causalgia.engine.adapters import KerasCallable, keras_model  # noqa: E402
 from causalgia.engine.declaration import as_model  # noqa: E402
@@ -82,7 +82,8 @@ def test_conv1d_model_in_inference_mode_matches_numpy():
 
 def test_as_model_sends_a_keras_model_to_the_keras_adapter():
     net, _ = _conv_net(np.ones((3, 4, 1), np.float32), np.zeros(1), np.ones((1, 1)), 0.0)
-    torch = pytest.importorskip("torch")
+    import torch
+
     if keras.backend.backend() == "torch":
         assert isinstance(net, torch.nn.Module)  # Keras first, or torch_model would take it
     with pytest.raises(OptionError, match="never guesses"):

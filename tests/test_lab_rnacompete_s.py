@@ -1,7 +1,7 @@
 """The RNAcompete-S Vts1 page (docs/experiments/rnacompete_s_vts1.md) against its script.
 
 The lab enrichment is computed in full (it takes a second) and must equal what the page and
-numbers.json state. The in-silico screens run on a subsample of the pool backgrounds (48 instead
+numbers.json state. The in-silico screens run on a subsample of the pool backgrounds (192 instead
 of 512) with fewer bootstrap resamples, so their concordances are checked against the page within
 a stated tolerance. Skips with a reason when ../shared/data is absent.
 """

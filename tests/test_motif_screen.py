@@ -297,7 +297,6 @@ def test_a_motif_that_does_not_fit_names_motif_width_and_position(meme: Path) ->
 
 
 def test_pooled_motif_effects_average_the_draws_of_each_motif(screened) -> None:
-    pytest.importorskip("pymc")
     from causalgia.pooling import fit_hierarchical
 
     screen, _, _ = screened

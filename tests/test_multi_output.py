@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from causalgia.engine import Output, OutputSet, RunStore, as_model, simulate
 from causalgia.errors import OptionError
@@ -14,8 +15,6 @@ from causalgia.experiment.backgrounds import iid
 from causalgia.experiment.designs import design, sweep_positions
 from causalgia.sequences.alphabet import encode
 from causalgia.stats import estimate_ace
-
-torch = pytest.importorskip("torch")
 
 LENGTH = 30
 TASKS = ["HepG2", "K562", "GM12878"]
@@ -194,8 +193,6 @@ def test_summary_and_repr_name_the_output(study):
 
 
 def test_an_onnx_graph_with_two_outputs_gives_named_outputs_from_one_pass(tmp_path):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
     import warnings
 
     from causalgia.engine.adapters import onnx_model

@@ -234,7 +234,6 @@ def test_report_shows_outputs_heatmap_and_per_output_tables(outcome):
 
 
 def test_pooled_per_output_shrinks_and_covers_the_truth(tmp_path):
-    pytest.importorskip("pymc")
     pooling = textwrap.dedent("""
         [pooling]
         experiments = ["gata"]
